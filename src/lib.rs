@@ -1,0 +1,17 @@
+//! Guichet: an email-to-ticket gateway for the IT support of French schools.
+//!
+//! The data's path, one module per stage (see `docs/architecture.md`):
+//! mailbox ([`source`]) → parsed and classified mail ([`intake`]) → decisions
+//! ([`desk`]) → one transaction ([`store`]) → mark processed ([`source`]);
+//! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
+//! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
+
+pub mod config;
+pub mod desk;
+pub mod intake;
+pub mod notify;
+pub mod outbox;
+pub mod pipeline;
+pub mod source;
+pub mod store;
+pub mod daemon;
