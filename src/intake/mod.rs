@@ -4,5 +4,7 @@
 
 pub mod classify;
 pub mod fields;
+pub mod html;
+pub mod reply;
 pub mod mail;
 pub mod priority;

@@ -1,0 +1,1 @@
+//! IMAP source: UID fetch, IDLE, move to outcome folders, reconnection.

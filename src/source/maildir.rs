@@ -1,0 +1,1 @@
+//! Maildir source: the embedded default, and what Postfix/Dovecot deliver to.
