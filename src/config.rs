@@ -1,1 +1,522 @@
-//! config
+//! Typed settings: embedded defaults, then a TOML file, then `GUICHET__…`
+//! environment variables. Everything is validated once at start-up so that a
+//! bad value is reported with its key instead of failing later in a worker.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::intake::fields::{Field, FieldLabels};
+use crate::intake::priority::{Priority, PriorityRules};
+
+/// The defaults a fresh clone runs on: SQLite and a Maildir under `var/`,
+/// outgoing mail written as files.
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// A configuration problem, named by its key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub tickets: TicketSettings,
+    pub mailboxes: Vec<MailboxSettings>,
+    pub smtp: SmtpSettings,
+    pub gateway: GatewaySettings,
+    #[serde(default)]
+    pub fields: FieldSettings,
+    pub priority: PrioritySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://user@host:port/db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketSettings {
+    /// Ticket numbers read `{prefix}-{n}`.
+    pub prefix: String,
+    /// `n` is zero-padded to this many digits.
+    pub digits: usize,
+}
+
+/// A secret given inline, by environment variable or by file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Secret {
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSettings {
+    pub name: String,
+    /// `imap://host:port/FOLDER[?tls=starttls]`, `imaps://…`, `maildir:///path`.
+    pub url: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(flatten)]
+    pub secret: Secret,
+    /// Folders a mail is moved to once its outcome is committed.
+    #[serde(default)]
+    pub folders: OutcomeFolders,
+    /// Extra CA certificate (PEM) trusted for this server.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Turns certificate verification off; logged at every connection.
+    #[serde(default)]
+    pub danger_accept_invalid_certs: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutcomeFolders {
+    /// Requests and follow-ups that were stored.
+    pub processed: String,
+    /// Auto-replies, bounces, bulk and loop mail: recorded, never answered.
+    pub ignored: String,
+    /// Mail that could not be read at all.
+    pub failed: String,
+}
+
+impl OutcomeFolders {
+    /// The folder a mail of that disposition is moved to.
+    pub fn for_disposition(&self, disposition: crate::desk::Disposition) -> &str {
+        use crate::desk::Disposition;
+        match disposition {
+            Disposition::Processed => &self.processed,
+            Disposition::Ignored => &self.ignored,
+            Disposition::Failed => &self.failed,
+        }
+    }
+}
+
+impl Default for OutcomeFolders {
+    fn default() -> Self {
+        Self {
+            processed: "processed".into(),
+            ignored: "ignored".into(),
+            failed: "failed".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// `smtp://host:port[?tls=starttls]`, `smtps://…`, `file:///dir` (writes `.eml`).
+    pub url: String,
+    /// The From of every mail Guichet sends: `Assistance ENT <support@…>`.
+    pub from: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(flatten)]
+    pub secret: Secret,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub danger_accept_invalid_certs: bool,
+    /// Parallel SMTP connections used by the outbox.
+    #[serde(default = "default_smtp_connections")]
+    pub connections: usize,
+}
+
+fn default_smtp_connections() -> usize {
+    4
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Domain of our Message-IDs; defaults to the domain of `smtp.from`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Directory of template files overriding the embedded ones.
+    #[serde(default)]
+    pub templates_dir: Option<PathBuf>,
+    /// Seconds between two polls when the server has no IDLE.
+    pub poll_interval_secs: u64,
+    /// Mails read and committed per transaction.
+    pub batch_size: usize,
+    /// Further addresses that are ours (mail from them is a loop).
+    #[serde(default)]
+    pub own_addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSettings {
+    /// Extra label synonyms per field, added to the French defaults.
+    #[serde(default)]
+    pub labels: BTreeMap<Field, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrioritySettings {
+    /// Ordered rules: the first whose pattern matches subject or description wins.
+    pub rules: Vec<PriorityRuleSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRuleSettings {
+    /// A regex, case-insensitive unless it says otherwise.
+    pub pattern: String,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `guichet=debug`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Where mail is read from, as parsed from a mailbox URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxLocation {
+    Imap {
+        host: String,
+        port: u16,
+        tls: TlsMode,
+        folder: String,
+    },
+    Maildir(PathBuf),
+}
+
+/// Where mail is sent, as parsed from `smtp.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpLocation {
+    Smtp {
+        host: String,
+        port: u16,
+        tls: TlsMode,
+    },
+    Files(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Tls,
+    StartTls,
+    Plain,
+}
+
+impl Settings {
+    /// Loads the defaults, then `file` (or `./guichet.toml` when present),
+    /// then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        match file {
+            Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
+            None if Path::new("guichet.toml").exists() => {
+                builder = builder.add_source(config::File::with_name("guichet.toml"))
+            }
+            None => {}
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("GUICHET")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let prefix = &self.tickets.prefix;
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(invalid("tickets.prefix", "must be letters and digits only, like CG42N1"));
+        }
+        if !(1..=12).contains(&self.tickets.digits) {
+            return Err(invalid("tickets.digits", "must be between 1 and 12"));
+        }
+        if !self.database.url.starts_with("sqlite:") && !self.database.url.starts_with("postgres") {
+            return Err(invalid("database.url", "must start with sqlite:// or postgres://"));
+        }
+        if self.mailboxes.is_empty() {
+            return Err(invalid("mailboxes", "at least one mailbox is needed"));
+        }
+        for (i, mailbox) in self.mailboxes.iter().enumerate() {
+            let key = format!("mailboxes[{i}]");
+            let location = mailbox.location().map_err(|p| invalid(format!("{key}.url"), p))?;
+            if let MailboxLocation::Imap { .. } = location {
+                if mailbox.username.is_none() {
+                    return Err(invalid(format!("{key}.username"), "an IMAP mailbox needs one"));
+                }
+                mailbox.secret.resolve().map_err(|p| invalid(format!("{key}.password"), p))?;
+            }
+        }
+        self.smtp.location().map_err(|p| invalid("smtp.url", p))?;
+        self.smtp.secret.resolve().map_err(|p| invalid("smtp.password", p))?;
+        self.from_mailbox().map_err(|p| invalid("smtp.from", p))?;
+        if self.gateway.batch_size == 0 {
+            return Err(invalid("gateway.batch_size", "must be at least 1"));
+        }
+        if self.smtp.connections == 0 {
+            return Err(invalid("smtp.connections", "must be at least 1"));
+        }
+        self.priority_rules()?;
+        Ok(())
+    }
+
+    /// The From of outgoing mail, parsed.
+    pub fn from_mailbox(&self) -> Result<lettre::message::Mailbox, String> {
+        self.smtp
+            .from
+            .parse()
+            .map_err(|e| format!("not a mail address ({e})"))
+    }
+
+    /// Domain of our Message-IDs.
+    pub fn message_id_domain(&self) -> String {
+        match (&self.gateway.domain, self.from_mailbox()) {
+            (Some(domain), _) => domain.clone(),
+            (None, Ok(mailbox)) => mailbox.email.domain().to_string(),
+            (None, Err(_)) => "guichet.invalid".to_string(),
+        }
+    }
+
+    /// Every address that is ours: mail from one of them is our own coming back.
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut own: Vec<String> = self.gateway.own_addresses.iter().map(|a| a.to_lowercase()).collect();
+        if let Ok(from) = self.from_mailbox() {
+            own.push(from.email.to_string().to_lowercase());
+        }
+        for mailbox in &self.mailboxes {
+            if let Some(user) = mailbox.username.as_ref().filter(|u| u.contains('@')) {
+                own.push(user.to_lowercase());
+            }
+        }
+        own.sort();
+        own.dedup();
+        own
+    }
+
+    /// The label synonyms: French defaults plus the site's own.
+    pub fn field_labels(&self) -> FieldLabels {
+        self.fields
+            .labels
+            .iter()
+            .fold(FieldLabels::default(), |labels, (field, extra)| {
+                labels.with_extra(*field, extra.iter().cloned())
+            })
+    }
+
+    /// The priority rules, compiled.
+    pub fn priority_rules(&self) -> Result<PriorityRules, ConfigError> {
+        let pairs = self.priority.rules.iter().map(|r| (r.pattern.as_str(), r.priority));
+        PriorityRules::new(pairs).map_err(|(i, e)| invalid(format!("priority.rules[{i}].pattern"), e.to_string()))
+    }
+
+    /// The resolved settings as TOML, with every secret masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut masked = self.clone();
+        for mailbox in &mut masked.mailboxes {
+            mailbox.secret.mask();
+        }
+        masked.smtp.secret.mask();
+        toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+impl Secret {
+    /// The password, from whichever of the three places holds it.
+    pub fn resolve(&self) -> Result<Option<String>, String> {
+        if let Some(password) = &self.password {
+            return Ok(Some(password.clone()));
+        }
+        if let Some(var) = &self.password_env {
+            return std::env::var(var)
+                .map(Some)
+                .map_err(|_| format!("environment variable {var} is not set"));
+        }
+        if let Some(file) = &self.password_file {
+            return std::fs::read_to_string(file)
+                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+                .map_err(|e| format!("cannot read {}: {e}", file.display()));
+        }
+        Ok(None)
+    }
+
+    fn mask(&mut self) {
+        if self.password.is_some() {
+            self.password = Some("********".into());
+        }
+    }
+}
+
+impl MailboxSettings {
+    /// The mailbox URL, parsed.
+    pub fn location(&self) -> Result<MailboxLocation, String> {
+        if let Some(path) = self.url.strip_prefix("maildir:") {
+            return Ok(MailboxLocation::Maildir(local_path(path)));
+        }
+        let url = url::Url::parse(&self.url).map_err(|e| format!("not a URL ({e})"))?;
+        let tls = match (url.scheme(), query_tls(&url)?) {
+            ("imaps", None | Some(TlsMode::Tls)) => TlsMode::Tls,
+            ("imap", None) => TlsMode::Plain,
+            ("imap", Some(mode)) => mode,
+            (scheme, _) => return Err(format!("unknown scheme `{scheme}` (imap, imaps or maildir)")),
+        };
+        let default_port = if tls == TlsMode::Tls { 993 } else { 143 };
+        let folder = url.path().trim_start_matches('/');
+        Ok(MailboxLocation::Imap {
+            host: url.host_str().ok_or("no host")?.to_string(),
+            port: url.port().unwrap_or(default_port),
+            tls,
+            folder: if folder.is_empty() { "INBOX".into() } else { percent_decode(folder) },
+        })
+    }
+}
+
+impl SmtpSettings {
+    /// The SMTP URL, parsed.
+    pub fn location(&self) -> Result<SmtpLocation, String> {
+        if let Some(path) = self.url.strip_prefix("file:") {
+            return Ok(SmtpLocation::Files(local_path(path)));
+        }
+        let url = url::Url::parse(&self.url).map_err(|e| format!("not a URL ({e})"))?;
+        let tls = match (url.scheme(), query_tls(&url)?) {
+            ("smtps", None | Some(TlsMode::Tls)) => TlsMode::Tls,
+            ("smtp", None) => TlsMode::Plain,
+            ("smtp", Some(mode)) => mode,
+            (scheme, _) => return Err(format!("unknown scheme `{scheme}` (smtp, smtps or file)")),
+        };
+        let default_port = match tls {
+            TlsMode::Tls => 465,
+            TlsMode::StartTls => 587,
+            TlsMode::Plain => 25,
+        };
+        Ok(SmtpLocation::Smtp {
+            host: url.host_str().ok_or("no host")?.to_string(),
+            port: url.port().unwrap_or(default_port),
+            tls,
+        })
+    }
+}
+
+/// `maildir:///abs/path` → `/abs/path`; `maildir://var/mail` or
+/// `maildir:var/mail` → `var/mail`, relative to the working directory.
+fn local_path(rest: &str) -> PathBuf {
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    PathBuf::from(percent_decode(rest))
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn query_tls(url: &url::Url) -> Result<Option<TlsMode>, String> {
+    let Some((_, value)) = url.query_pairs().find(|(k, _)| k == "tls") else {
+        return Ok(None);
+    };
+    match value.as_ref() {
+        "starttls" => Ok(Some(TlsMode::StartTls)),
+        "tls" | "implicit" => Ok(Some(TlsMode::Tls)),
+        "none" | "plain" => Ok(Some(TlsMode::Plain)),
+        other => Err(format!("unknown tls mode `{other}` (starttls, tls or none)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(url: &str) -> MailboxSettings {
+        MailboxSettings {
+            name: "t".into(),
+            url: url.into(),
+            username: None,
+            secret: Secret::default(),
+            folders: OutcomeFolders::default(),
+            ca_file: None,
+            danger_accept_invalid_certs: false,
+        }
+    }
+
+    #[test]
+    fn mailbox_urls() {
+        assert_eq!(
+            mailbox("imap://127.0.0.1:11143/INBOX").location(),
+            Ok(MailboxLocation::Imap { host: "127.0.0.1".into(), port: 11143, tls: TlsMode::Plain, folder: "INBOX".into() })
+        );
+        assert_eq!(
+            mailbox("imap://mail.ac-lyon.fr/Support?tls=starttls").location(),
+            Ok(MailboxLocation::Imap { host: "mail.ac-lyon.fr".into(), port: 143, tls: TlsMode::StartTls, folder: "Support".into() })
+        );
+        assert_eq!(
+            mailbox("imaps://mail.ac-lyon.fr").location(),
+            Ok(MailboxLocation::Imap { host: "mail.ac-lyon.fr".into(), port: 993, tls: TlsMode::Tls, folder: "INBOX".into() })
+        );
+        assert_eq!(mailbox("maildir:///srv/mail").location(), Ok(MailboxLocation::Maildir("/srv/mail".into())));
+        assert_eq!(mailbox("maildir://var/mail").location(), Ok(MailboxLocation::Maildir("var/mail".into())));
+        assert!(mailbox("pop3://x").location().is_err());
+        assert!(mailbox("imap://x/?tls=maybe").location().is_err());
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap();
+        settings.validate().unwrap();
+        assert_eq!(settings.message_id_domain(), "guichet.localhost");
+        assert_eq!(settings.tickets.prefix, "CG42N1");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let mut settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap();
+        settings.smtp.secret.password = Some("hunter2-smtp".into());
+        settings.mailboxes[0].secret.password = Some("hunter2-imap".into());
+        let shown = settings.to_masked_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("********"));
+    }
+}

@@ -1,1 +1,321 @@
-//! daemon
+//! The running daemon: one task per mailbox (read a batch, process it, move
+//! the mails only after the commit, wait for news), one outbox task, and a
+//! clean stop on SIGINT/SIGTERM. `run --once` drains every mailbox and the
+//! outbox, then returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::config::{MailboxLocation, MailboxSettings, Settings};
+use crate::desk::Disposition;
+use crate::outbox::{Outbox, OutboxError};
+use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
+use crate::source::imap::{ImapError, ImapSettings, ImapSource};
+use crate::source::maildir::{MaildirError, MaildirSource};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Maildir(#[from] MaildirError),
+    #[error("mailbox {mailbox}: {source}")]
+    Imap {
+        mailbox: String,
+        #[source]
+        source: ImapError,
+    },
+    #[error("mailbox {0}: {1}")]
+    Mailbox(String, String),
+}
+
+/// Totals of a `run --once`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub mails: usize,
+    pub tickets: usize,
+    pub sent: usize,
+}
+
+/// The shared parts every task uses.
+struct Shared {
+    pipeline: Pipeline,
+    wake_outbox: Notify,
+    batch_size: usize,
+    poll_interval: Duration,
+}
+
+/// Connects to the database, brings its schema up to date and builds the
+/// pipeline and the outbox.
+async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonError> {
+    let store = Store::connect(&settings.database.url).await?;
+    store.migrate().await?;
+    let outbox = Outbox::new(&settings.smtp, store.clone())?;
+    let shared = Shared {
+        pipeline: Pipeline::new(settings, store)?,
+        wake_outbox: Notify::new(),
+        batch_size: settings.gateway.batch_size,
+        poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
+    };
+    Ok((Arc::new(shared), outbox))
+}
+
+/// Processes what every mailbox holds now, delivers the outbox, returns.
+pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
+    let (shared, outbox) = prepare(settings).await?;
+    let mut summary = Summary::default();
+    for mailbox in &settings.mailboxes {
+        let mut reader = MailboxReader::open(mailbox).await?;
+        loop {
+            let results = reader.next_batch(&shared).await?;
+            if results.is_empty() {
+                break;
+            }
+            summary.mails += results.len();
+            summary.tickets += results.iter().filter(|r| !r.duplicate && r.ticket_id.is_some()).count();
+        }
+        reader.close().await;
+    }
+    summary.sent = outbox.deliver_due().await?.sent;
+    Ok(summary)
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
+    let (shared, outbox) = prepare(settings).await?;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for mailbox in settings.mailboxes.clone() {
+        let shared = Arc::clone(&shared);
+        let stopped = stopped.clone();
+        tasks.spawn(async move { watch_mailbox(mailbox, shared, stopped).await });
+    }
+    let outbox_shared = Arc::clone(&shared);
+    let outbox_stopped = stopped.clone();
+    tasks.spawn(async move { outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await });
+    tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
+    wait_for_signal().await;
+    tracing::info!("stopping: finishing the batch under way");
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// One mailbox's life: open, drain, wait for news; on error, reopen with
+/// backoff. Stops between batches when asked.
+async fn watch_mailbox(settings: MailboxSettings, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_secs(1);
+    while !*stopped.borrow() {
+        let mut reader = match MailboxReader::open(&settings).await {
+            Ok(reader) => reader,
+            Err(error) => {
+                tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
+                sleep_or_stop(backoff, &mut stopped).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
+        backoff = Duration::from_secs(1);
+        if let Err(error) = drain_until_stopped(&mut reader, &shared, &mut stopped).await {
+            tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
+            sleep_or_stop(backoff, &mut stopped).await;
+        }
+        reader.close().await;
+    }
+}
+
+async fn drain_until_stopped(
+    reader: &mut MailboxReader,
+    shared: &Shared,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<(), DaemonError> {
+    while !*stopped.borrow() {
+        let results = reader.next_batch(shared).await?;
+        if results.is_empty() {
+            tokio::select! {
+                waited = reader.wait_for_news(shared.poll_interval) => waited?,
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_or_stop(duration: Duration, stopped: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => {}
+        _ = stopped.changed() => {}
+    }
+}
+
+/// A mailbox being read: where its mail comes from and where it goes.
+struct MailboxReader {
+    settings: MailboxSettings,
+    source: Source,
+}
+
+enum Source {
+    Maildir(MaildirSource),
+    Imap { session: ImapSource, last_uid: u32 },
+}
+
+impl MailboxReader {
+    async fn open(settings: &MailboxSettings) -> Result<Self, DaemonError> {
+        let source = match settings.location().map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))? {
+            MailboxLocation::Maildir(root) => Source::Maildir(MaildirSource::open(&root)?),
+            MailboxLocation::Imap { host, port, tls, folder } => {
+                let password = settings
+                    .secret
+                    .resolve()
+                    .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
+                    .unwrap_or_default();
+                let imap = ImapSettings {
+                    host,
+                    port,
+                    tls: tls.into(),
+                    folder,
+                    username: settings.username.clone().unwrap_or_default(),
+                    password,
+                    ca_file: settings.ca_file.clone(),
+                    danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
+                };
+                let session = ImapSource::connect(&imap).await.map_err(|source| DaemonError::Imap {
+                    mailbox: settings.name.clone(),
+                    source,
+                })?;
+                // Start from the first UID: the folder only holds mail not yet
+                // moved, including any committed just before a crash; the
+                // dedupe record recognises those.
+                Source::Imap { session, last_uid: 0 }
+            }
+        };
+        Ok(Self {
+            settings: settings.clone(),
+            source,
+        })
+    }
+
+    fn imap_error(&self, source: ImapError) -> DaemonError {
+        DaemonError::Imap {
+            mailbox: self.settings.name.clone(),
+            source,
+        }
+    }
+
+    /// Reads, processes and commits one batch, then moves its mails to the
+    /// folders of their outcomes. An empty result: nothing was waiting.
+    async fn next_batch(&mut self, shared: &Shared) -> Result<Vec<Processed>, DaemonError> {
+        let name = self.settings.name.clone();
+        match &mut self.source {
+            Source::Maildir(maildir) => {
+                let mut names = Vec::new();
+                let mut batch = Vec::new();
+                for file in maildir.waiting(shared.batch_size)? {
+                    if let Some(raw) = maildir.read(&file)? {
+                        batch.push(Incoming { source_ref: file.clone(), raw });
+                        names.push(file);
+                    }
+                }
+                if batch.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let results = shared.pipeline.process(&name, &batch, None).await?;
+                shared.wake_outbox.notify_one();
+                for (file, result) in names.iter().zip(&results) {
+                    maildir.move_to(file, self.settings.folders.for_disposition(result.disposition()))?;
+                }
+                Ok(results)
+            }
+            Source::Imap { session, last_uid } => {
+                let uids = session.uids_after(*last_uid).await;
+                let uids = uids.map_err(|e| DaemonError::Imap { mailbox: name.clone(), source: e })?;
+                let Some(chunk) = uids.chunks(shared.batch_size).next() else {
+                    return Ok(Vec::new());
+                };
+                let fetched = session
+                    .fetch(chunk)
+                    .await
+                    .map_err(|e| DaemonError::Imap { mailbox: name.clone(), source: e })?;
+                let batch: Vec<Incoming> = fetched
+                    .into_iter()
+                    .map(|(uid, raw)| Incoming { source_ref: format!("uid:{uid}"), raw })
+                    .collect();
+                let cursor = crate::pipeline::Cursor {
+                    uid_validity: session.uid_validity(),
+                    last_uid: chunk.last().copied().unwrap_or(*last_uid),
+                };
+                *last_uid = cursor.last_uid;
+                if batch.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let results = shared.pipeline.process(&name, &batch, Some(cursor)).await?;
+                shared.wake_outbox.notify_one();
+                let folders = &self.settings.folders;
+                for disposition in [Disposition::Processed, Disposition::Ignored, Disposition::Failed] {
+                    let uids: Vec<u32> = batch
+                        .iter()
+                        .zip(&results)
+                        .filter(|(_, r)| r.disposition() == disposition)
+                        .filter_map(|(m, _)| m.source_ref.strip_prefix("uid:")?.parse().ok())
+                        .collect();
+                    if !uids.is_empty() {
+                        session
+                            .move_to(&uids, folders.for_disposition(disposition))
+                            .await
+                            .map_err(|e| DaemonError::Imap { mailbox: name.clone(), source: e })?;
+                    }
+                }
+                Ok(results)
+            }
+        }
+    }
+
+    async fn wait_for_news(&mut self, poll_interval: Duration) -> Result<(), DaemonError> {
+        match &mut self.source {
+            Source::Maildir(_) => {
+                // A Maildir is local: a short poll keeps latency well under a second.
+                tokio::time::sleep(poll_interval.min(Duration::from_millis(250))).await;
+                Ok(())
+            }
+            Source::Imap { session, .. } => {
+                let waited = session.wait_for_news(poll_interval).await;
+                waited.map_err(|e| self.imap_error(e))
+            }
+        }
+    }
+
+    async fn close(self) {
+        if let Source::Imap { session, .. } = self.source {
+            session.logout().await;
+        }
+    }
+}

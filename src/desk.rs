@@ -1,1 +1,175 @@
-//! desk
+//! The domain's decisions, as plain values: what an incoming mail does to the
+//! tickets (create one, follow one up, or only be recorded) and which outcome
+//! it ends with. No I/O here: the pipeline carries the plan out in one
+//! transaction.
+
+use serde::Serialize;
+
+use crate::intake::classify::Kind;
+use crate::intake::mail::{Address, MailError};
+use crate::intake::Reading;
+
+/// Status of a ticket just created.
+pub const STATUS_NEW: &str = "nouveau";
+
+/// The one recorded outcome every incoming mail ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    TicketCreated,
+    FollowUpAdded,
+    AutoReplyIgnored,
+    BounceRecorded,
+    BulkIgnored,
+    LoopIgnored,
+    Failed,
+}
+
+/// Where a mail goes on the server once its outcome is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Processed,
+    Ignored,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::TicketCreated => "ticket_created",
+            Outcome::FollowUpAdded => "follow_up_added",
+            Outcome::AutoReplyIgnored => "auto_reply_ignored",
+            Outcome::BounceRecorded => "bounce_recorded",
+            Outcome::BulkIgnored => "bulk_ignored",
+            Outcome::LoopIgnored => "loop_ignored",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// Reads back a stored outcome (for mails seen a second time).
+    pub fn from_str(stored: &str) -> Option<Outcome> {
+        [
+            Outcome::TicketCreated,
+            Outcome::FollowUpAdded,
+            Outcome::AutoReplyIgnored,
+            Outcome::BounceRecorded,
+            Outcome::BulkIgnored,
+            Outcome::LoopIgnored,
+            Outcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == stored)
+    }
+
+    pub fn disposition(self) -> Disposition {
+        match self {
+            Outcome::TicketCreated | Outcome::FollowUpAdded => Disposition::Processed,
+            Outcome::AutoReplyIgnored
+            | Outcome::BounceRecorded
+            | Outcome::BulkIgnored
+            | Outcome::LoopIgnored => Disposition::Ignored,
+            Outcome::Failed => Disposition::Failed,
+        }
+    }
+}
+
+/// What a mail does.
+#[derive(Debug)]
+pub enum Plan<'a> {
+    /// A new ticket for `requester`, acknowledged by mail.
+    NewTicket {
+        reading: &'a Reading,
+        requester: &'a Address,
+    },
+    /// A message added to an existing ticket; a new ticket if the number
+    /// turns out to be unknown.
+    FollowUp {
+        reading: &'a Reading,
+        requester: &'a Address,
+        ticket_id: &'a str,
+    },
+    /// Recorded with its outcome and reason, nothing else.
+    Record { outcome: Outcome, reason: String },
+}
+
+/// Decides what an incoming mail does.
+pub fn plan(read: &Result<Reading, MailError>) -> Plan<'_> {
+    let reading = match read {
+        Ok(reading) => reading,
+        Err(error) => {
+            return Plan::Record {
+                outcome: Outcome::Failed,
+                reason: format!("unreadable mail: {error}"),
+            }
+        }
+    };
+    let record = |outcome, reason: &str| Plan::Record {
+        outcome,
+        reason: reason.to_string(),
+    };
+    match &reading.kind {
+        Kind::AutoReply { reason } => record(Outcome::AutoReplyIgnored, reason),
+        Kind::Bulk { reason } => record(Outcome::BulkIgnored, reason),
+        Kind::Loop { reason } => record(Outcome::LoopIgnored, reason),
+        Kind::Bounce {
+            original_message_id,
+            failed_recipient,
+        } => Plan::Record {
+            outcome: Outcome::BounceRecorded,
+            reason: format!(
+                "bounce of {} for {}",
+                original_message_id.as_deref().unwrap_or("an unknown message"),
+                failed_recipient.as_deref().unwrap_or("an unknown recipient"),
+            ),
+        },
+        Kind::Request | Kind::FollowUp { .. } => {
+            let Some(requester) = reading.mail.reply_to.as_ref().or(reading.mail.from.as_ref()) else {
+                return record(Outcome::Failed, "no sender address to answer");
+            };
+            match &reading.ticket_ref {
+                Some(ticket_id) => Plan::FollowUp {
+                    reading,
+                    requester,
+                    ticket_id,
+                },
+                None => Plan::NewTicket { reading, requester },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_round_trip_and_go_to_their_folder() {
+        for outcome in [
+            Outcome::TicketCreated,
+            Outcome::FollowUpAdded,
+            Outcome::AutoReplyIgnored,
+            Outcome::BounceRecorded,
+            Outcome::BulkIgnored,
+            Outcome::LoopIgnored,
+            Outcome::Failed,
+        ] {
+            assert_eq!(Outcome::from_str(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(Outcome::TicketCreated.disposition(), Disposition::Processed);
+        assert_eq!(Outcome::BounceRecorded.disposition(), Disposition::Ignored);
+        assert_eq!(Outcome::Failed.disposition(), Disposition::Failed);
+        assert_eq!(Outcome::from_str("nonsense"), None);
+    }
+
+    #[test]
+    fn unreadable_mail_is_recorded_as_failed() {
+        let read = Err(MailError::NoHeaders);
+        match plan(&read) {
+            Plan::Record { outcome, reason } => {
+                assert_eq!(outcome, Outcome::Failed);
+                assert!(reason.contains("unreadable"), "{reason}");
+            }
+            other => panic!("unexpected plan {other:?}"),
+        }
+    }
+}

@@ -1,1 +1,249 @@
-fn main() {}
+//! The `guichet` command: the binary's edge, where errors become messages
+//! and exit codes (2: bad configuration or usage, 1: anything else).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use guichet::config::{LogFormat, Settings};
+use guichet::daemon;
+use guichet::pipeline::Pipeline;
+use guichet::store::{Store, TicketFilter};
+
+#[derive(Parser)]
+#[command(name = "guichet", version, about = "Email-to-ticket gateway for school IT support")]
+struct Cli {
+    /// Configuration file (default: ./guichet.toml if present, else embedded defaults).
+    #[arg(long, global = true, env = "GUICHET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll the mailboxes and deliver the outbox until SIGINT/SIGTERM.
+    Run {
+        /// Process what every mailbox holds now, flush the outbox, exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Load, validate and print the configuration (secrets masked).
+    CheckConfig,
+    /// Create or update the database schema.
+    Migrate,
+    /// Show what the intake reads from one mail (no database, no network).
+    Parse {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look at tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+    /// Count the recorded outcomes of incoming mail.
+    Outcomes {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its messages and history.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("guichet: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings, cli.log_json);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("guichet: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli.command, settings)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("guichet: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(settings: &Settings, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json || settings.log.format == LogFormat::Json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
+    match command {
+        Command::Run { once: true } => {
+            let summary = daemon::run_once(&settings).await?;
+            println!(
+                "{} mail(s) read, {} ticket(s) created, {} mail(s) sent",
+                summary.mails, summary.tickets, summary.sent
+            );
+        }
+        Command::Run { once: false } => daemon::run(&settings).await?,
+        Command::CheckConfig => print!("{}", settings.to_masked_toml()),
+        Command::Migrate => {
+            open_store(&settings).await?;
+            println!("database schema is up to date");
+        }
+        Command::Parse { file, json } => return parse(&settings, &file, json),
+        Command::Tickets(TicketsCommand::List {
+            status,
+            priority,
+            limit,
+            json,
+        }) => {
+            let store = open_store(&settings).await?;
+            let tickets = store.tickets(&TicketFilter { status, priority, limit }).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tickets)?);
+            } else {
+                for t in tickets {
+                    println!("{}  {:<10} {:<9} {:<30} {}", t.id, t.status, t.priority, t.requester, t.subject);
+                }
+            }
+        }
+        Command::Tickets(TicketsCommand::Show { id, json }) => {
+            let store = open_store(&settings).await?;
+            let Some(ticket) = store.ticket(&id).await? else {
+                eprintln!("guichet: no ticket {id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ticket)?);
+            } else {
+                print_ticket(&ticket);
+            }
+        }
+        Command::Outcomes { json } => {
+            let store = open_store(&settings).await?;
+            let counts = store.outcome_counts().await?;
+            if json {
+                let map: serde_json::Map<_, _> = counts.into_iter().map(|(k, v)| (k, v.into())).collect();
+                println!("{}", serde_json::Value::Object(map));
+            } else {
+                for (outcome, count) in counts {
+                    println!("{outcome:<20} {count}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open_store(settings: &Settings) -> Result<Store> {
+    let store = Store::connect(&settings.database.url)
+        .await
+        .with_context(|| "cannot open the database (database.url)")?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// `guichet parse`: the intake's reading of one file, with no side effect.
+fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let pipeline_reader = Pipeline::reader_for(settings)?;
+    let reading = match pipeline_reader.read(&raw) {
+        Ok(reading) => reading,
+        Err(error) => {
+            if json {
+                println!("{}", serde_json::json!({"kind": "failed", "reason": error.to_string()}));
+            } else {
+                println!("unreadable: {error}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let value = reading.to_json();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("kind:      {}", value["kind"].as_str().unwrap_or("?"));
+        println!("priority:  {}", reading.priority.as_str());
+        if let Some(reference) = &reading.ticket_ref {
+            println!("ticket:    {reference}");
+        }
+        for field in guichet::intake::fields::Field::REQUIRED {
+            println!("{:<14} {}", field.key(), reading.fields.get(field).unwrap_or("—"));
+        }
+        for attachment in &reading.mail.attachments {
+            println!("attachment {} ({}, {} bytes)", attachment.filename, attachment.content_type, attachment.data.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_ticket(t: &guichet::store::TicketView) {
+    println!("{}  [{}] {}", t.id, t.priority, t.subject);
+    println!("status:    {}", t.status);
+    println!("requester: {}{}", t.requester, t.requester_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+    println!("created:   {}", t.created_at);
+    if !t.missing_fields.is_empty() {
+        println!("missing:   {}", t.missing_fields.join(", "));
+    }
+    println!("fields:");
+    if let Some(fields) = t.fields.as_object() {
+        for (key, value) in fields {
+            if let Some(text) = value.as_str() {
+                println!("  {key:<14} {}", text.lines().next().unwrap_or_default());
+            }
+        }
+    }
+    for a in &t.attachments {
+        println!("attachment: {} ({}, {} bytes)", a.filename, a.content_type, a.size);
+    }
+    println!("history:");
+    for h in &t.history {
+        let change = match (&h.from, &h.to) {
+            (Some(from), Some(to)) => format!(" {from} → {to}"),
+            (None, Some(to)) => format!(" → {to}"),
+            _ => String::new(),
+        };
+        println!("  {}  {:<28} {}{}{}", h.at, h.actor, h.action, change, h.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+    }
+    println!("messages:");
+    for m in &t.messages {
+        println!("  --- {} {} {} ---", m.created_at, m.direction, m.from.as_deref().unwrap_or("?"));
+        println!("  {}", m.body.replace('\n', "\n  "));
+    }
+}

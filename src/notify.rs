@@ -1,1 +1,226 @@
-//! notify
+//! Outgoing mail, rendered from template files a site can edit: embedded
+//! defaults from `deploy/templates/`, each overridable by a file of the same
+//! name in `gateway.templates_dir`. The result is a complete RFC 5322 message
+//! with its Message-ID fixed, ready to be queued in the outbox.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::intake::fields::{Field, RequestFields};
+use crate::intake::mail::Address;
+use crate::intake::priority::Priority;
+
+/// The templates, by name, with their embedded defaults.
+const TEMPLATES: [(&str, &str); 3] = [
+    ("acknowledgement.subject.txt", include_str!("../deploy/templates/acknowledgement.subject.txt")),
+    ("acknowledgement.txt", include_str!("../deploy/templates/acknowledgement.txt")),
+    ("acknowledgement.html", include_str!("../deploy/templates/acknowledgement.html")),
+];
+
+/// Header that marks our own mail, so it is never taken for a request if it
+/// comes back.
+pub const LOOP_HEADER: &str = "X-Guichet-Loop";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("template {name}: {source:#}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("recipient {0:?} is not a valid address")]
+    Recipient(String),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+}
+
+/// A rendered mail, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Without angle brackets.
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    /// The plain-text part, kept on the ticket as the message's body.
+    pub text: String,
+    pub raw: Vec<u8>,
+}
+
+/// What the acknowledgement of a new ticket says.
+#[derive(Debug, Clone)]
+pub struct Acknowledgement<'a> {
+    pub ticket_id: &'a str,
+    pub to: &'a Address,
+    pub priority: Priority,
+    pub fields: &'a RequestFields,
+    pub missing: &'a [Field],
+    /// Message-ID of the request, to thread the answer under it.
+    pub in_reply_to: Option<&'a str>,
+    /// The request's own References, oldest first.
+    pub references: &'a [String],
+}
+
+/// Renders outgoing mail.
+pub struct Notifier {
+    templates: Environment<'static>,
+    from: Mailbox,
+    domain: String,
+    sequence: AtomicU64,
+}
+
+#[derive(Serialize)]
+struct FieldLine {
+    label: &'static str,
+    value: String,
+}
+
+impl Notifier {
+    /// Loads the templates (a site's files win over the embedded ones) and
+    /// checks that each one compiles, so that a broken file stops start-up.
+    pub fn new(from: Mailbox, domain: &str, templates_dir: Option<&Path>) -> Result<Self, NotifyError> {
+        let mut templates = Environment::new();
+        templates.set_keep_trailing_newline(true);
+        for (name, embedded) in TEMPLATES {
+            let source = match templates_dir.map(|dir| dir.join(name)).filter(|p| p.exists()) {
+                Some(path) => std::fs::read_to_string(&path).map_err(|source| NotifyError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+                None => embedded.to_string(),
+            };
+            templates
+                .add_template_owned(name, source)
+                .map_err(|source| NotifyError::Template { name: name.into(), source })?;
+        }
+        Ok(Self {
+            templates,
+            from,
+            domain: domain.to_string(),
+            sequence: AtomicU64::new(0),
+        })
+    }
+
+    /// A new Message-ID on our domain that names the ticket, so that a reply
+    /// finds its ticket even when the subject was rewritten.
+    pub fn new_message_id(&self, ticket_id: &str) -> String {
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        format!("{ticket_id}.{nanos:x}.{}.{sequence}@{}", std::process::id(), self.domain)
+    }
+
+    /// The acknowledgement of a new ticket.
+    pub fn acknowledgement(&self, ack: &Acknowledgement<'_>) -> Result<Outgoing, NotifyError> {
+        let fields: Vec<FieldLine> = Field::REQUIRED
+            .iter()
+            .filter_map(|f| {
+                ack.fields.get(*f).map(|v| FieldLine {
+                    label: f.label_fr(),
+                    value: v.to_string(),
+                })
+            })
+            .collect();
+        let missing: Vec<&str> = ack.missing.iter().map(|f| f.label_fr()).collect();
+        let context = minijinja::context! {
+            ticket_id => ack.ticket_id,
+            subject => ack.fields.subject.as_deref().unwrap_or("(sans objet)"),
+            requester_name => ack.to.name,
+            priority => ack.priority.as_str(),
+            fields => fields,
+            missing => missing,
+            signature => self.from.name.clone().unwrap_or_else(|| "L'assistance".into()),
+        };
+        let subject = self.render("acknowledgement.subject.txt", &context)?;
+        let text = self.render("acknowledgement.txt", &context)?;
+        let html = self.render("acknowledgement.html", &context)?;
+        let message_id = self.new_message_id(ack.ticket_id);
+        let mut references: Vec<&str> = ack.references.iter().map(String::as_str).collect();
+        references.extend(ack.in_reply_to);
+        self.build(Envelope {
+            to: ack.to,
+            subject: one_line(&subject),
+            text,
+            html,
+            message_id,
+            in_reply_to: ack.in_reply_to,
+            references: &references,
+            auto_submitted: "auto-replied",
+        })
+    }
+
+    fn render(&self, name: &str, context: &minijinja::Value) -> Result<String, NotifyError> {
+        self.templates
+            .get_template(name)
+            .and_then(|t| t.render(context))
+            .map_err(|source| NotifyError::Template { name: name.into(), source })
+    }
+
+    fn build(&self, mail: Envelope<'_>) -> Result<Outgoing, NotifyError> {
+        let to: Mailbox = Mailbox::new(
+            mail.to.name.clone(),
+            mail.to
+                .email
+                .parse()
+                .map_err(|_| NotifyError::Recipient(mail.to.email.clone()))?,
+        );
+        let mut builder = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .message_id(Some(format!("<{}>", mail.message_id)))
+            .raw_header(header("Auto-Submitted", mail.auto_submitted))
+            .raw_header(header(LOOP_HEADER, &self.domain))
+            .raw_header(header("X-Auto-Response-Suppress", "All"));
+        if let Some(parent) = mail.in_reply_to {
+            builder = builder.in_reply_to(format!("<{parent}>"));
+        }
+        if !mail.references.is_empty() {
+            let refs: Vec<String> = mail.references.iter().map(|r| format!("<{r}>")).collect();
+            builder = builder.references(refs.join(" "));
+        }
+        let message = builder
+            .subject(mail.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html))?;
+        Ok(Outgoing {
+            message_id: mail.message_id,
+            envelope_from: self.from.email.to_string(),
+            recipients: vec![mail.to.email.clone()],
+            subject: mail.subject,
+            text: mail.text,
+            raw: message.formatted(),
+        })
+    }
+}
+
+/// The parts of one outgoing mail.
+struct Envelope<'a> {
+    to: &'a Address,
+    subject: String,
+    text: String,
+    html: String,
+    message_id: String,
+    in_reply_to: Option<&'a str>,
+    references: &'a [&'a str],
+    auto_submitted: &'static str,
+}
+
+fn header(name: &'static str, value: &str) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
+}
+
+/// A subject on one line: a template or a requester's subject must never
+/// inject headers.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,1 +1,249 @@
-//! outbox
+//! Delivery of the outbox: the only way mail leaves Guichet. Rows were
+//! rendered and committed with what produced them; here they are sent over
+//! pooled SMTP connections (or written as `.eml` files), marked sent, or
+//! retried with backoff while the server is unreachable. A permanent
+//! rejection (5xx) is recorded and not retried.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::stream::{self, StreamExt};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::{watch, Notify};
+
+use crate::config::{SmtpLocation, SmtpSettings, TlsMode};
+use crate::store::{timestamp, OutboxMail, Store, StoreError};
+
+/// Rows read from the outbox at a time.
+const BATCH: i64 = 500;
+/// First retry delay; doubles with each failed attempt up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("smtp settings: {0}")]
+    Settings(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(PathBuf),
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: usize,
+    pub deferred: usize,
+    pub rejected: usize,
+}
+
+enum Attempt {
+    Sent,
+    Deferred(String),
+    Rejected(String),
+}
+
+pub struct Outbox {
+    store: Store,
+    transport: Transport,
+    concurrency: usize,
+}
+
+impl Outbox {
+    pub fn new(settings: &SmtpSettings, store: Store) -> Result<Self, OutboxError> {
+        let transport = match settings.location().map_err(OutboxError::Settings)? {
+            SmtpLocation::Files(dir) => Transport::Files(dir),
+            SmtpLocation::Smtp { host, port, tls } => Transport::Smtp(smtp_transport(settings, &host, port, tls)?),
+        };
+        Ok(Self {
+            store,
+            transport,
+            concurrency: settings.connections,
+        })
+    }
+
+    /// Sends every mail that is due now, until none is left.
+    pub async fn deliver_due(&self) -> Result<Delivery, StoreError> {
+        let mut total = Delivery::default();
+        loop {
+            let due = self.store.due_outbox(&timestamp(Utc::now()), BATCH).await?;
+            let fetched = due.len();
+            let pass = self.deliver(due).await?;
+            total.sent += pass.sent;
+            total.deferred += pass.deferred;
+            total.rejected += pass.rejected;
+            if fetched < BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn deliver(&self, due: Vec<OutboxMail>) -> Result<Delivery, StoreError> {
+        let attempts: Vec<(OutboxMail, Attempt)> = stream::iter(due)
+            .map(|mail| async move {
+                let attempt = self.send(&mail).await;
+                (mail, attempt)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let now = Utc::now();
+        let mut delivery = Delivery::default();
+        let mut sent = Vec::new();
+        for (mail, attempt) in attempts {
+            match attempt {
+                Attempt::Sent => sent.push(mail.id),
+                Attempt::Deferred(error) => {
+                    tracing::warn!(message_id = %mail.message_id, attempts = mail.attempts + 1, %error, "delivery deferred");
+                    let retry_at = now + backoff(mail.attempts);
+                    self.store.mark_retry(mail.id, &error, &timestamp(retry_at)).await?;
+                    delivery.deferred += 1;
+                }
+                Attempt::Rejected(error) => {
+                    tracing::error!(message_id = %mail.message_id, %error, "delivery rejected for good");
+                    self.store.mark_failed(mail.id, &error, &timestamp(now)).await?;
+                    delivery.rejected += 1;
+                }
+            }
+        }
+        self.store.mark_sent(&sent, &timestamp(now)).await?;
+        delivery.sent = sent.len();
+        if delivery.sent > 0 {
+            tracing::debug!(sent = delivery.sent, "outbox delivered");
+        }
+        Ok(delivery)
+    }
+
+    async fn send(&self, mail: &OutboxMail) -> Attempt {
+        match &self.transport {
+            Transport::Files(dir) => write_eml(dir, mail).await,
+            Transport::Smtp(smtp) => {
+                let envelope = match envelope(mail) {
+                    Ok(envelope) => envelope,
+                    Err(error) => return Attempt::Rejected(error),
+                };
+                match smtp.send_raw(&envelope, &mail.raw).await {
+                    Ok(_) => Attempt::Sent,
+                    Err(e) if e.is_permanent() => Attempt::Rejected(e.to_string()),
+                    Err(e) => Attempt::Deferred(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Delivers whenever woken (a batch committed mail) or every few seconds
+    /// (retries falling due), until shutdown.
+    pub async fn run(&self, wake: &Notify, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(error) = self.deliver_due().await {
+                tracing::error!(%error, "outbox delivery failed; will retry");
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+fn backoff(attempts_before: i64) -> Duration {
+    let exponent = u32::try_from(attempts_before.clamp(0, 16)).unwrap_or(16);
+    FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(exponent)).min(MAX_BACKOFF)
+}
+
+fn envelope(mail: &OutboxMail) -> Result<lettre::address::Envelope, String> {
+    let from = mail
+        .envelope_from
+        .parse()
+        .map_err(|e| format!("bad sender {:?}: {e}", mail.envelope_from))?;
+    let to = mail
+        .recipients
+        .iter()
+        .map(|r| r.parse().map_err(|e| format!("bad recipient {r:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    lettre::address::Envelope::new(Some(from), to).map_err(|e| e.to_string())
+}
+
+/// Writes `<message-id>.eml` atomically; writing the same mail twice after a
+/// crash overwrites the same file instead of duplicating it.
+async fn write_eml(dir: &std::path::Path, mail: &OutboxMail) -> Attempt {
+    let name: String = mail
+        .message_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect();
+    let result = async {
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = dir.join(format!(".{name}.tmp"));
+        tokio::fs::write(&tmp, &mail.raw).await?;
+        tokio::fs::rename(&tmp, dir.join(format!("{name}.eml"))).await
+    }
+    .await;
+    match result {
+        Ok(()) => Attempt::Sent,
+        Err(e) => Attempt::Deferred(format!("cannot write to {}: {e}", dir.display())),
+    }
+}
+
+fn smtp_transport(
+    settings: &SmtpSettings,
+    host: &str,
+    port: u16,
+    mode: TlsMode,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, OutboxError> {
+    let tls = match mode {
+        TlsMode::Plain => Tls::None,
+        TlsMode::StartTls => Tls::Required(tls_parameters(settings, host)?),
+        TlsMode::Tls => Tls::Wrapper(tls_parameters(settings, host)?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(60)))
+        .pool_config(PoolConfig::new().max_size(u32::try_from(settings.connections).unwrap_or(4)));
+    if let Some(username) = &settings.username {
+        let password = settings.secret.resolve().map_err(OutboxError::Settings)?.unwrap_or_default();
+        builder = builder.credentials(Credentials::new(username.clone(), password));
+    }
+    Ok(builder.build())
+}
+
+fn tls_parameters(settings: &SmtpSettings, host: &str) -> Result<TlsParameters, OutboxError> {
+    let mut builder = TlsParameters::builder(host.to_string());
+    if let Some(ca_file) = &settings.ca_file {
+        let pem = std::fs::read(ca_file)
+            .map_err(|e| OutboxError::Settings(format!("cannot read smtp.ca_file {}: {e}", ca_file.display())))?;
+        let certificate = Certificate::from_pem(&pem)
+            .map_err(|e| OutboxError::Settings(format!("smtp.ca_file {}: {e}", ca_file.display())))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    if settings.danger_accept_invalid_certs {
+        tracing::warn!(host, "SMTP certificate verification is turned OFF (smtp.danger_accept_invalid_certs)");
+        builder = builder.dangerous_accept_invalid_certs(true);
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| OutboxError::Settings(format!("smtp TLS: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(0), Duration::from_secs(10));
+        assert_eq!(backoff(1), Duration::from_secs(20));
+        assert_eq!(backoff(3), Duration::from_secs(80));
+        assert_eq!(backoff(50), MAX_BACKOFF);
+    }
+}

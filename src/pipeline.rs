@@ -1,1 +1,385 @@
-//! pipeline
+//! One batch of mails through the stages: read and classify ([`intake`]),
+//! decide ([`desk`]), then write everything the batch produced — records,
+//! tickets, messages, history, outbox rows, the mailbox cursor — in ONE
+//! transaction. The caller moves the mails on the server only after
+//! [`Pipeline::process`] returned, i.e. after the commit.
+
+use chrono::Utc;
+
+use crate::config::{ConfigError, Settings};
+use crate::desk::{self, Disposition, Outcome, Plan};
+use crate::intake::classify::Classifier;
+use crate::intake::mail::{self, Address};
+use crate::intake::{format_ticket_id, Reader, Reading};
+use crate::notify::{Acknowledgement, NotifyError, Notifier, Outgoing};
+use crate::store::{
+    timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket, QueuedMail, Store, StoreError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("ticket prefix cannot be matched: {0}")]
+    Pattern(#[from] regex::Error),
+}
+
+/// A mail as a source hands it over.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Where it was read (`uid:42`, a file name): for logs and the record.
+    pub source_ref: String,
+    pub raw: Vec<u8>,
+}
+
+/// The committed result for one mail of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    pub outcome: Outcome,
+    pub ticket_id: Option<String>,
+    /// The mail had been handled before (same Message-ID or same bytes).
+    pub duplicate: bool,
+}
+
+impl Processed {
+    pub fn disposition(&self) -> Disposition {
+        self.outcome.disposition()
+    }
+}
+
+/// How far an IMAP mailbox has been read, saved with the batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    pub uid_validity: u32,
+    pub last_uid: u32,
+}
+
+pub struct Pipeline {
+    reader: Reader,
+    notifier: Notifier,
+    store: Store,
+    prefix: String,
+    digits: usize,
+}
+
+impl Pipeline {
+    pub fn new(settings: &Settings, store: Store) -> Result<Self, PipelineError> {
+        let reader = Self::reader_for(settings)?;
+        let from = settings.from_mailbox().map_err(|problem| {
+            PipelineError::Config(ConfigError::Invalid {
+                key: "smtp.from".into(),
+                problem,
+            })
+        })?;
+        let notifier = Notifier::new(from, &settings.message_id_domain(), settings.gateway.templates_dir.as_deref())?;
+        Ok(Self {
+            reader,
+            notifier,
+            store,
+            prefix: settings.tickets.prefix.clone(),
+            digits: settings.tickets.digits,
+        })
+    }
+
+    /// The intake's reader as the settings shape it (also used by `guichet parse`).
+    pub fn reader_for(settings: &Settings) -> Result<Reader, PipelineError> {
+        let classifier = Classifier::new(
+            &settings.tickets.prefix,
+            &settings.message_id_domain(),
+            settings.own_addresses(),
+        )?;
+        Ok(Reader::new(
+            classifier,
+            settings.field_labels(),
+            settings.priority_rules()?,
+            &settings.tickets.prefix,
+            settings.tickets.digits,
+        ))
+    }
+
+    /// Reads, decides and commits a batch; returns one result per mail, in
+    /// order. Nothing is written unless everything is.
+    pub async fn process(
+        &self,
+        mailbox: &str,
+        batch: &[Incoming],
+        cursor: Option<Cursor>,
+    ) -> Result<Vec<Processed>, StoreError> {
+        let readings: Vec<_> = batch.iter().map(|m| self.reader.read(&m.raw)).collect();
+        let mut tx = self.store.begin().await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (incoming, read) in batch.iter().zip(&readings) {
+            let processed = self.apply(&mut tx, mailbox, incoming, read).await?;
+            log_result(mailbox, incoming, read, &processed);
+            results.push(processed);
+        }
+        if let Some(cursor) = cursor {
+            tx.set_mailbox_state(mailbox, cursor.uid_validity, cursor.last_uid).await?;
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Batch,
+        mailbox: &str,
+        incoming: &Incoming,
+        read: &Result<Reading, mail::MailError>,
+    ) -> Result<Processed, StoreError> {
+        let plan = desk::plan(read);
+        let now = timestamp(Utc::now());
+        let (outcome, reason) = match &plan {
+            Plan::NewTicket { .. } => (Outcome::TicketCreated, None),
+            Plan::FollowUp { .. } => (Outcome::FollowUpAdded, None),
+            Plan::Record { outcome, reason } => (*outcome, Some(reason.as_str())),
+        };
+        let reading = read.as_ref().ok();
+        let dedupe_key = match reading {
+            Some(r) => mail::dedupe_key(&r.mail, &incoming.raw),
+            None => raw_dedupe_key(&incoming.raw),
+        };
+        let record = NewMail {
+            dedupe_key: &dedupe_key,
+            mailbox,
+            source_ref: &incoming.source_ref,
+            message_id: reading.and_then(|r| r.mail.message_id.as_deref()),
+            sender: reading.and_then(|r| r.mail.from.as_ref()).map(|a| a.email.as_str()),
+            subject: reading.map(|r| r.mail.subject.as_str()).unwrap_or_default(),
+            outcome: outcome.as_str(),
+            reason,
+            raw: &incoming.raw,
+            received_at: &now,
+        };
+        let Some(mail_id) = tx.record_mail(&record).await? else {
+            let earlier = tx.outcome_of(&dedupe_key).await?;
+            return Ok(Processed {
+                outcome: earlier.as_deref().and_then(Outcome::from_str).unwrap_or(outcome),
+                ticket_id: None,
+                duplicate: true,
+            });
+        };
+        let (outcome, ticket_id) = match plan {
+            Plan::Record { .. } => (outcome, None),
+            Plan::NewTicket { reading, requester } => {
+                let id = self.create_ticket(tx, mail_id, reading, requester, &now).await?;
+                (Outcome::TicketCreated, Some(id))
+            }
+            Plan::FollowUp {
+                reading,
+                requester,
+                ticket_id,
+            } => match tx.ticket_requester(ticket_id).await? {
+                Some(_) => {
+                    self.add_follow_up(tx, mail_id, reading, requester, ticket_id, &now).await?;
+                    (Outcome::FollowUpAdded, Some(ticket_id.to_string()))
+                }
+                // The number names no ticket of ours: a new request after all.
+                None => {
+                    let id = self.create_ticket(tx, mail_id, reading, requester, &now).await?;
+                    (Outcome::TicketCreated, Some(id))
+                }
+            },
+        };
+        Ok(Processed {
+            outcome,
+            ticket_id,
+            duplicate: false,
+        })
+    }
+
+    async fn create_ticket(
+        &self,
+        tx: &mut Batch,
+        mail_id: i64,
+        reading: &Reading,
+        requester: &Address,
+        now: &str,
+    ) -> Result<String, StoreError> {
+        let number = tx.next_ticket_number(&self.prefix).await?;
+        let ticket_id = format_ticket_id(&self.prefix, self.digits, number.unsigned_abs());
+        let fields = serde_json::to_string(&reading.fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let missing: Vec<&str> = reading.missing.iter().map(|f| f.key()).collect();
+        let missing = serde_json::to_string(&missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let subject = reading.fields.subject.as_deref().unwrap_or(&reading.mail.subject);
+        tx.insert_ticket(&NewTicket {
+            id: &ticket_id,
+            status: desk::STATUS_NEW,
+            priority: reading.priority.as_str(),
+            requester: &requester.email,
+            requester_name: requester.name.as_deref().or(reading.fields.name.as_deref()),
+            subject,
+            fields: &fields,
+            missing_fields: &missing,
+            thread_id: reading.mail.message_id.as_deref(),
+            created_at: now,
+        })
+        .await?;
+        let actor = format!("requester:{}", requester.email);
+        tx.append_history(&HistoryEntry {
+            ticket_id: &ticket_id,
+            at: now,
+            actor: &actor,
+            action: "created",
+            from_value: None,
+            to_value: Some(desk::STATUS_NEW),
+            note: Some(reading.priority.as_str()),
+        })
+        .await?;
+        self.store_inbound(tx, mail_id, Outcome::TicketCreated, reading, requester, &ticket_id, now)
+            .await?;
+        let ack = self.notifier.acknowledgement(&Acknowledgement {
+            ticket_id: &ticket_id,
+            to: requester,
+            priority: reading.priority,
+            fields: &reading.fields,
+            missing: &reading.missing,
+            in_reply_to: reading.mail.message_id.as_deref(),
+            references: &reading.mail.references,
+        });
+        match ack {
+            Ok(ack) => self.queue(tx, &ticket_id, "acknowledgement", &ack, now).await?,
+            Err(error) => {
+                tracing::warn!(ticket = %ticket_id, %error, "acknowledgement not sent");
+                tx.append_history(&HistoryEntry {
+                    ticket_id: &ticket_id,
+                    at: now,
+                    actor: "system",
+                    action: "acknowledgement_failed",
+                    from_value: None,
+                    to_value: None,
+                    note: Some(&error.to_string()),
+                })
+                .await?;
+            }
+        }
+        Ok(ticket_id)
+    }
+
+    async fn add_follow_up(
+        &self,
+        tx: &mut Batch,
+        mail_id: i64,
+        reading: &Reading,
+        requester: &Address,
+        ticket_id: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.store_inbound(tx, mail_id, Outcome::FollowUpAdded, reading, requester, ticket_id, now)
+            .await?;
+        let actor = format!("requester:{}", requester.email);
+        tx.append_history(&HistoryEntry {
+            ticket_id,
+            at: now,
+            actor: &actor,
+            action: "mail_in",
+            from_value: None,
+            to_value: None,
+            note: reading.mail.message_id.as_deref(),
+        })
+        .await?;
+        tx.touch_ticket(ticket_id, now).await
+    }
+
+    /// The inbound message and its attachments, tied to the ticket.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_inbound(
+        &self,
+        tx: &mut Batch,
+        mail_id: i64,
+        outcome: Outcome,
+        reading: &Reading,
+        sender: &Address,
+        ticket_id: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        tx.link_mail(mail_id, ticket_id, outcome.as_str()).await?;
+        let message_row = tx
+            .insert_message(&NewMessage {
+                ticket_id,
+                direction: "in",
+                mail_id: Some(mail_id),
+                message_id: reading.mail.message_id.as_deref(),
+                sender: Some(&sender.email),
+                subject: &reading.mail.subject,
+                body: &reading.body,
+                created_at: now,
+            })
+            .await?;
+        for attachment in &reading.mail.attachments {
+            tx.insert_attachment(&NewAttachment {
+                ticket_id,
+                message_row,
+                filename: &attachment.filename,
+                content_type: &attachment.content_type,
+                data: &attachment.data,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Queues an outgoing mail and records it on the ticket.
+    async fn queue(
+        &self,
+        tx: &mut Batch,
+        ticket_id: &str,
+        kind: &str,
+        mail: &Outgoing,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        tx.queue_mail(&QueuedMail {
+            ticket_id: Some(ticket_id),
+            kind,
+            message_id: &mail.message_id,
+            envelope_from: &mail.envelope_from,
+            recipients: &mail.recipients,
+            raw: &mail.raw,
+            created_at: now,
+        })
+        .await?;
+        tx.insert_message(&NewMessage {
+            ticket_id,
+            direction: "out",
+            mail_id: None,
+            message_id: Some(&mail.message_id),
+            sender: Some(&mail.envelope_from),
+            subject: &mail.subject,
+            body: &mail.text,
+            created_at: now,
+        })
+        .await?;
+        tx.append_history(&HistoryEntry {
+            ticket_id,
+            at: now,
+            actor: "system",
+            action: "mail_out",
+            from_value: None,
+            to_value: Some(&mail.recipients.join(", ")),
+            note: Some(kind),
+        })
+        .await
+    }
+}
+
+fn log_result(mailbox: &str, incoming: &Incoming, read: &Result<Reading, mail::MailError>, processed: &Processed) {
+    let message_id = read.as_ref().ok().and_then(|r| r.mail.message_id.as_deref()).unwrap_or("-");
+    let span = tracing::info_span!("mail", mailbox, source = %incoming.source_ref, message_id);
+    let _entered = span.enter();
+    tracing::info!(
+        outcome = processed.outcome.as_str(),
+        ticket = processed.ticket_id.as_deref().unwrap_or("-"),
+        duplicate = processed.duplicate,
+        "mail handled"
+    );
+}
+
+/// The dedupe key of a mail that could not be decoded: a hash of its bytes.
+fn raw_dedupe_key(raw: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(raw);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}

@@ -43,3 +43,47 @@ pub struct RequestFields {
 pub struct FieldLabels {
     pub labels: Vec<(Field, Vec<String>)>,
 }
+
+// TEMPORARY until the field reader lands.
+impl Default for FieldLabels {
+    fn default() -> Self {
+        Self { labels: Vec::new() }
+    }
+}
+impl FieldLabels {
+    pub fn with_extra(self, _f: Field, _l: impl IntoIterator<Item = String>) -> Self {
+        self
+    }
+}
+pub fn read_fields(_t: &str, _l: &FieldLabels) -> RequestFields {
+    RequestFields::default()
+}
+pub fn missing(_f: &RequestFields) -> Vec<Field> {
+    Vec::new()
+}
+impl Field {
+    pub fn key(self) -> &'static str {
+        ""
+    }
+    pub fn label_fr(self) -> &'static str {
+        ""
+    }
+}
+impl RequestFields {
+    pub fn get(&self, _f: Field) -> Option<&str> {
+        None
+    }
+    pub fn set(&mut self, _f: Field, _v: String) {}
+}
+impl Field {
+    pub const REQUIRED: [Field; 8] = [
+        Field::Name,
+        Field::Role,
+        Field::Phone,
+        Field::Establishment,
+        Field::Subject,
+        Field::Population,
+        Field::Description,
+        Field::Url,
+    ];
+}

@@ -69,3 +69,16 @@ impl Mail {
             .map(|(_, v)| v.as_str())
     }
 }
+
+// TEMPORARY until the MIME decoder lands.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("no header block")]
+    NoHeaders,
+}
+pub fn parse(_raw: &[u8]) -> Result<Mail, MailError> {
+    Err(MailError::NoHeaders)
+}
+pub fn dedupe_key(_mail: &Mail, _raw: &[u8]) -> String {
+    String::new()
+}

@@ -8,3 +8,138 @@ pub mod html;
 pub mod reply;
 pub mod mail;
 pub mod priority;
+
+use serde_json::json;
+
+use classify::{Classifier, Kind};
+use fields::{Field, FieldLabels, RequestFields};
+use mail::{Mail, MailError};
+use priority::{Priority, PriorityRules};
+
+/// Everything the intake needs to read a mail, built once from the settings.
+pub struct Reader {
+    classifier: Classifier,
+    labels: FieldLabels,
+    rules: PriorityRules,
+    prefix: String,
+    digits: usize,
+}
+
+/// What the intake read from one mail: its kind and, for a request or a
+/// follow-up, the fields, the priority and the new part of the text.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub mail: Mail,
+    pub kind: Kind,
+    /// The ticket a follow-up names, zero-padded (`CG42N1-000123`).
+    pub ticket_ref: Option<String>,
+    pub fields: RequestFields,
+    pub missing: Vec<Field>,
+    pub priority: Priority,
+    /// The new part of the text: quoted history and signature cut.
+    pub body: String,
+}
+
+impl Reader {
+    pub fn new(
+        classifier: Classifier,
+        labels: FieldLabels,
+        rules: PriorityRules,
+        prefix: &str,
+        digits: usize,
+    ) -> Self {
+        Self {
+            classifier,
+            labels,
+            rules,
+            prefix: prefix.to_string(),
+            digits,
+        }
+    }
+
+    /// Decodes, classifies and reads one raw mail.
+    pub fn read(&self, raw: &[u8]) -> Result<Reading, MailError> {
+        let mail = mail::parse(raw)?;
+        let kind = self.classifier.classify(&mail);
+        let ticket_ref = match &kind {
+            Kind::FollowUp { ticket_ref } => self.normalize_ref(ticket_ref),
+            _ => None,
+        };
+        let body = reply::new_part(&mail.text);
+        let mut fields = fields::read_fields(&body, &self.labels);
+        if fields.subject.is_none() && !mail.subject.is_empty() {
+            fields.subject = Some(mail.subject.clone());
+        }
+        if fields.description.is_none() && !body.is_empty() {
+            fields.description = Some(body.clone());
+        }
+        let missing = fields::missing(&fields);
+        let priority = self.rules.decide(
+            fields.priority.as_deref(),
+            fields.subject.as_deref().unwrap_or_default(),
+            fields.description.as_deref().unwrap_or_default(),
+        );
+        Ok(Reading {
+            mail,
+            kind,
+            ticket_ref,
+            fields,
+            missing,
+            priority,
+            body,
+        })
+    }
+
+    /// `CG42N1-123` → `CG42N1-000123`; `None` when the number does not fit.
+    pub fn normalize_ref(&self, reference: &str) -> Option<String> {
+        let (prefix, number) = reference.rsplit_once('-')?;
+        if !prefix.eq_ignore_ascii_case(&self.prefix) {
+            return None;
+        }
+        let number: u64 = number.parse().ok()?;
+        Some(format_ticket_id(&self.prefix, self.digits, number))
+    }
+}
+
+/// `{prefix}-{n}` with `n` zero-padded to `digits`.
+pub fn format_ticket_id(prefix: &str, digits: usize, number: u64) -> String {
+    format!("{prefix}-{number:0digits$}")
+}
+
+impl Reading {
+    /// The shape `guichet parse --json` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        let kind = serde_json::to_value(&self.kind).unwrap_or_default();
+        let attachments: Vec<_> = self
+            .mail
+            .attachments
+            .iter()
+            .map(|a| json!({"filename": a.filename, "content_type": a.content_type, "size": a.data.len()}))
+            .collect();
+        let missing: Vec<_> = self.missing.iter().map(|f| f.key()).collect();
+        json!({
+            "kind": kind["kind"],
+            "details": kind,
+            "message_id": self.mail.message_id,
+            "from": self.mail.from.as_ref().map(|a| &a.email),
+            "subject": self.mail.subject,
+            "fields": self.fields,
+            "missing_fields": missing,
+            "priority": self.priority,
+            "ticket_ref": self.ticket_ref,
+            "attachments": attachments,
+            "body": self.body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_ids_are_zero_padded() {
+        assert_eq!(format_ticket_id("CG42N1", 6, 123), "CG42N1-000123");
+        assert_eq!(format_ticket_id("CG42N1", 3, 12345), "CG42N1-12345");
+    }
+}

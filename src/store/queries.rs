@@ -1,0 +1,554 @@
+//! The statements: writes inside a [`Batch`], reads on the [`Store`].
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Batch, Result, Store, StoreError};
+
+/// An inbound mail as recorded once (dedupe key, outcome, raw bytes).
+#[derive(Debug, Clone)]
+pub struct NewMail<'a> {
+    pub dedupe_key: &'a str,
+    pub mailbox: &'a str,
+    pub source_ref: &'a str,
+    pub message_id: Option<&'a str>,
+    pub sender: Option<&'a str>,
+    pub subject: &'a str,
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub raw: &'a [u8],
+    pub received_at: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    pub id: &'a str,
+    pub status: &'a str,
+    pub priority: &'a str,
+    pub requester: &'a str,
+    pub requester_name: Option<&'a str>,
+    pub subject: &'a str,
+    /// JSON object.
+    pub fields: &'a str,
+    /// JSON array.
+    pub missing_fields: &'a str,
+    pub thread_id: Option<&'a str>,
+    pub created_at: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub ticket_id: &'a str,
+    pub direction: &'a str,
+    pub mail_id: Option<i64>,
+    pub message_id: Option<&'a str>,
+    pub sender: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub created_at: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    pub ticket_id: &'a str,
+    pub message_row: i64,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryEntry<'a> {
+    pub ticket_id: &'a str,
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub from_value: Option<&'a str>,
+    pub to_value: Option<&'a str>,
+    pub note: Option<&'a str>,
+}
+
+/// A rendered mail waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct QueuedMail<'a> {
+    pub ticket_id: Option<&'a str>,
+    pub kind: &'a str,
+    pub message_id: &'a str,
+    pub envelope_from: &'a str,
+    pub recipients: &'a [String],
+    pub raw: &'a [u8],
+    pub created_at: &'a str,
+}
+
+/// An outbox row due for delivery.
+#[derive(Debug, Clone)]
+pub struct OutboxMail {
+    pub id: i64,
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketSummary {
+    pub id: String,
+    pub status: String,
+    pub priority: String,
+    pub requester: String,
+    pub subject: String,
+    pub missing_fields: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentView {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub direction: String,
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A ticket with everything recorded about it, as `tickets show` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    pub id: String,
+    pub status: String,
+    pub priority: String,
+    pub team: Option<String>,
+    pub agent: Option<String>,
+    pub requester: String,
+    pub requester_name: Option<String>,
+    pub subject: String,
+    pub fields: serde_json::Value,
+    pub missing_fields: Vec<String>,
+    pub thread_id: Option<String>,
+    pub attachments: Vec<AttachmentView>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub messages: Vec<MessageView>,
+    pub history: Vec<HistoryView>,
+}
+
+/// Filters of `tickets list`.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub limit: i64,
+}
+
+impl Batch {
+    /// Records an inbound mail; `None` when its dedupe key was seen before
+    /// (the mail was already handled: a redelivery or a crash before moving it).
+    pub async fn record_mail(&mut self, mail: &NewMail<'_>) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO mails (dedupe_key, mailbox, source_ref, message_id, sender, subject, \
+             outcome, reason, raw, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(mail.dedupe_key)
+        .bind(mail.mailbox)
+        .bind(mail.source_ref)
+        .bind(mail.message_id)
+        .bind(mail.sender.map(nul_free))
+        .bind(nul_free(mail.subject))
+        .bind(mail.outcome)
+        .bind(mail.reason.map(nul_free))
+        .bind(mail.raw)
+        .bind(mail.received_at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0)))
+    }
+
+    /// Ties a recorded mail to the ticket it created or followed, with its
+    /// final outcome.
+    pub async fn link_mail(&mut self, mail_id: i64, ticket_id: &str, outcome: &str) -> Result<()> {
+        sqlx::query("UPDATE mails SET ticket_id = $1, outcome = $2 WHERE id = $3")
+            .bind(ticket_id)
+            .bind(outcome)
+            .bind(mail_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The next number for `prefix`. The counter row stays locked until the
+    /// transaction ends, so numbers are gap-free and unique across daemons.
+    pub async fn next_ticket_number(&mut self, prefix: &str) -> Result<i64> {
+        sqlx::query(
+            "INSERT INTO counters (prefix, last_value) VALUES ($1, 0) ON CONFLICT (prefix) DO NOTHING",
+        )
+        .bind(prefix)
+        .execute(&mut *self.tx)
+        .await?;
+        let row = sqlx::query(
+            "UPDATE counters SET last_value = last_value + 1 WHERE prefix = $1 RETURNING last_value",
+        )
+        .bind(prefix)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tickets (id, status, priority, requester, requester_name, subject, fields, \
+             missing_fields, thread_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(t.id)
+        .bind(t.status)
+        .bind(t.priority)
+        .bind(t.requester)
+        .bind(t.requester_name.map(nul_free))
+        .bind(nul_free(t.subject))
+        .bind(nul_free(t.fields))
+        .bind(t.missing_fields)
+        .bind(t.thread_id)
+        .bind(t.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a ticket exists, and its requester.
+    pub async fn ticket_requester(&mut self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT requester FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    pub async fn touch_ticket(&mut self, id: &str, at: &str) -> Result<()> {
+        sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a message to a ticket's conversation; returns its row id.
+    pub async fn insert_message(&mut self, m: &NewMessage<'_>) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO messages (ticket_id, direction, mail_id, message_id, sender, subject, body, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(m.ticket_id)
+        .bind(m.direction)
+        .bind(m.mail_id)
+        .bind(m.message_id)
+        .bind(m.sender.map(nul_free))
+        .bind(nul_free(m.subject))
+        .bind(nul_free(m.body))
+        .bind(m.created_at)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    pub async fn insert_attachment(&mut self, a: &NewAttachment<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (ticket_id, message_row, filename, content_type, size, data) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(a.ticket_id)
+        .bind(a.message_row)
+        .bind(nul_free(a.filename))
+        .bind(a.content_type)
+        .bind(a.data.len() as i64)
+        .bind(a.data)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Appends to a ticket's history (never updated, never deleted).
+    pub async fn append_history(&mut self, h: &HistoryEntry<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO history (ticket_id, at, actor, action, from_value, to_value, note) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(h.ticket_id)
+        .bind(h.at)
+        .bind(h.actor)
+        .bind(h.action)
+        .bind(h.from_value)
+        .bind(h.to_value)
+        .bind(h.note.map(nul_free))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues a rendered mail; the outbox worker delivers it after commit.
+    pub async fn queue_mail(&mut self, q: &QueuedMail<'_>) -> Result<()> {
+        let recipients = serde_json::to_string(q.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(q.ticket_id)
+        .bind(q.kind)
+        .bind(q.message_id)
+        .bind(q.envelope_from)
+        .bind(recipients)
+        .bind(q.raw)
+        .bind(q.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The outcome recorded for a mail seen before.
+    pub async fn outcome_of(&mut self, dedupe_key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT outcome FROM mails WHERE dedupe_key = $1")
+            .bind(dedupe_key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    /// Remembers how far an IMAP mailbox was read.
+    pub async fn set_mailbox_state(&mut self, mailbox: &str, uid_validity: u32, last_uid: u32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3) \
+             ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, \
+             last_uid = excluded.last_uid",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uid_validity))
+        .bind(i64::from(last_uid))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// `(uid_validity, last_uid)` of an IMAP mailbox, when read before.
+    pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        let row = sqlx::query("SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = $1")
+            .bind(mailbox)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            let validity = u32::try_from(r.get::<i64, _>(0)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let last = u32::try_from(r.get::<i64, _>(1)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok((validity, last))
+        })
+        .transpose()
+    }
+
+    /// Outbox rows due at `now`, oldest first.
+    pub async fn due_outbox(&self, now: &str, limit: i64) -> Result<Vec<OutboxMail>> {
+        let rows = sqlx::query(
+            "SELECT id, message_id, envelope_from, recipients, raw, attempts FROM outbox \
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let recipients: String = r.get(3);
+                Ok(OutboxMail {
+                    id: r.get(0),
+                    message_id: r.get(1),
+                    envelope_from: r.get(2),
+                    recipients: serde_json::from_str(&recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    raw: r.get(4),
+                    attempts: r.get(5),
+                })
+            })
+            .collect()
+    }
+
+    /// Marks delivered outbox rows as sent, in one transaction.
+    pub async fn mark_sent(&self, ids: &[i64], at: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub async fn mark_retry(&self, id: i64, error: &str, next_attempt_at: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(next_attempt_at)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Gives up on a mail the server rejected for good.
+    pub async fn mark_failed(&self, id: i64, error: &str, at: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1, failed_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(at)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Number of outbox rows still to deliver.
+    pub async fn pending_outbox(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    /// Tickets, newest first.
+    pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, status, priority, requester, subject, missing_fields, created_at FROM tickets \
+             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR priority = $2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(filter.status.as_deref())
+        .bind(filter.priority.as_deref())
+        .bind(if filter.limit > 0 { filter.limit } else { i64::MAX })
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(TicketSummary {
+                    id: r.get(0),
+                    status: r.get(1),
+                    priority: r.get(2),
+                    requester: r.get(3),
+                    subject: r.get(4),
+                    missing_fields: json_list(&r.get::<String, _>(5))?,
+                    created_at: r.get(6),
+                })
+            })
+            .collect()
+    }
+
+    /// One ticket with its messages, attachments and history.
+    pub async fn ticket(&self, id: &str) -> Result<Option<TicketView>> {
+        let Some(r) = sqlx::query(
+            "SELECT id, status, priority, team, agent, requester, requester_name, subject, fields, \
+             missing_fields, thread_id, created_at, updated_at FROM tickets WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let fields: String = r.get(8);
+        let mut view = TicketView {
+            id: r.get(0),
+            status: r.get(1),
+            priority: r.get(2),
+            team: r.get(3),
+            agent: r.get(4),
+            requester: r.get(5),
+            requester_name: r.get(6),
+            subject: r.get(7),
+            fields: serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            missing_fields: json_list(&r.get::<String, _>(9))?,
+            thread_id: r.get(10),
+            created_at: r.get(11),
+            updated_at: r.get(12),
+            attachments: Vec::new(),
+            messages: Vec::new(),
+            history: Vec::new(),
+        };
+        view.attachments = sqlx::query(
+            "SELECT filename, content_type, size FROM attachments WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|r| AttachmentView { filename: r.get(0), content_type: r.get(1), size: r.get(2) })
+        .collect();
+        view.messages = sqlx::query(
+            "SELECT direction, message_id, sender, subject, body, created_at FROM messages \
+             WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|r| MessageView {
+            direction: r.get(0),
+            message_id: r.get(1),
+            from: r.get(2),
+            subject: r.get(3),
+            body: r.get(4),
+            created_at: r.get(5),
+        })
+        .collect();
+        view.history = sqlx::query(
+            "SELECT at, actor, action, from_value, to_value, note FROM history WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|r| HistoryView {
+            at: r.get(0),
+            actor: r.get(1),
+            action: r.get(2),
+            from: r.get(3),
+            to: r.get(4),
+            note: r.get(5),
+        })
+        .collect();
+        Ok(Some(view))
+    }
+
+    /// Counts of recorded mails per outcome.
+    pub async fn outcome_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT outcome, COUNT(*) FROM mails GROUP BY outcome ORDER BY outcome")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+fn json_list(text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// PostgreSQL text cannot hold NUL; a mail can. Dropped rather than refused.
+fn nul_free(text: &str) -> String {
+    text.replace('\0', "")
+}

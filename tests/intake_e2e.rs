@@ -1,0 +1,242 @@
+//! The whole path on the real stack: a request sent by SMTP to Postfix,
+//! delivered by Dovecot, read over IMAP by the daemon, stored in the test
+//! database (SQLite, or PostgreSQL with GUICHET_TEST_DB=postgres), and the
+//! acknowledgement found in the requester's own IMAP mailbox.
+
+mod common;
+
+use std::path::Path;
+
+use guichet::config::Settings;
+use guichet::daemon;
+use guichet::store::{Store, TicketFilter};
+
+/// A test's private world: its own support mailbox, requester and database.
+struct World {
+    stack: common::Stack,
+    support: String,
+    requester: String,
+    settings: Settings,
+    _db: common::DbGuard,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(tag: &str) -> World {
+    let stack = common::stack();
+    let support = common::unique_address(&format!("support-{tag}"));
+    let requester = common::unique_address(&format!("req-{tag}"));
+    let (db_url, db) = common::test_database_url(tag).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[database]
+url = "{db_url}"
+[tickets]
+prefix = "CG42N1"
+digits = 6
+[[mailboxes]]
+name = "support"
+url = "imap://127.0.0.1:{imap}/INBOX"
+username = "{support}"
+password = "secret"
+[smtp]
+url = "smtp://127.0.0.1:{smtp}"
+from = "Assistance ENT <{support}>"
+[gateway]
+poll_interval_secs = 1
+batch_size = 50
+"#,
+        imap = stack.imap_port,
+        smtp = stack.smtp_port,
+    );
+    let path = dir.path().join("guichet.toml");
+    std::fs::write(&path, config).unwrap();
+    let settings = Settings::load(Some(&path)).unwrap();
+    World {
+        stack,
+        support,
+        requester,
+        settings,
+        _db: db,
+        _dir: dir,
+    }
+}
+
+fn request_mail(from: &str, to: &str, message_id: &str) -> Vec<u8> {
+    format!(
+        "From: Jeanne Martin <{from}>\r\n\
+         To: <{to}>\r\n\
+         Subject: =?UTF-8?Q?Cahier_de_textes_inaccessible_=C3=A0_tous?=\r\n\
+         Message-ID: <{message_id}>\r\n\
+         Date: Mon, 23 Nov 2026 09:12:00 +0100\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
+         \r\n\
+         Bonjour,\r\n\
+         \r\n\
+         Nom et prénom : Jeanne Martin\r\n\
+         Fonction : Principale adjointe\r\n\
+         Téléphone : 04 77 00 00 00\r\n\
+         Etablissement / Ville : Collège Jules Ferry, Saint-Étienne\r\n\
+         Objet de la demande : Cahier de textes inaccessible\r\n\
+         Population concernée : tous les enseignants\r\n\
+         Description précise : Depuis ce matin le cahier de textes ne fonctionne plus,\r\n\
+         un message d'erreur 500 s'affiche.\r\n\
+         URL : https://jules-ferry.ent.example.test/cdt\r\n\
+         \r\n\
+         Cordialement,\r\n\
+         Jeanne Martin\r\n"
+    )
+    .into_bytes()
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines()
+        .find(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name) && l[name.len()..].starts_with(':'))
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+async fn open_store(settings: &Settings) -> Store {
+    Store::connect(&settings.database.url).await.unwrap()
+}
+
+#[tokio::test]
+async fn request_becomes_ticket_and_acknowledgement_reaches_requester() {
+    let w = world("ack").await;
+    let mid = format!("req-{}@etab.example.test", std::process::id());
+    common::send_mail(&w.stack, &w.requester, &[&w.support], &request_mail(&w.requester, &w.support, &mid)).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+
+    let summary = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!(summary.tickets, 1, "{summary:?}");
+    assert_eq!(summary.sent, 1, "{summary:?}");
+
+    // The requester's own mailbox holds the acknowledgement with the number.
+    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, 20).await;
+    let ack = String::from_utf8_lossy(&acks[0]).to_string();
+    let subject = header(&ack, "Subject").unwrap();
+    assert!(subject.contains("[CG42N1-000001]"), "subject: {subject}");
+    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
+    assert_eq!(header(&ack, "In-Reply-To"), Some(format!("<{mid}>").as_str()));
+    let ack_id = header(&ack, "Message-ID").unwrap();
+    assert!(ack_id.starts_with("<CG42N1-000001."), "{ack_id}");
+    assert!(ack.contains("CG42N1-000001"));
+
+    // The ticket holds what the requester wrote.
+    let store = open_store(&w.settings).await;
+    let ticket = store.ticket("CG42N1-000001").await.unwrap().expect("ticket stored");
+    assert_eq!(ticket.requester, w.requester.to_lowercase());
+    assert_eq!(ticket.status, "nouveau");
+    assert_eq!(ticket.priority, "majeure", "a feature that no longer works");
+    assert_eq!(ticket.fields["name"], "Jeanne Martin");
+    assert_eq!(ticket.fields["phone"], "04 77 00 00 00");
+    assert_eq!(ticket.fields["url"], "https://jules-ferry.ent.example.test/cdt");
+    assert!(ticket.missing_fields.is_empty(), "{:?}", ticket.missing_fields);
+    assert_eq!(ticket.messages.len(), 2, "request in, acknowledgement out");
+
+    // The request left the inbox for `processed`, only after the commit.
+    assert!(common::imap_fetch_all(&w.stack, &w.support, "INBOX").await.is_empty());
+    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 1);
+}
+
+#[tokio::test]
+async fn same_mail_delivered_twice_makes_one_ticket() {
+    let w = world("dup").await;
+    let mid = format!("dup-{}@etab.example.test", std::process::id());
+    let raw = request_mail(&w.requester, &w.support, &mid);
+    common::send_mail(&w.stack, &w.requester, &[&w.support], &raw).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    daemon::run_once(&w.settings).await.unwrap();
+
+    common::send_mail(&w.stack, &w.requester, &[&w.support], &raw).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    let second = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!(second.mails, 1);
+    assert_eq!(second.tickets, 0, "redelivery must not create a ticket");
+
+    let store = open_store(&w.settings).await;
+    let tickets = store.tickets(&TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 2);
+    // One acknowledgement only.
+    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, 20).await;
+    assert_eq!(acks.len(), 1);
+}
+
+#[tokio::test]
+async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
+    let w = world("incomplete").await;
+    let raw = format!(
+        "From: <{}>\r\nTo: <{}>\r\nSubject: Imprimante\r\nMessage-ID: <inc-{}@x.test>\r\n\r\n\
+         L'imprimante de la salle 12 ne fonctionne plus.\r\n",
+        w.requester,
+        w.support,
+        std::process::id()
+    );
+    common::send_mail(&w.stack, &w.requester, &[&w.support], raw.as_bytes()).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
+
+    let store = open_store(&w.settings).await;
+    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    assert!(ticket.missing_fields.contains(&"phone".to_string()), "{:?}", ticket.missing_fields);
+    assert_eq!(ticket.fields["description"], "L'imprimante de la salle 12 ne fonctionne plus.");
+
+    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, 20).await;
+    let ack = String::from_utf8_lossy(&acks[0]).to_string();
+    assert!(ack.contains("il nous manque"), "{ack}");
+}
+
+#[tokio::test]
+async fn robots_get_no_answer_and_are_moved_aside() {
+    let w = world("robots").await;
+    let pid = std::process::id();
+    let vacation = format!(
+        "From: <{r}>\r\nTo: <{s}>\r\nSubject: =?UTF-8?Q?R=C3=A9ponse_automatique=3A?= absent\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <vac-{pid}@x.test>\r\n\r\nJe suis absent.\r\n",
+        r = w.requester,
+        s = w.support
+    );
+    let list = format!(
+        "From: <news@{d}>\r\nTo: <{s}>\r\nSubject: Lettre d'information\r\nList-Id: <news.example.test>\r\n\
+         Precedence: list\r\nMessage-ID: <list-{pid}@x.test>\r\n\r\nActualités.\r\n",
+        d = "example.test",
+        s = w.support
+    );
+    let bounce = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sisimai/maildir/bsd/lhost-postfix-01.eml"))
+        .expect("corpus present beside the project");
+    for raw in [vacation.into_bytes(), list.into_bytes(), bounce] {
+        common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+    }
+    let summary = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!(summary.mails, 3);
+    assert_eq!(summary.tickets, 0);
+    assert_eq!(summary.sent, 0);
+    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "ignored").await.len(), 3);
+    let store = open_store(&w.settings).await;
+    let outcomes = store.outcome_counts().await.unwrap();
+    let count = |o: &str| outcomes.iter().find(|(k, _)| k == o).map(|(_, n)| *n).unwrap_or(0);
+    assert_eq!(count("auto_reply_ignored"), 1, "{outcomes:?}");
+    assert_eq!(count("bulk_ignored"), 1, "{outcomes:?}");
+    assert_eq!(count("bounce_recorded"), 1, "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn unreadable_mail_goes_to_failed_and_the_rest_goes_on() {
+    let w = world("failed").await;
+    let garbage = b"\x00\x01\x02 this is not a mail at all".to_vec();
+    common::imap_append(&w.stack, &w.support, "INBOX", &garbage).await;
+    common::imap_append(
+        &w.stack,
+        &w.support,
+        "INBOX",
+        &request_mail(&w.requester, &w.support, &format!("ok-{}@x.test", std::process::id())),
+    )
+    .await;
+    let summary = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!(summary.mails, 2);
+    assert_eq!(summary.tickets, 1);
+    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "failed").await.len(), 1);
+    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 1);
+}
