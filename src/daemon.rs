@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use crate::config::{MailboxLocation, MailboxSettings, Settings};
+use crate::config::{MailboxLocation, MailboxSettings, Settings, TlsMode};
 use crate::desk::Disposition;
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
-use crate::source::imap::{ImapError, ImapSettings, ImapSource};
+use crate::source::imap::{self, ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::store::{Store, StoreError};
 
@@ -201,7 +201,11 @@ impl MailboxReader {
                 let imap = ImapSettings {
                     host,
                     port,
-                    tls: tls.into(),
+                    tls: match tls {
+                        TlsMode::Tls => imap::TlsMode::Tls,
+                        TlsMode::StartTls => imap::TlsMode::StartTls,
+                        TlsMode::Plain => imap::TlsMode::Plain,
+                    },
                     folder,
                     username: settings.username.clone().unwrap_or_default(),
                     password,
