@@ -11,6 +11,7 @@ use lettre::message::{Mailbox, MultiPart};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::intake::classify::LOOP_HEADER;
 use crate::intake::fields::{Field, RequestFields};
 use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
@@ -22,9 +23,6 @@ const TEMPLATES: [(&str, &str); 3] = [
     ("acknowledgement.html", include_str!("../deploy/templates/acknowledgement.html")),
 ];
 
-/// Header that marks our own mail, so it is never taken for a request if it
-/// comes back.
-pub const LOOP_HEADER: &str = "X-Guichet-Loop";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {

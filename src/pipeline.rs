@@ -139,7 +139,7 @@ impl Pipeline {
         let reading = read.as_ref().ok();
         let dedupe_key = match reading {
             Some(r) => mail::dedupe_key(&r.mail, &incoming.raw),
-            None => raw_dedupe_key(&incoming.raw),
+            None => mail::raw_dedupe_key(&incoming.raw),
         };
         let record = NewMail {
             dedupe_key: &dedupe_key,
@@ -374,12 +374,4 @@ fn log_result(mailbox: &str, incoming: &Incoming, read: &Result<Reading, mail::M
         duplicate = processed.duplicate,
         "mail handled"
     );
-}
-
-/// The dedupe key of a mail that could not be decoded: a hash of its bytes.
-fn raw_dedupe_key(raw: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(raw);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
 }

@@ -2,7 +2,35 @@
 //! intake reads. Charsets, transfer encodings and encoded words are decoded
 //! here and nowhere else.
 
+use std::borrow::Cow;
+use std::panic::{self, AssertUnwindSafe};
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::decoders::charsets::DecoderFnc;
+use mail_parser::parsers::MessageStream;
+use mail_parser::{
+    Addr, ContentType, Header, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
+    MimeHeaders, PartType,
+};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::html;
+
+/// Why raw bytes could not be read as a mail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// Nothing but whitespace.
+    #[error("empty message")]
+    Empty,
+    /// No header block: prose or a fragment, not an RFC 5322 message.
+    #[error("no header block")]
+    NoHeaders,
+    /// The MIME parser gave up in a way it should not; kept so that one
+    /// hostile mail cannot bring the daemon down.
+    #[error("MIME parser failure")]
+    ParserFailure,
+}
 
 /// A mailbox address as written in a header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,11 +81,17 @@ pub struct Mail {
     pub text_from_html: bool,
     /// Top-level `type/subtype`, lower-cased (`multipart/report`…).
     pub content_type: String,
+    /// The top-level `report-type` parameter, lower-cased
+    /// (`delivery-status`, `disposition-notification`), for multipart/report.
+    pub report_type: Option<String>,
     /// Lower-cased `type/subtype` of every part, in order (to spot
     /// `message/delivery-status` and the like).
     pub part_types: Vec<String>,
     /// Attachments, in order.
     pub attachments: Vec<Attachment>,
+    /// Message-ID of the first enclosed message (a `message/rfc822` or
+    /// `text/rfc822-headers` part): bounces return the original this way.
+    pub enclosed_message_id: Option<String>,
 }
 
 impl Mail {
@@ -70,15 +104,638 @@ impl Mail {
     }
 }
 
-// TEMPORARY until the MIME decoder lands.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    #[error("no header block")]
-    NoHeaders,
+/// Decodes raw bytes (as fetched from IMAP or read from a Maildir/mbox file).
+pub fn parse(raw: &[u8]) -> Result<Mail, MailError> {
+    let prepared = prepare_raw(raw);
+    if prepared.iter().all(u8::is_ascii_whitespace) {
+        return Err(MailError::Empty);
+    }
+    let parser = MessageParser::default();
+    // mail-parser has debug assertions and offset arithmetic that malformed
+    // input could trip; a panic here must become an error for this mail only.
+    let parsed = panic::catch_unwind(AssertUnwindSafe(|| parser.parse(prepared.as_ref())))
+        .map_err(|_| MailError::ParserFailure)?;
+    let message = parsed.ok_or(MailError::NoHeaders)?;
+    if !has_header_block(&message) {
+        return Err(MailError::NoHeaders);
+    }
+    Ok(build_mail(&message))
 }
-pub fn parse(_raw: &[u8]) -> Result<Mail, MailError> {
-    Err(MailError::NoHeaders)
+
+/// A key that identifies the same mail fetched twice: its Message-ID, or a
+/// hash of its bytes when it has none.
+pub fn dedupe_key(mail: &Mail, raw: &[u8]) -> String {
+    match &mail.message_id {
+        Some(id) => format!("mid:{id}"),
+        None => raw_dedupe_key(raw),
+    }
 }
-pub fn dedupe_key(_mail: &Mail, _raw: &[u8]) -> String {
-    String::new()
+
+/// The dedupe key of bytes alone, for a mail without a Message-ID or one
+/// that could not be decoded at all.
+pub fn raw_dedupe_key(raw: &[u8]) -> String {
+    let digest = Sha256::digest(raw);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Strips leading blank lines and an mbox `From ` envelope line, and turns
+/// CR-only line endings into LF: shapes mail-parser does not read as
+/// RFC 5322 (it would see an empty header block).
+fn prepare_raw(raw: &[u8]) -> Cow<'_, [u8]> {
+    let start = raw
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(raw.len());
+    let raw = &raw[start..];
+    let without_envelope = if raw.starts_with(b"From ") {
+        match raw.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(end) => skip_line_end(raw, end),
+            None => &raw[raw.len()..],
+        }
+    } else {
+        raw
+    };
+    if first_line_end_is_lone_cr(without_envelope) {
+        Cow::Owned(lone_cr_to_lf(without_envelope))
+    } else {
+        Cow::Borrowed(without_envelope)
+    }
+}
+
+fn skip_line_end(raw: &[u8], end: usize) -> &[u8] {
+    let after = if raw.get(end..end + 2) == Some(b"\r\n") {
+        end + 2
+    } else {
+        end + 1
+    };
+    raw.get(after..).unwrap_or_default()
+}
+
+fn first_line_end_is_lone_cr(raw: &[u8]) -> bool {
+    raw.iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .is_some_and(|i| raw[i] == b'\r' && raw.get(i + 1) != Some(&b'\n'))
+}
+
+fn lone_cr_to_lf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'\r' && raw.get(i + 1) != Some(&b'\n') {
+            out.push(b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// mail-parser reads the first `word: text` line of prose as a header; a
+/// real header block has at least one well-formed header name (so, prose
+/// with neither From, Message-ID, Subject nor Date is refused).
+fn has_header_block(message: &Message<'_>) -> bool {
+    message.headers().iter().any(|h| match &h.name {
+        HeaderName::Other(name) => !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()),
+        _ => true,
+    })
+}
+
+fn build_mail(message: &Message<'_>) -> Mail {
+    let headers = HeaderReader::new(message);
+    let root_type = message
+        .root_part()
+        .content_type()
+        .map(type_subtype)
+        .unwrap_or_else(|| "text/plain".to_string());
+    let report_type = message
+        .root_part()
+        .content_type()
+        .and_then(|ct| ct.attribute("report-type"))
+        .map(|t| t.trim().to_ascii_lowercase());
+    let (text, text_from_html) = body_text(message);
+    let mut part_types = Vec::new();
+    collect_part_types(message, &mut part_types);
+    Mail {
+        message_id: message.message_id().and_then(clean_id),
+        in_reply_to: ids(message.in_reply_to()),
+        references: ids(message.references()),
+        from: headers.sender(),
+        reply_to: headers.first_address(&[HeaderName::ReplyTo]),
+        to: headers.addresses(&[HeaderName::To, HeaderName::Cc]),
+        subject: headers.subject(),
+        date: message.date().and_then(|d| valid_rfc3339(&d.to_rfc3339())),
+        headers: message
+            .headers()
+            .iter()
+            .map(|h| headers.render(h))
+            .collect(),
+        text,
+        text_from_html,
+        content_type: root_type,
+        report_type,
+        part_types,
+        attachments: attachments(message),
+        enclosed_message_id: enclosed_message_id(message),
+    }
+}
+
+fn type_subtype(ct: &ContentType<'_>) -> String {
+    match ct.subtype() {
+        Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+        None => ct.ctype().to_ascii_lowercase(),
+    }
+}
+
+fn clean_id(id: &str) -> Option<String> {
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(id) => clean_id(id).into_iter().collect(),
+        HeaderValue::TextList(list) => list.iter().filter_map(|id| clean_id(id)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn valid_rfc3339(candidate: &str) -> Option<String> {
+    chrono::DateTime::parse_from_rfc3339(candidate)
+        .ok()
+        .map(|_| candidate.to_string())
+}
+
+/// An address as a header writes it, before we require an email in it.
+struct WrittenAddress {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+impl WrittenAddress {
+    fn from_addr(addr: &Addr<'_>) -> Self {
+        let clean = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        Self {
+            name: addr.name().and_then(clean),
+            email: addr.address().and_then(clean),
+        }
+    }
+
+    fn to_address(&self) -> Option<Address> {
+        Some(Address {
+            name: self.name.clone(),
+            email: self.email.as_ref()?.to_lowercase(),
+        })
+    }
+
+    fn render(&self) -> Option<String> {
+        match (&self.name, &self.email) {
+            (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+            (None, Some(email)) => Some(email.clone()),
+            (Some(name), None) => Some(name.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Reads the top-level headers as text. Raw 8-bit header bytes that are not
+/// UTF-8 (or are ISO-2022 escapes) are decoded with the charset the mail
+/// declares for its text, else Windows-1252 (what French mailers that skip
+/// RFC 2047 send), then parsed again: mail-parser alone would fill them
+/// with replacement characters.
+struct HeaderReader<'m, 'x> {
+    message: &'m Message<'x>,
+    fallback: DecoderFnc,
+}
+
+impl<'m, 'x> HeaderReader<'m, 'x> {
+    fn new(message: &'m Message<'x>) -> Self {
+        let declared = message.parts.iter().find_map(|part| {
+            part.content_type()
+                .and_then(|ct| ct.attribute("charset"))
+                .filter(|c| !c.eq_ignore_ascii_case("utf-8") && !c.eq_ignore_ascii_case("us-ascii"))
+                .and_then(|c| charset_decoder(c.as_bytes()))
+        });
+        let fallback = declared
+            .or_else(|| charset_decoder(b"windows-1252"))
+            .unwrap_or(lossy_utf8);
+        Self { message, fallback }
+    }
+
+    fn raw(&self, header: &Header<'_>) -> &'m [u8] {
+        self.message
+            .raw_message
+            .get(header.offset_start as usize..header.offset_end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The raw value decoded with the fallback charset, when it needs it.
+    fn transcoded(&self, header: &Header<'_>) -> Option<String> {
+        let raw = self.raw(header);
+        let clean_utf8 = std::str::from_utf8(raw).is_ok() && !raw.contains(&0x1b);
+        (!clean_utf8).then(|| (self.fallback)(raw))
+    }
+
+    fn raw_text(&self, header: &Header<'_>) -> String {
+        let text = self
+            .transcoded(header)
+            .unwrap_or_else(|| lossy_utf8(self.raw(header)));
+        unfold(&text)
+    }
+
+    fn unstructured(&self, header: &Header<'_>) -> String {
+        let reparsed = self.transcoded(header).map(|text| {
+            MessageStream::new(text.as_bytes())
+                .parse_unstructured()
+                .into_owned()
+        });
+        match reparsed.as_ref().unwrap_or(&header.value) {
+            HeaderValue::Text(text) => unfold(text),
+            _ => String::new(),
+        }
+    }
+
+    fn written_addresses(&self, header: &Header<'_>) -> Vec<WrittenAddress> {
+        let reparsed = self.transcoded(header).map(|text| {
+            MessageStream::new(text.as_bytes())
+                .parse_address()
+                .into_owned()
+        });
+        match reparsed.as_ref().unwrap_or(&header.value) {
+            HeaderValue::Address(address) => {
+                address.iter().map(WrittenAddress::from_addr).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn headers_named<'a>(
+        &'a self,
+        names: &'a [HeaderName<'static>],
+    ) -> impl Iterator<Item = &'m Header<'x>> + 'a {
+        self.message
+            .headers()
+            .iter()
+            .filter(move |h| names.contains(&h.name))
+    }
+
+    fn addresses(&self, names: &[HeaderName<'static>]) -> Vec<Address> {
+        self.headers_named(names)
+            .flat_map(|h| self.written_addresses(h))
+            .filter_map(|a| a.to_address())
+            .collect()
+    }
+
+    fn first_address(&self, names: &[HeaderName<'static>]) -> Option<Address> {
+        self.addresses(names).into_iter().next()
+    }
+
+    /// The From address; Sender or Reply-To when From has no usable address
+    /// (some mailers write `From: "name" <>`).
+    fn sender(&self) -> Option<Address> {
+        self.first_address(&[HeaderName::From])
+            .or_else(|| self.first_address(&[HeaderName::Sender]))
+            .or_else(|| self.first_address(&[HeaderName::ReplyTo]))
+    }
+
+    fn subject(&self) -> String {
+        self.headers_named(&[HeaderName::Subject])
+            .next()
+            .map(|h| self.unstructured(h).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// (lower-cased name, value as text): addresses as `Name <addr>`, dates
+    /// in RFC 3339, content types as `type/subtype`, ids in angle brackets,
+    /// anything else as written, unfolded.
+    fn render(&self, header: &Header<'_>) -> (String, String) {
+        let name = header.name.as_str().to_ascii_lowercase();
+        let value = match (&header.name, &header.value) {
+            (
+                HeaderName::Subject
+                | HeaderName::Comments
+                | HeaderName::ContentDescription
+                | HeaderName::ContentLocation,
+                _,
+            ) => self.unstructured(header),
+            (_, HeaderValue::Address(_)) => self
+                .written_addresses(header)
+                .iter()
+                .filter_map(WrittenAddress::render)
+                .collect::<Vec<_>>()
+                .join(", "),
+            (_, HeaderValue::DateTime(date)) if date.is_valid() => date.to_rfc3339(),
+            (_, HeaderValue::ContentType(ct)) => type_subtype(ct),
+            (
+                HeaderName::MessageId
+                | HeaderName::InReplyTo
+                | HeaderName::References
+                | HeaderName::ResentMessageId
+                | HeaderName::ContentId
+                | HeaderName::ReturnPath,
+                HeaderValue::Text(_) | HeaderValue::TextList(_),
+            ) => ids(&header.value)
+                .iter()
+                .map(|id| format!("<{id}>"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => self.raw_text(header),
+        };
+        (name, value)
+    }
+}
+
+fn lossy_utf8(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// Joins folded lines (a line break and the blanks after it become one
+/// space) and trims; blanks inside a line are kept as written.
+fn unfold(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut lines = value.lines();
+    if let Some(first) = lines.next() {
+        out.push_str(first.trim_end());
+    }
+    for line in lines {
+        let line = line.trim();
+        if !line.is_empty() {
+            out.push(' ');
+            out.push_str(line);
+        }
+    }
+    out.trim().to_string()
+}
+
+/// The text/plain body parts joined, or the HTML body as text when the mail
+/// has no plain part. Returns the text and whether it came from HTML.
+fn body_text(message: &Message<'_>) -> (String, bool) {
+    let plain: Vec<&str> = body_parts(message, &message.text_body)
+        .filter_map(|part| match &part.body {
+            PartType::Text(text) => Some(text.as_ref()),
+            _ => None,
+        })
+        .collect();
+    if !plain.is_empty() {
+        return (normalise_newlines(&plain.join("\n")), false);
+    }
+    let html: Vec<String> = body_parts(message, &message.html_body)
+        .filter_map(|part| match &part.body {
+            PartType::Html(markup) => Some(html::to_text(markup)),
+            _ => None,
+        })
+        .collect();
+    if html.is_empty() {
+        (String::new(), false)
+    } else {
+        (normalise_newlines(&html.join("\n")), true)
+    }
+}
+
+fn body_parts<'m>(
+    message: &'m Message<'m>,
+    ids: &'m [u32],
+) -> impl Iterator<Item = &'m MessagePart<'m>> + 'm {
+    ids.iter()
+        .filter(|id| !message.attachments.contains(id))
+        .filter_map(|&id| message.part(id))
+}
+
+fn normalise_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+fn part_type(part: &MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => type_subtype(ct),
+        None => match part.body {
+            PartType::Html(_) => "text/html".to_string(),
+            PartType::Message(_) => "message/rfc822".to_string(),
+            PartType::Binary(_) | PartType::InlineBinary(_) => {
+                "application/octet-stream".to_string()
+            }
+            PartType::Text(_) | PartType::Multipart(_) => "text/plain".to_string(),
+        },
+    }
+}
+
+fn collect_part_types(message: &Message<'_>, out: &mut Vec<String>) {
+    for part in &message.parts {
+        out.push(part_type(part));
+        if let PartType::Message(nested) = &part.body {
+            collect_part_types(nested, out);
+        }
+    }
+}
+
+fn attachments(message: &Message<'_>) -> Vec<Attachment> {
+    message
+        .attachments
+        .iter()
+        .filter_map(|&id| message.part(id))
+        .enumerate()
+        .map(|(index, part)| to_attachment(message, part, index + 1))
+        .collect()
+}
+
+fn to_attachment(message: &Message<'_>, part: &MessagePart<'_>, number: usize) -> Attachment {
+    let content_type = part_type(part);
+    let data = match &part.body {
+        PartType::Message(_) => enclosed_raw(message, part).to_vec(),
+        _ => part.contents().to_vec(),
+    };
+    let filename = match part.attachment_name().map(str::trim) {
+        Some(name) if !name.is_empty() => name.to_string(),
+        _ if matches!(part.body, PartType::Message(_)) => format!("message-{number}.eml"),
+        _ => format!("piece-jointe-{number}.{}", extension_for(&content_type)),
+    };
+    Attachment {
+        filename,
+        content_type,
+        data,
+    }
+}
+
+/// The bytes of an enclosed message as they appear in the mail, so that a
+/// returned or forwarded message can be stored exactly.
+fn enclosed_raw<'m>(message: &'m Message<'_>, part: &'m MessagePart<'_>) -> &'m [u8] {
+    let in_place = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default();
+    if part.encoding == mail_parser::Encoding::None && !in_place.is_empty() {
+        in_place
+    } else {
+        part.contents()
+    }
+}
+
+fn extension_for(content_type: &str) -> &str {
+    match content_type {
+        "image/jpeg" | "image/pjpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/bmp" => "bmp",
+        "image/tiff" => "tif",
+        "image/svg+xml" => "svg",
+        "application/pdf" => "pdf",
+        "application/zip" => "zip",
+        "application/msword" => "doc",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
+        "application/vnd.oasis.opendocument.text" => "odt",
+        "application/vnd.oasis.opendocument.spreadsheet" => "ods",
+        "text/html" => "html",
+        "text/csv" => "csv",
+        "text/calendar" => "ics",
+        "message/rfc822" => "eml",
+        t if t.starts_with("text/") || t.starts_with("message/") => "txt",
+        _ => "bin",
+    }
+}
+
+/// The Message-ID of the first enclosed message or header block. A MIME
+/// part whose own headers carry a Message-ID is an enclosed message written
+/// without its message/rfc822 wrapper (some MTAs return mail that way).
+fn enclosed_message_id(message: &Message<'_>) -> Option<String> {
+    message
+        .parts
+        .iter()
+        .skip(1)
+        .find_map(|part| match &part.body {
+            PartType::Message(nested) => nested.message_id().and_then(clean_id),
+            _ if is_enclosed_headers(part) => MessageParser::default()
+                .parse_headers(part.contents())
+                .and_then(|headers| headers.message_id().and_then(clean_id)),
+            _ => part
+                .headers
+                .iter()
+                .find(|h| h.name == HeaderName::MessageId)
+                .and_then(|h| h.value.as_text())
+                .and_then(clean_id),
+        })
+}
+
+fn is_enclosed_headers(part: &MessagePart<'_>) -> bool {
+    matches!(
+        part_type(part).as_str(),
+        "text/rfc822-headers" | "message/rfc822" | "message/rfc822-headers"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIMPLE: &[u8] = b"From: Jean Dupont <Jean.Dupont@AC-Lyon.fr>\r\n\
+To: support@guichet.example.test, Marie <marie@example.test>\r\n\
+Cc: chef@example.test\r\n\
+Subject: =?UTF-8?Q?Imprimante_en_panne_=C3=A0_l'=C3=A9cole?=\r\n\
+Date: Tue, 4 Mar 2025 09:15:00 +0100\r\n\
+Message-ID: <abc.123@ac-lyon.fr>\r\n\
+In-Reply-To: <x1@example.test>\r\n\
+References: <x0@example.test>\r\n <x1@example.test>\r\n\
+X-Custom: folded\r\n  value\r\n\
+\r\n\
+Bonjour,\r\nl'imprimante ne marche plus.\r\n";
+
+    #[test]
+    fn simple_mail_fills_every_field() {
+        let mail = parse(SIMPLE).unwrap();
+        assert_eq!(mail.message_id.as_deref(), Some("abc.123@ac-lyon.fr"));
+        assert_eq!(mail.in_reply_to, vec!["x1@example.test"]);
+        assert_eq!(mail.references, vec!["x0@example.test", "x1@example.test"]);
+        let from = mail.from.as_ref().unwrap();
+        assert_eq!(from.email, "jean.dupont@ac-lyon.fr");
+        assert_eq!(from.name.as_deref(), Some("Jean Dupont"));
+        assert_eq!(mail.to.len(), 3);
+        assert_eq!(mail.to[2].email, "chef@example.test");
+        assert_eq!(mail.subject, "Imprimante en panne à l'école");
+        assert_eq!(mail.date.as_deref(), Some("2025-03-04T09:15:00+01:00"));
+        assert_eq!(mail.text, "Bonjour,\nl'imprimante ne marche plus.\n");
+        assert!(!mail.text_from_html);
+        assert_eq!(mail.content_type, "text/plain");
+        assert_eq!(mail.header("X-CUSTOM"), Some("folded value"));
+        assert_eq!(
+            mail.header("from"),
+            Some("Jean Dupont <Jean.Dupont@AC-Lyon.fr>")
+        );
+        assert_eq!(mail.header("date"), Some("2025-03-04T09:15:00+01:00"));
+        assert_eq!(mail.header("message-id"), Some("<abc.123@ac-lyon.fr>"));
+    }
+
+    #[test]
+    fn mbox_envelope_and_cr_only_line_endings_are_tolerated() {
+        let raw = b"From MAILER-DAEMON Tue Mar  4 09:15:00 2025\rFrom: a@example.test\rSubject: Hello\r\rBody\rline 2\r";
+        let mail = parse(raw).unwrap();
+        assert_eq!(mail.subject, "Hello");
+        assert_eq!(mail.from.unwrap().email, "a@example.test");
+        assert_eq!(mail.text, "Body\nline 2\n");
+    }
+
+    #[test]
+    fn raw_latin1_subject_is_decoded() {
+        let raw = b"From: a@example.test\nSubject: Probl\xe8me r\xe9seau\n\nx\n";
+        assert_eq!(parse(raw).unwrap().subject, "Problème réseau");
+    }
+
+    #[test]
+    fn prose_without_headers_is_refused() {
+        let raw = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit.\nSed do eiusmod.\n";
+        assert_eq!(parse(raw).unwrap_err(), MailError::NoHeaders);
+        assert_eq!(parse(b"  \r\n").unwrap_err(), MailError::Empty);
+    }
+
+    #[test]
+    fn html_only_mail_is_read_as_text() {
+        let raw = b"From: a@example.test\nSubject: x\nContent-Type: text/html; charset=utf-8\n\n<p>Bonjour <b>tout</b> le monde</p>\n";
+        let mail = parse(raw).unwrap();
+        assert!(mail.text_from_html);
+        assert!(mail.text.contains("Bonjour"), "{}", mail.text);
+        assert!(!mail.text.contains("<p>"));
+    }
+
+    #[test]
+    fn attachments_get_names_and_nested_messages_keep_raw_bytes() {
+        let raw = b"From: a@example.test\nSubject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nvoir pj\n--B\nContent-Type: image/png\nContent-Disposition: attachment\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n--B\nContent-Type: message/rfc822\n\nFrom: b@example.test\nMessage-ID: <inner@example.test>\nSubject: inner\n\ninner body\n--B--\n";
+        let mail = parse(raw).unwrap();
+        assert_eq!(mail.text, "voir pj");
+        assert_eq!(
+            mail.part_types,
+            vec![
+                "multipart/mixed",
+                "text/plain",
+                "image/png",
+                "message/rfc822",
+                "text/plain"
+            ]
+        );
+        assert_eq!(mail.attachments.len(), 2);
+        assert_eq!(mail.attachments[0].filename, "piece-jointe-1.png");
+        assert_eq!(mail.attachments[0].data, b"hello");
+        assert_eq!(mail.attachments[1].filename, "message-2.eml");
+        let inner = String::from_utf8(mail.attachments[1].data.clone()).unwrap();
+        assert!(inner.starts_with("From: b@example.test"), "{inner}");
+        assert!(inner.contains("inner body"));
+        assert!(!inner.contains("--B"), "{inner}");
+        assert_eq!(
+            mail.enclosed_message_id.as_deref(),
+            Some("inner@example.test")
+        );
+    }
+
+    #[test]
+    fn dedupe_key_prefers_message_id() {
+        let mail = parse(SIMPLE).unwrap();
+        assert_eq!(dedupe_key(&mail, SIMPLE), "mid:abc.123@ac-lyon.fr");
+        let raw = b"From: a@example.test\nSubject: x\n\nbody\n";
+        let key = dedupe_key(&parse(raw).unwrap(), raw);
+        assert!(key.starts_with("sha256:"));
+        assert_eq!(key.len(), "sha256:".len() + 64);
+    }
 }
