@@ -104,7 +104,7 @@ async fn daemon_answers_new_mail_through_idle_and_stops_on_sigterm() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     common::send_mail(&stack, &requester, &[&support], &request(&requester, &support, 1)).await;
-    let acks = common::wait_for_messages(&stack, &requester, "INBOX", 1, 15).await;
+    let acks = common::wait_for_messages(&stack, &requester, "INBOX", 1, Duration::from_secs(15)).await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 
     daemon.signal("-TERM");
@@ -150,6 +150,6 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     assert_eq!(subjects.len(), MAILS);
     assert!(common::imap_fetch_all(&stack, &support, "INBOX").await.is_empty());
     // SMTP delivery is at least once: every request is acknowledged.
-    let acks = common::wait_for_messages(&stack, &requester, "INBOX", MAILS, 30).await;
+    let acks = common::wait_for_messages(&stack, &requester, "INBOX", MAILS, Duration::from_secs(30)).await;
     assert!(acks.len() >= MAILS);
 }

@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use guichet::config::Settings;
 use guichet::daemon;
@@ -17,7 +18,7 @@ struct World {
     support: String,
     requester: String,
     settings: Settings,
-    _db: common::DbGuard,
+    _db: common::TestDb,
     _dir: tempfile::TempDir,
 }
 
@@ -106,14 +107,14 @@ async fn request_becomes_ticket_and_acknowledgement_reaches_requester() {
     let w = world("ack").await;
     let mid = format!("req-{}@etab.example.test", std::process::id());
     common::send_mail(&w.stack, &w.requester, &[&w.support], &request_mail(&w.requester, &w.support, &mid)).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
 
     let summary = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(summary.tickets, 1, "{summary:?}");
     assert_eq!(summary.sent, 1, "{summary:?}");
 
     // The requester's own mailbox holds the acknowledgement with the number.
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, 20).await;
+    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
     let ack = String::from_utf8_lossy(&acks[0]).to_string();
     let subject = header(&ack, "Subject").unwrap();
     assert!(subject.contains("[CG42N1-000001]"), "subject: {subject}");
@@ -146,11 +147,11 @@ async fn same_mail_delivered_twice_makes_one_ticket() {
     let mid = format!("dup-{}@etab.example.test", std::process::id());
     let raw = request_mail(&w.requester, &w.support, &mid);
     common::send_mail(&w.stack, &w.requester, &[&w.support], &raw).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
     daemon::run_once(&w.settings).await.unwrap();
 
     common::send_mail(&w.stack, &w.requester, &[&w.support], &raw).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
     let second = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(second.mails, 1);
     assert_eq!(second.tickets, 0, "redelivery must not create a ticket");
@@ -160,7 +161,7 @@ async fn same_mail_delivered_twice_makes_one_ticket() {
     assert_eq!(tickets.len(), 1);
     assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 2);
     // One acknowledgement only.
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, 20).await;
+    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
     assert_eq!(acks.len(), 1);
 }
 
@@ -175,7 +176,7 @@ async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
         std::process::id()
     );
     common::send_mail(&w.stack, &w.requester, &[&w.support], raw.as_bytes()).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, 20).await;
+    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
     assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
 
     let store = open_store(&w.settings).await;
@@ -183,7 +184,7 @@ async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
     assert!(ticket.missing_fields.contains(&"phone".to_string()), "{:?}", ticket.missing_fields);
     assert_eq!(ticket.fields["description"], "L'imprimante de la salle 12 ne fonctionne plus.");
 
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, 20).await;
+    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
     let ack = String::from_utf8_lossy(&acks[0]).to_string();
     assert!(ack.contains("il nous manque"), "{ack}");
 }

@@ -119,7 +119,8 @@ mod tests {
         let cases = [
             ("ENT inaccessible", "Depuis ce matin l'ENT est inaccessible.", Priority::Bloquante),
             ("Connexion", "Plus personne ne peut se connecter à l'ENT", Priority::Bloquante),
-            ("Pronote", "Pronote est hors service pour tous les élèves", Priority::Bloquante),
+            ("Pronote", "Pronote est hors service depuis ce matin", Priority::Bloquante),
+            ("Cahier de textes", "Il ne fonctionne plus pour tous les enseignants", Priority::Majeure),
             ("Cahier de textes", "Le cahier de textes ne fonctionne plus depuis hier", Priority::Majeure),
             ("Messagerie", "Impossible d'envoyer un message avec pièce jointe", Priority::Majeure),
             ("Question", "Comment ajouter un enseignant à un groupe ?", Priority::Mineure),

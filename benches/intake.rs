@@ -1,0 +1,93 @@
+//! Throughput of the whole intake on the real stack: N generated requests
+//! are APPENDed to a Dovecot mailbox (not timed), then one `run --once`
+//! is timed until all N tickets are committed in SQLite and all N
+//! acknowledgements accepted by Postfix. Run with `scripts/bench [N]`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use guichet::config::Settings;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn request(n: usize, from: &str, to: &str) -> Vec<u8> {
+    format!(
+        "From: Agent {n} <{from}>\r\nTo: <{to}>\r\nSubject: Demande {n}\r\n\
+         Message-ID: <bench-{n}-{pid}@etab.example.test>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Nom et prénom : Agent {n}\r\nFonction : Professeur\r\nTéléphone : 04 77 00 00 00\r\n\
+         Etablissement / Ville : Collège {n}, Saint-Étienne\r\nObjet de la demande : Demande {n}\r\n\
+         Population concernée : une classe\r\nDescription précise : le cahier de textes ne fonctionne plus.\r\n\
+         URL : https://college-{n}.ent.example.test/\r\n",
+        pid = std::process::id()
+    )
+    .into_bytes()
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5000);
+    let stack = common::stack();
+    let support = common::unique_address("bench-support");
+    let requester = common::unique_address("bench-req");
+    let dir = tempfile::tempdir().unwrap();
+
+    let loading = Instant::now();
+    let mut session = common::imap_login(&stack, &support).await;
+    for i in 0..n {
+        session
+            .append("INBOX", None, None, &request(i, &requester, &support))
+            .await
+            .unwrap();
+    }
+    session.logout().await.unwrap();
+    println!("loaded {n} mails into Dovecot in {:.1} s (not timed)", loading.elapsed().as_secs_f64());
+
+    let config = dir.path().join("guichet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{db}/guichet.db?mode=rwc\"\n\
+             [[mailboxes]]\nname = \"support\"\nurl = \"imap://127.0.0.1:{imap}/INBOX\"\n\
+             username = \"{support}\"\npassword = \"secret\"\n\
+             [smtp]\nurl = \"smtp://127.0.0.1:{smtp}\"\nfrom = \"Assistance <{support}>\"\nconnections = 8\n\
+             [log]\nformat = \"human\"\nlevel = \"warn\"\n",
+            db = dir.path().display(),
+            imap = stack.imap_port,
+            smtp = stack.smtp_port,
+        ),
+    )
+    .unwrap();
+    let settings = Settings::load(Some(&config)).unwrap();
+    let rss_before = peak_rss_kib();
+    let started = Instant::now();
+    let summary = guichet::daemon::run_once(&settings).await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(summary.tickets, n, "{summary:?}");
+    assert_eq!(summary.sent, n, "{summary:?}");
+    println!(
+        "intake: {n} mails → {} tickets committed, {} acknowledgements accepted by SMTP in {elapsed:.2} s: {:.0} mails/s",
+        summary.tickets,
+        summary.sent,
+        n as f64 / elapsed
+    );
+    println!(
+        "peak RSS: {} MiB before the run, {} MiB after",
+        rss_before / 1024,
+        peak_rss_kib() / 1024
+    );
+}
