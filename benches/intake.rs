@@ -86,6 +86,13 @@ async fn main() {
         n as f64 / elapsed
     );
     println!(
+        "  of which intake (IMAP fetch, parse, commit, move): {:.2} s = {:.0} mails/s; delivery (SMTP): {:.2} s = {:.0} mails/s",
+        summary.intake_time.as_secs_f64(),
+        n as f64 / summary.intake_time.as_secs_f64(),
+        summary.delivery_time.as_secs_f64(),
+        n as f64 / summary.delivery_time.as_secs_f64(),
+    );
+    println!(
         "peak RSS: {} MiB before the run, {} MiB after",
         rss_before / 1024,
         peak_rss_kib() / 1024

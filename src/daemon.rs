@@ -37,11 +37,15 @@ pub enum DaemonError {
 }
 
 /// Totals of a `run --once`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Summary {
     pub mails: usize,
     pub tickets: usize,
     pub sent: usize,
+    /// Reading and committing every mailbox.
+    pub intake_time: Duration,
+    /// Delivering the outbox afterwards.
+    pub delivery_time: Duration,
 }
 
 /// The shared parts every task uses.
@@ -71,6 +75,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
 pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
     let (shared, outbox) = prepare(settings).await?;
     let mut summary = Summary::default();
+    let started = std::time::Instant::now();
     for mailbox in &settings.mailboxes {
         let mut reader = MailboxReader::open(mailbox).await?;
         loop {
@@ -83,7 +88,10 @@ pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
         }
         reader.close().await;
     }
+    summary.intake_time = started.elapsed();
+    let started = std::time::Instant::now();
     summary.sent = outbox.deliver_due().await?.sent;
+    summary.delivery_time = started.elapsed();
     Ok(summary)
 }
 
