@@ -217,10 +217,8 @@ impl ImapSource {
     }
 
     async fn establish(settings: &ImapSettings) -> Result<Self, ImapError> {
-        let transport = open_transport(settings).await?;
-        let mut client = async_imap::Client::new(BufWriter::new(transport));
-        expect_greeting(&mut client).await?;
-        let session = client
+        let session = open_client(settings)
+            .await?
             .login(&settings.username, &settings.password)
             .await
             .map_err(|(error, _)| login_error(&settings.username, error))?;
@@ -233,6 +231,8 @@ impl ImapSource {
         };
         source.features = source.read_features().await?;
         source.uid_validity = source.select(&settings.folder).await?;
+        // SELECT's EXISTS describes the folder, it does not announce news.
+        source.news_pending = false;
         Ok(source)
     }
 
@@ -242,11 +242,18 @@ impl ImapSource {
         self.uid_validity
     }
 
-    /// UIDs greater than `after`, ascending.
+    /// UIDs greater than `after`, ascending. A NOOP first makes mail
+    /// delivered by other connections visible: Dovecot only brings a
+    /// session's view up to date at the end of a command. (Not pipelined:
+    /// Dovecot may answer pipelined commands out of order.)
     pub async fn uids_after(&mut self, after: u32) -> Result<Vec<u32>, ImapError> {
         let Some(first) = after.checked_add(1) else {
             return Ok(Vec::new());
         };
+        self.execute("NOOP", "NOOP", |_| {}).await?;
+        // What the NOOP announced is covered by the search; only what arrives
+        // during the search is still news.
+        self.news_pending = false;
         let mut uids = Vec::new();
         self.execute(
             &format!("UID SEARCH UID {first}:*"),
@@ -481,8 +488,8 @@ impl ImapSource {
     }
 
     /// A NO/BAD answer leaves the protocol in step; anything else may not.
-    fn restore_unless_broken(&mut self, session: ImapSession, outcome: &Result<(), ImapError>) {
-        if matches!(outcome, Ok(()) | Err(ImapError::Protocol { .. })) {
+    fn restore_unless_broken<T>(&mut self, session: ImapSession, outcome: &Result<T, ImapError>) {
+        if matches!(outcome, Ok(_) | Err(ImapError::Protocol { .. })) {
             self.session = Some(session);
         }
     }
@@ -520,7 +527,35 @@ pub async fn connect_with_backoff(
     }
 }
 
-async fn open_transport(settings: &ImapSettings) -> Result<Transport, ImapError> {
+/// Opens the connection, secured as configured, with the greeting consumed.
+async fn open_client(
+    settings: &ImapSettings,
+) -> Result<async_imap::Client<BufWriter<Transport>>, ImapError> {
+    let tcp = connect_tcp(settings).await?;
+    let transport = match settings.tls {
+        TlsMode::Plain => Transport::Plain(tcp),
+        TlsMode::Tls => wrap_tls(tcp, settings).await?,
+        TlsMode::StartTls => {
+            // The greeting comes before STARTTLS and is not repeated after it.
+            let mut client = async_imap::Client::new(tcp);
+            expect_greeting(&mut client).await?;
+            client
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|error| ImapError::Tls {
+                    host: settings.host.clone(),
+                    detail: format!("STARTTLS refused: {error}"),
+                })?;
+            let transport = wrap_tls(client.into_inner(), settings).await?;
+            return Ok(async_imap::Client::new(BufWriter::new(transport)));
+        }
+    };
+    let mut client = async_imap::Client::new(BufWriter::new(transport));
+    expect_greeting(&mut client).await?;
+    Ok(client)
+}
+
+async fn connect_tcp(settings: &ImapSettings) -> Result<TcpStream, ImapError> {
     let address = format!("{}:{}", settings.host, settings.port);
     let tcp = TcpStream::connect((settings.host.as_str(), settings.port))
         .await
@@ -531,22 +566,7 @@ async fn open_transport(settings: &ImapSettings) -> Result<Transport, ImapError>
     // Commands are small and latency-bound; never wait for Nagle.
     tcp.set_nodelay(true)
         .map_err(|source| ImapError::Connect { address, source })?;
-    match settings.tls {
-        TlsMode::Plain => Ok(Transport::Plain(tcp)),
-        TlsMode::Tls => wrap_tls(tcp, settings).await,
-        TlsMode::StartTls => {
-            let mut client = async_imap::Client::new(tcp);
-            expect_greeting(&mut client).await?;
-            client
-                .run_command_and_check_ok("STARTTLS", None)
-                .await
-                .map_err(|error| ImapError::Tls {
-                    host: settings.host.clone(),
-                    detail: format!("STARTTLS refused: {error}"),
-                })?;
-            wrap_tls(client.into_inner(), settings).await
-        }
-    }
+    Ok(tcp)
 }
 
 async fn wrap_tls(tcp: TcpStream, settings: &ImapSettings) -> Result<Transport, ImapError> {
