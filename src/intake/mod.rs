@@ -6,6 +6,7 @@ pub mod classify;
 pub mod fields;
 pub mod html;
 pub mod reply;
+pub mod routing;
 pub mod mail;
 pub mod priority;
 

@@ -3,6 +3,10 @@
 //! it ends with. No I/O here: the pipeline carries the plan out in one
 //! transaction.
 
+pub mod sla;
+pub mod stats;
+pub mod status;
+
 use serde::Serialize;
 
 use crate::intake::classify::Kind;

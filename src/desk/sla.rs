@@ -1,0 +1,1 @@
+//! Deadlines of a ticket by priority class, in business hours.

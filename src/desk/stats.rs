@@ -1,0 +1,1 @@
+//! The indicators partners ask for, computed from ticket records.

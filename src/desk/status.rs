@@ -1,0 +1,1 @@
+//! The statuses of a ticket and the one table of allowed transitions.

@@ -1,0 +1,1 @@
+//! Routing rules: which team and category a new request goes to.
