@@ -55,7 +55,10 @@ async fn main() {
             .unwrap();
     }
     session.logout().await.unwrap();
-    println!("loaded {n} mails into Dovecot in {:.1} s (not timed)", loading.elapsed().as_secs_f64());
+    println!(
+        "loaded {n} mails into Dovecot in {:.1} s (not timed)",
+        loading.elapsed().as_secs_f64()
+    );
 
     let config = dir.path().join("guichet.toml");
     std::fs::write(

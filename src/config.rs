@@ -237,10 +237,8 @@ impl Settings {
     /// Loads the defaults, then `file` (or `./guichet.toml` when present),
     /// then the environment, and validates the result.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         match file {
             Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
             None if Path::new("guichet.toml").exists() => {
@@ -263,29 +261,46 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let prefix = &self.tickets.prefix;
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(invalid("tickets.prefix", "must be letters and digits only, like CG42N1"));
+            return Err(invalid(
+                "tickets.prefix",
+                "must be letters and digits only, like CG42N1",
+            ));
         }
         if !(1..=12).contains(&self.tickets.digits) {
             return Err(invalid("tickets.digits", "must be between 1 and 12"));
         }
         if !self.database.url.starts_with("sqlite:") && !self.database.url.starts_with("postgres") {
-            return Err(invalid("database.url", "must start with sqlite:// or postgres://"));
+            return Err(invalid(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ));
         }
         if self.mailboxes.is_empty() {
             return Err(invalid("mailboxes", "at least one mailbox is needed"));
         }
         for (i, mailbox) in self.mailboxes.iter().enumerate() {
             let key = format!("mailboxes[{i}]");
-            let location = mailbox.location().map_err(|p| invalid(format!("{key}.url"), p))?;
+            let location = mailbox
+                .location()
+                .map_err(|p| invalid(format!("{key}.url"), p))?;
             if let MailboxLocation::Imap { .. } = location {
                 if mailbox.username.is_none() {
-                    return Err(invalid(format!("{key}.username"), "an IMAP mailbox needs one"));
+                    return Err(invalid(
+                        format!("{key}.username"),
+                        "an IMAP mailbox needs one",
+                    ));
                 }
-                mailbox.secret.resolve().map_err(|p| invalid(format!("{key}.password"), p))?;
+                mailbox
+                    .secret
+                    .resolve()
+                    .map_err(|p| invalid(format!("{key}.password"), p))?;
             }
         }
         self.smtp.location().map_err(|p| invalid("smtp.url", p))?;
-        self.smtp.secret.resolve().map_err(|p| invalid("smtp.password", p))?;
+        self.smtp
+            .secret
+            .resolve()
+            .map_err(|p| invalid("smtp.password", p))?;
         self.from_mailbox().map_err(|p| invalid("smtp.from", p))?;
         if self.gateway.batch_size == 0 {
             return Err(invalid("gateway.batch_size", "must be at least 1"));
@@ -316,7 +331,12 @@ impl Settings {
 
     /// Every address that is ours: mail from one of them is our own coming back.
     pub fn own_addresses(&self) -> Vec<String> {
-        let mut own: Vec<String> = self.gateway.own_addresses.iter().map(|a| a.to_lowercase()).collect();
+        let mut own: Vec<String> = self
+            .gateway
+            .own_addresses
+            .iter()
+            .map(|a| a.to_lowercase())
+            .collect();
         if let Ok(from) = self.from_mailbox() {
             own.push(from.email.to_string().to_lowercase());
         }
@@ -342,8 +362,13 @@ impl Settings {
 
     /// The priority rules, compiled.
     pub fn priority_rules(&self) -> Result<PriorityRules, ConfigError> {
-        let pairs = self.priority.rules.iter().map(|r| (r.pattern.as_str(), r.priority));
-        PriorityRules::new(pairs).map_err(|(i, e)| invalid(format!("priority.rules[{i}].pattern"), e.to_string()))
+        let pairs = self
+            .priority
+            .rules
+            .iter()
+            .map(|r| (r.pattern.as_str(), r.priority));
+        PriorityRules::new(pairs)
+            .map_err(|(i, e)| invalid(format!("priority.rules[{i}].pattern"), e.to_string()))
     }
 
     /// The resolved settings as TOML, with every secret masked.
@@ -394,7 +419,11 @@ impl MailboxSettings {
             ("imaps", None | Some(TlsMode::Tls)) => TlsMode::Tls,
             ("imap", None) => TlsMode::Plain,
             ("imap", Some(mode)) => mode,
-            (scheme, _) => return Err(format!("unknown scheme `{scheme}` (imap, imaps or maildir)")),
+            (scheme, _) => {
+                return Err(format!(
+                    "unknown scheme `{scheme}` (imap, imaps or maildir)"
+                ))
+            }
         };
         let default_port = if tls == TlsMode::Tls { 993 } else { 143 };
         let folder = url.path().trim_start_matches('/');
@@ -402,7 +431,11 @@ impl MailboxSettings {
             host: url.host_str().ok_or("no host")?.to_string(),
             port: url.port().unwrap_or(default_port),
             tls,
-            folder: if folder.is_empty() { "INBOX".into() } else { percent_decode(folder) },
+            folder: if folder.is_empty() {
+                "INBOX".into()
+            } else {
+                percent_decode(folder)
+            },
         })
     }
 }
@@ -454,7 +487,9 @@ fn query_tls(url: &url::Url) -> Result<Option<TlsMode>, String> {
         "starttls" => Ok(Some(TlsMode::StartTls)),
         "tls" | "implicit" => Ok(Some(TlsMode::Tls)),
         "none" | "plain" => Ok(Some(TlsMode::Plain)),
-        other => Err(format!("unknown tls mode `{other}` (starttls, tls or none)")),
+        other => Err(format!(
+            "unknown tls mode `{other}` (starttls, tls or none)"
+        )),
     }
 }
 
@@ -478,18 +513,39 @@ mod tests {
     fn mailbox_urls() {
         assert_eq!(
             mailbox("imap://127.0.0.1:11143/INBOX").location(),
-            Ok(MailboxLocation::Imap { host: "127.0.0.1".into(), port: 11143, tls: TlsMode::Plain, folder: "INBOX".into() })
+            Ok(MailboxLocation::Imap {
+                host: "127.0.0.1".into(),
+                port: 11143,
+                tls: TlsMode::Plain,
+                folder: "INBOX".into()
+            })
         );
         assert_eq!(
             mailbox("imap://mail.ac-lyon.fr/Support?tls=starttls").location(),
-            Ok(MailboxLocation::Imap { host: "mail.ac-lyon.fr".into(), port: 143, tls: TlsMode::StartTls, folder: "Support".into() })
+            Ok(MailboxLocation::Imap {
+                host: "mail.ac-lyon.fr".into(),
+                port: 143,
+                tls: TlsMode::StartTls,
+                folder: "Support".into()
+            })
         );
         assert_eq!(
             mailbox("imaps://mail.ac-lyon.fr").location(),
-            Ok(MailboxLocation::Imap { host: "mail.ac-lyon.fr".into(), port: 993, tls: TlsMode::Tls, folder: "INBOX".into() })
+            Ok(MailboxLocation::Imap {
+                host: "mail.ac-lyon.fr".into(),
+                port: 993,
+                tls: TlsMode::Tls,
+                folder: "INBOX".into()
+            })
         );
-        assert_eq!(mailbox("maildir:///srv/mail").location(), Ok(MailboxLocation::Maildir("/srv/mail".into())));
-        assert_eq!(mailbox("maildir://var/mail").location(), Ok(MailboxLocation::Maildir("var/mail".into())));
+        assert_eq!(
+            mailbox("maildir:///srv/mail").location(),
+            Ok(MailboxLocation::Maildir("/srv/mail".into()))
+        );
+        assert_eq!(
+            mailbox("maildir://var/mail").location(),
+            Ok(MailboxLocation::Maildir("var/mail".into()))
+        );
         assert!(mailbox("pop3://x").location().is_err());
         assert!(mailbox("imap://x/?tls=maybe").location().is_err());
     }

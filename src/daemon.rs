@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use crate::config::{MailboxLocation, MailboxSettings, Settings, TlsMode};
+use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::Disposition;
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
-use crate::source::imap::{self, ImapError, ImapSettings, ImapSource};
+use crate::source::imap::{ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::store::{Store, StoreError};
 
@@ -84,7 +84,10 @@ pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
                 break;
             }
             summary.mails += results.len();
-            summary.tickets += results.iter().filter(|r| !r.duplicate && r.ticket_id.is_some()).count();
+            summary.tickets += results
+                .iter()
+                .filter(|r| !r.duplicate && r.ticket_id.is_some())
+                .count();
         }
         reader.close().await;
     }
@@ -121,7 +124,9 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(term) => term,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the daemon");
@@ -140,7 +145,11 @@ async fn wait_for_signal() {
 
 /// One mailbox's life: open, drain, wait for news; on error, reopen with
 /// backoff. Stops between batches when asked.
-async fn watch_mailbox(settings: MailboxSettings, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+async fn watch_mailbox(
+    settings: MailboxSettings,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_secs(1);
     while !*stopped.borrow() {
         let mut reader = match MailboxReader::open(&settings).await {
@@ -193,14 +202,25 @@ struct MailboxReader {
 
 enum Source {
     Maildir(MaildirSource),
-    Imap { session: ImapSource, last_uid: u32 },
+    Imap {
+        session: Box<ImapSource>,
+        last_uid: u32,
+    },
 }
 
 impl MailboxReader {
     async fn open(settings: &MailboxSettings) -> Result<Self, DaemonError> {
-        let source = match settings.location().map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))? {
+        let source = match settings
+            .location()
+            .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
+        {
             MailboxLocation::Maildir(root) => Source::Maildir(MaildirSource::open(&root)?),
-            MailboxLocation::Imap { host, port, tls, folder } => {
+            MailboxLocation::Imap {
+                host,
+                port,
+                tls,
+                folder,
+            } => {
                 let password = settings
                     .secret
                     .resolve()
@@ -209,25 +229,27 @@ impl MailboxReader {
                 let imap = ImapSettings {
                     host,
                     port,
-                    tls: match tls {
-                        TlsMode::Tls => imap::TlsMode::Tls,
-                        TlsMode::StartTls => imap::TlsMode::StartTls,
-                        TlsMode::Plain => imap::TlsMode::Plain,
-                    },
+                    tls,
                     folder,
                     username: settings.username.clone().unwrap_or_default(),
                     password,
                     ca_file: settings.ca_file.clone(),
                     danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
                 };
-                let session = ImapSource::connect(&imap).await.map_err(|source| DaemonError::Imap {
-                    mailbox: settings.name.clone(),
-                    source,
-                })?;
+                let session =
+                    ImapSource::connect(&imap)
+                        .await
+                        .map_err(|source| DaemonError::Imap {
+                            mailbox: settings.name.clone(),
+                            source,
+                        })?;
                 // Start from the first UID: the folder only holds mail not yet
                 // moved, including any committed just before a crash; the
                 // dedupe record recognises those.
-                Source::Imap { session, last_uid: 0 }
+                Source::Imap {
+                    session: Box::new(session),
+                    last_uid: 0,
+                }
             }
         };
         Ok(Self {
@@ -253,7 +275,10 @@ impl MailboxReader {
                 let mut batch = Vec::new();
                 for file in maildir.waiting(shared.batch_size)? {
                     if let Some(raw) = maildir.read(&file)? {
-                        batch.push(Incoming { source_ref: file.clone(), raw });
+                        batch.push(Incoming {
+                            source_ref: file.clone(),
+                            raw,
+                        });
                         names.push(file);
                     }
                 }
@@ -263,23 +288,32 @@ impl MailboxReader {
                 let results = shared.pipeline.process(&name, &batch, None).await?;
                 shared.wake_outbox.notify_one();
                 for (file, result) in names.iter().zip(&results) {
-                    maildir.move_to(file, self.settings.folders.for_disposition(result.disposition()))?;
+                    maildir.move_to(
+                        file,
+                        self.settings.folders.for_disposition(result.disposition()),
+                    )?;
                 }
                 Ok(results)
             }
             Source::Imap { session, last_uid } => {
                 let uids = session.uids_after(*last_uid).await;
-                let uids = uids.map_err(|e| DaemonError::Imap { mailbox: name.clone(), source: e })?;
+                let uids = uids.map_err(|e| DaemonError::Imap {
+                    mailbox: name.clone(),
+                    source: e,
+                })?;
                 let Some(chunk) = uids.chunks(shared.batch_size).next() else {
                     return Ok(Vec::new());
                 };
-                let fetched = session
-                    .fetch(chunk)
-                    .await
-                    .map_err(|e| DaemonError::Imap { mailbox: name.clone(), source: e })?;
+                let fetched = session.fetch(chunk).await.map_err(|e| DaemonError::Imap {
+                    mailbox: name.clone(),
+                    source: e,
+                })?;
                 let batch: Vec<Incoming> = fetched
                     .into_iter()
-                    .map(|(uid, raw)| Incoming { source_ref: format!("uid:{uid}"), raw })
+                    .map(|(uid, raw)| Incoming {
+                        source_ref: format!("uid:{uid}"),
+                        raw,
+                    })
                     .collect();
                 let cursor = crate::pipeline::Cursor {
                     uid_validity: session.uid_validity(),
@@ -292,7 +326,11 @@ impl MailboxReader {
                 let results = shared.pipeline.process(&name, &batch, Some(cursor)).await?;
                 shared.wake_outbox.notify_one();
                 let folders = &self.settings.folders;
-                for disposition in [Disposition::Processed, Disposition::Ignored, Disposition::Failed] {
+                for disposition in [
+                    Disposition::Processed,
+                    Disposition::Ignored,
+                    Disposition::Failed,
+                ] {
                     let uids: Vec<u32> = batch
                         .iter()
                         .zip(&results)
@@ -303,7 +341,10 @@ impl MailboxReader {
                         session
                             .move_to(&uids, folders.for_disposition(disposition))
                             .await
-                            .map_err(|e| DaemonError::Imap { mailbox: name.clone(), source: e })?;
+                            .map_err(|e| DaemonError::Imap {
+                                mailbox: name.clone(),
+                                source: e,
+                            })?;
                     }
                 }
                 Ok(results)

@@ -7,6 +7,7 @@
 //! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
 
 pub mod config;
+pub mod daemon;
 pub mod desk;
 pub mod intake;
 pub mod notify;
@@ -14,4 +15,3 @@ pub mod outbox;
 pub mod pipeline;
 pub mod source;
 pub mod store;
-pub mod daemon;

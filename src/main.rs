@@ -13,7 +13,11 @@ use guichet::pipeline::Pipeline;
 use guichet::store::{Store, TicketFilter};
 
 #[derive(Parser)]
-#[command(name = "guichet", version, about = "Email-to-ticket gateway for school IT support")]
+#[command(
+    name = "guichet",
+    version,
+    about = "Email-to-ticket gateway for school IT support"
+)]
 struct Cli {
     /// Configuration file (default: ./guichet.toml if present, else embedded defaults).
     #[arg(long, global = true, env = "GUICHET_CONFIG")]
@@ -103,7 +107,9 @@ fn main() -> ExitCode {
 fn init_logging(settings: &Settings, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json || settings.log.format == LogFormat::Json {
         builder.json().init();
     } else {
@@ -134,12 +140,21 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             json,
         }) => {
             let store = open_store(&settings).await?;
-            let tickets = store.tickets(&TicketFilter { status, priority, limit }).await?;
+            let tickets = store
+                .tickets(&TicketFilter {
+                    status,
+                    priority,
+                    limit,
+                })
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tickets)?);
             } else {
                 for t in tickets {
-                    println!("{}  {:<10} {:<9} {:<30} {}", t.id, t.status, t.priority, t.requester, t.subject);
+                    println!(
+                        "{}  {:<10} {:<9} {:<30} {}",
+                        t.id, t.status, t.priority, t.requester, t.subject
+                    );
                 }
             }
         }
@@ -159,7 +174,8 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             let store = open_store(&settings).await?;
             let counts = store.outcome_counts().await?;
             if json {
-                let map: serde_json::Map<_, _> = counts.into_iter().map(|(k, v)| (k, v.into())).collect();
+                let map: serde_json::Map<_, _> =
+                    counts.into_iter().map(|(k, v)| (k, v.into())).collect();
                 println!("{}", serde_json::Value::Object(map));
             } else {
                 for (outcome, count) in counts {
@@ -187,7 +203,10 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
         Ok(reading) => reading,
         Err(error) => {
             if json {
-                println!("{}", serde_json::json!({"kind": "failed", "reason": error.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"kind": "failed", "reason": error.to_string()})
+                );
             } else {
                 println!("unreadable: {error}");
             }
@@ -204,10 +223,19 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
             println!("ticket:    {reference}");
         }
         for field in guichet::intake::fields::Field::REQUIRED {
-            println!("{:<14} {}", field.key(), reading.fields.get(field).unwrap_or("—"));
+            println!(
+                "{:<14} {}",
+                field.key(),
+                reading.fields.get(field).unwrap_or("—")
+            );
         }
         for attachment in &reading.mail.attachments {
-            println!("attachment {} ({}, {} bytes)", attachment.filename, attachment.content_type, attachment.data.len());
+            println!(
+                "attachment {} ({}, {} bytes)",
+                attachment.filename,
+                attachment.content_type,
+                attachment.data.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -216,7 +244,14 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
 fn print_ticket(t: &guichet::store::TicketView) {
     println!("{}  [{}] {}", t.id, t.priority, t.subject);
     println!("status:    {}", t.status);
-    println!("requester: {}{}", t.requester, t.requester_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+    println!(
+        "requester: {}{}",
+        t.requester,
+        t.requester_name
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
     println!("created:   {}", t.created_at);
     if !t.missing_fields.is_empty() {
         println!("missing:   {}", t.missing_fields.join(", "));
@@ -230,7 +265,10 @@ fn print_ticket(t: &guichet::store::TicketView) {
         }
     }
     for a in &t.attachments {
-        println!("attachment: {} ({}, {} bytes)", a.filename, a.content_type, a.size);
+        println!(
+            "attachment: {} ({}, {} bytes)",
+            a.filename, a.content_type, a.size
+        );
     }
     println!("history:");
     for h in &t.history {
@@ -239,11 +277,26 @@ fn print_ticket(t: &guichet::store::TicketView) {
             (None, Some(to)) => format!(" → {to}"),
             _ => String::new(),
         };
-        println!("  {}  {:<28} {}{}{}", h.at, h.actor, h.action, change, h.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+        println!(
+            "  {}  {:<28} {}{}{}",
+            h.at,
+            h.actor,
+            h.action,
+            change,
+            h.note
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
     }
     println!("messages:");
     for m in &t.messages {
-        println!("  --- {} {} {} ---", m.created_at, m.direction, m.from.as_deref().unwrap_or("?"));
+        println!(
+            "  --- {} {} {} ---",
+            m.created_at,
+            m.direction,
+            m.from.as_deref().unwrap_or("?")
+        );
         println!("  {}", m.body.replace('\n', "\n  "));
     }
 }

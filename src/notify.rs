@@ -18,11 +18,19 @@ use crate::intake::priority::Priority;
 
 /// The templates, by name, with their embedded defaults.
 const TEMPLATES: [(&str, &str); 3] = [
-    ("acknowledgement.subject.txt", include_str!("../deploy/templates/acknowledgement.subject.txt")),
-    ("acknowledgement.txt", include_str!("../deploy/templates/acknowledgement.txt")),
-    ("acknowledgement.html", include_str!("../deploy/templates/acknowledgement.html")),
+    (
+        "acknowledgement.subject.txt",
+        include_str!("../deploy/templates/acknowledgement.subject.txt"),
+    ),
+    (
+        "acknowledgement.txt",
+        include_str!("../deploy/templates/acknowledgement.txt"),
+    ),
+    (
+        "acknowledgement.html",
+        include_str!("../deploy/templates/acknowledgement.html"),
+    ),
 ];
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -88,20 +96,32 @@ struct FieldLine {
 impl Notifier {
     /// Loads the templates (a site's files win over the embedded ones) and
     /// checks that each one compiles, so that a broken file stops start-up.
-    pub fn new(from: Mailbox, domain: &str, templates_dir: Option<&Path>) -> Result<Self, NotifyError> {
+    pub fn new(
+        from: Mailbox,
+        domain: &str,
+        templates_dir: Option<&Path>,
+    ) -> Result<Self, NotifyError> {
         let mut templates = Environment::new();
         templates.set_keep_trailing_newline(true);
         for (name, embedded) in TEMPLATES {
-            let source = match templates_dir.map(|dir| dir.join(name)).filter(|p| p.exists()) {
-                Some(path) => std::fs::read_to_string(&path).map_err(|source| NotifyError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?,
+            let source = match templates_dir
+                .map(|dir| dir.join(name))
+                .filter(|p| p.exists())
+            {
+                Some(path) => {
+                    std::fs::read_to_string(&path).map_err(|source| NotifyError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    })?
+                }
                 None => embedded.to_string(),
             };
             templates
                 .add_template_owned(name, source)
-                .map_err(|source| NotifyError::Template { name: name.into(), source })?;
+                .map_err(|source| NotifyError::Template {
+                    name: name.into(),
+                    source,
+                })?;
         }
         Ok(Self {
             templates,
@@ -116,7 +136,11 @@ impl Notifier {
     pub fn new_message_id(&self, ticket_id: &str) -> String {
         let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        format!("{ticket_id}.{nanos:x}.{}.{sequence}@{}", std::process::id(), self.domain)
+        format!(
+            "{ticket_id}.{nanos:x}.{}.{sequence}@{}",
+            std::process::id(),
+            self.domain
+        )
     }
 
     /// The acknowledgement of a new ticket.
@@ -162,7 +186,10 @@ impl Notifier {
         self.templates
             .get_template(name)
             .and_then(|t| t.render(context))
-            .map_err(|source| NotifyError::Template { name: name.into(), source })
+            .map_err(|source| NotifyError::Template {
+                name: name.into(),
+                source,
+            })
     }
 
     fn build(&self, mail: Envelope<'_>) -> Result<Outgoing, NotifyError> {
@@ -187,9 +214,13 @@ impl Notifier {
             let refs: Vec<String> = mail.references.iter().map(|r| format!("<{r}>")).collect();
             builder = builder.references(refs.join(" "));
         }
-        let message = builder
-            .subject(mail.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html))?;
+        let message =
+            builder
+                .subject(mail.subject.clone())
+                .multipart(MultiPart::alternative_plain_html(
+                    mail.text.clone(),
+                    mail.html,
+                ))?;
         Ok(Outgoing {
             message_id: mail.message_id,
             envelope_from: self.from.email.to_string(),

@@ -60,7 +60,9 @@ impl Outbox {
     pub fn new(settings: &SmtpSettings, store: Store) -> Result<Self, OutboxError> {
         let transport = match settings.location().map_err(OutboxError::Settings)? {
             SmtpLocation::Files(dir) => Transport::Files(dir),
-            SmtpLocation::Smtp { host, port, tls } => Transport::Smtp(SmtpPool::new(settings, host, port, tls)?),
+            SmtpLocation::Smtp { host, port, tls } => {
+                Transport::Smtp(SmtpPool::new(settings, host, port, tls)?)
+            }
         };
         Ok(Self {
             store,
@@ -103,12 +105,16 @@ impl Outbox {
                 Attempt::Deferred(error) => {
                     tracing::warn!(message_id = %mail.message_id, attempts = mail.attempts + 1, %error, "delivery deferred");
                     let retry_at = now + backoff(mail.attempts);
-                    self.store.mark_retry(mail.id, &error, &timestamp(retry_at)).await?;
+                    self.store
+                        .mark_retry(mail.id, &error, &timestamp(retry_at))
+                        .await?;
                     delivery.deferred += 1;
                 }
                 Attempt::Rejected(error) => {
                     tracing::error!(message_id = %mail.message_id, %error, "delivery rejected for good");
-                    self.store.mark_failed(mail.id, &error, &timestamp(now)).await?;
+                    self.store
+                        .mark_failed(mail.id, &error, &timestamp(now))
+                        .await?;
                     delivery.rejected += 1;
                 }
             }
@@ -152,7 +158,9 @@ impl Outbox {
 
 fn backoff(attempts_before: i64) -> Duration {
     let exponent = u32::try_from(attempts_before.clamp(0, 16)).unwrap_or(16);
-    FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(exponent)).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(MAX_BACKOFF)
 }
 
 fn envelope(mail: &OutboxMail) -> Result<lettre::address::Envelope, String> {
@@ -174,7 +182,13 @@ async fn write_eml(dir: &std::path::Path, mail: &OutboxMail) -> Attempt {
     let name: String = mail
         .message_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let result = async {
         tokio::fs::create_dir_all(dir).await?;
@@ -207,14 +221,23 @@ const MAX_IDLE: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SmtpPool {
-    fn new(settings: &SmtpSettings, host: String, port: u16, mode: TlsMode) -> Result<Self, OutboxError> {
+    fn new(
+        settings: &SmtpSettings,
+        host: String,
+        port: u16,
+        mode: TlsMode,
+    ) -> Result<Self, OutboxError> {
         let tls = match mode {
             TlsMode::Plain => None,
             mode => Some((mode, tls_parameters(settings, &host)?)),
         };
         let credentials = match &settings.username {
             Some(username) => {
-                let password = settings.secret.resolve().map_err(OutboxError::Settings)?.unwrap_or_default();
+                let password = settings
+                    .secret
+                    .resolve()
+                    .map_err(OutboxError::Settings)?
+                    .unwrap_or_default();
                 Some(Credentials::new(username.clone(), password))
             }
             None => None,
@@ -232,7 +255,12 @@ impl SmtpPool {
     async fn send(&self, envelope: &lettre::address::Envelope, raw: &[u8]) -> Attempt {
         let mut connection = match self.checkout().await {
             Ok(connection) => connection,
-            Err(error) => return Attempt::Deferred(format!("cannot connect to {}:{}: {error}", self.host, self.port)),
+            Err(error) => {
+                return Attempt::Deferred(format!(
+                    "cannot connect to {}:{}: {error}",
+                    self.host, self.port
+                ))
+            }
         };
         match connection.send(envelope, raw).await {
             Ok(_) => {
@@ -263,17 +291,15 @@ impl SmtpPool {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
         let mut connection = match &self.tls {
-            Some((TlsMode::Tls, parameters)) => {
-                AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(CONNECT_TIMEOUT),
-                    &self.hello,
-                    Some(parameters.clone()),
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?
-            }
+            Some((TlsMode::Tls, parameters)) => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(CONNECT_TIMEOUT),
+                &self.hello,
+                Some(parameters.clone()),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?,
             _ => {
                 let connecting = tokio::net::TcpStream::connect((self.host.as_str(), self.port));
                 let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
@@ -281,9 +307,10 @@ impl SmtpPool {
                     .map_err(|_| "connection timed out".to_string())?
                     .map_err(|e| e.to_string())?;
                 tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-                let mut connection = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut connection =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 if let Some((TlsMode::StartTls, parameters)) = &self.tls {
                     connection
                         .starttls(parameters.clone(), &self.hello)
@@ -306,14 +333,22 @@ impl SmtpPool {
 fn tls_parameters(settings: &SmtpSettings, host: &str) -> Result<TlsParameters, OutboxError> {
     let mut builder = TlsParameters::builder(host.to_string());
     if let Some(ca_file) = &settings.ca_file {
-        let pem = std::fs::read(ca_file)
-            .map_err(|e| OutboxError::Settings(format!("cannot read smtp.ca_file {}: {e}", ca_file.display())))?;
-        let certificate = Certificate::from_pem(&pem)
-            .map_err(|e| OutboxError::Settings(format!("smtp.ca_file {}: {e}", ca_file.display())))?;
+        let pem = std::fs::read(ca_file).map_err(|e| {
+            OutboxError::Settings(format!(
+                "cannot read smtp.ca_file {}: {e}",
+                ca_file.display()
+            ))
+        })?;
+        let certificate = Certificate::from_pem(&pem).map_err(|e| {
+            OutboxError::Settings(format!("smtp.ca_file {}: {e}", ca_file.display()))
+        })?;
         builder = builder.add_root_certificate(certificate);
     }
     if settings.danger_accept_invalid_certs {
-        tracing::warn!(host, "SMTP certificate verification is turned OFF (smtp.danger_accept_invalid_certs)");
+        tracing::warn!(
+            host,
+            "SMTP certificate verification is turned OFF (smtp.danger_accept_invalid_certs)"
+        );
         builder = builder.dangerous_accept_invalid_certs(true);
     }
     builder

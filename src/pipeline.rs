@@ -11,9 +11,10 @@ use crate::desk::{self, Disposition, Outcome, Plan};
 use crate::intake::classify::Classifier;
 use crate::intake::mail::{self, Address};
 use crate::intake::{format_ticket_id, Reader, Reading};
-use crate::notify::{Acknowledgement, NotifyError, Notifier, Outgoing};
+use crate::notify::{Acknowledgement, Notifier, NotifyError, Outgoing};
 use crate::store::{
-    timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket, QueuedMail, Store, StoreError,
+    timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket, QueuedMail,
+    Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +74,11 @@ impl Pipeline {
                 problem,
             })
         })?;
-        let notifier = Notifier::new(from, &settings.message_id_domain(), settings.gateway.templates_dir.as_deref())?;
+        let notifier = Notifier::new(
+            from,
+            &settings.message_id_domain(),
+            settings.gateway.templates_dir.as_deref(),
+        )?;
         Ok(Self {
             reader,
             notifier,
@@ -116,7 +121,8 @@ impl Pipeline {
             results.push(processed);
         }
         if let Some(cursor) = cursor {
-            tx.set_mailbox_state(mailbox, cursor.uid_validity, cursor.last_uid).await?;
+            tx.set_mailbox_state(mailbox, cursor.uid_validity, cursor.last_uid)
+                .await?;
         }
         tx.commit().await?;
         Ok(results)
@@ -146,7 +152,9 @@ impl Pipeline {
             mailbox,
             source_ref: &incoming.source_ref,
             message_id: reading.and_then(|r| r.mail.message_id.as_deref()),
-            sender: reading.and_then(|r| r.mail.from.as_ref()).map(|a| a.email.as_str()),
+            sender: reading
+                .and_then(|r| r.mail.from.as_ref())
+                .map(|a| a.email.as_str()),
             subject: reading.map(|r| r.mail.subject.as_str()).unwrap_or_default(),
             outcome: outcome.as_str(),
             reason,
@@ -156,7 +164,10 @@ impl Pipeline {
         let Some(mail_id) = tx.record_mail(&record).await? else {
             let earlier = tx.outcome_of(&dedupe_key).await?;
             return Ok(Processed {
-                outcome: earlier.as_deref().and_then(Outcome::from_str).unwrap_or(outcome),
+                outcome: earlier
+                    .as_deref()
+                    .and_then(Outcome::from_stored)
+                    .unwrap_or(outcome),
                 ticket_id: None,
                 duplicate: true,
             });
@@ -164,7 +175,9 @@ impl Pipeline {
         let (outcome, ticket_id) = match plan {
             Plan::Record { .. } => (outcome, None),
             Plan::NewTicket { reading, requester } => {
-                let id = self.create_ticket(tx, mail_id, reading, requester, &now).await?;
+                let id = self
+                    .create_ticket(tx, mail_id, reading, requester, &now)
+                    .await?;
                 (Outcome::TicketCreated, Some(id))
             }
             Plan::FollowUp {
@@ -173,12 +186,15 @@ impl Pipeline {
                 ticket_id,
             } => match tx.ticket_requester(ticket_id).await? {
                 Some(_) => {
-                    self.add_follow_up(tx, mail_id, reading, requester, ticket_id, &now).await?;
+                    self.add_follow_up(tx, mail_id, reading, requester, ticket_id, &now)
+                        .await?;
                     (Outcome::FollowUpAdded, Some(ticket_id.to_string()))
                 }
                 // The number names no ticket of ours: a new request after all.
                 None => {
-                    let id = self.create_ticket(tx, mail_id, reading, requester, &now).await?;
+                    let id = self
+                        .create_ticket(tx, mail_id, reading, requester, &now)
+                        .await?;
                     (Outcome::TicketCreated, Some(id))
                 }
             },
@@ -200,10 +216,16 @@ impl Pipeline {
     ) -> Result<String, StoreError> {
         let number = tx.next_ticket_number(&self.prefix).await?;
         let ticket_id = format_ticket_id(&self.prefix, self.digits, number.unsigned_abs());
-        let fields = serde_json::to_string(&reading.fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let fields = serde_json::to_string(&reading.fields)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let missing: Vec<&str> = reading.missing.iter().map(|f| f.key()).collect();
-        let missing = serde_json::to_string(&missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let subject = reading.fields.subject.as_deref().unwrap_or(&reading.mail.subject);
+        let missing =
+            serde_json::to_string(&missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let subject = reading
+            .fields
+            .subject
+            .as_deref()
+            .unwrap_or(&reading.mail.subject);
         tx.insert_ticket(&NewTicket {
             id: &ticket_id,
             status: desk::STATUS_NEW,
@@ -228,8 +250,16 @@ impl Pipeline {
             note: Some(reading.priority.as_str()),
         })
         .await?;
-        self.store_inbound(tx, mail_id, Outcome::TicketCreated, reading, requester, &ticket_id, now)
-            .await?;
+        self.store_inbound(
+            tx,
+            mail_id,
+            Outcome::TicketCreated,
+            reading,
+            requester,
+            &ticket_id,
+            now,
+        )
+        .await?;
         let ack = self.notifier.acknowledgement(&Acknowledgement {
             ticket_id: &ticket_id,
             to: requester,
@@ -240,7 +270,10 @@ impl Pipeline {
             references: &reading.mail.references,
         });
         match ack {
-            Ok(ack) => self.queue(tx, &ticket_id, "acknowledgement", &ack, now).await?,
+            Ok(ack) => {
+                self.queue(tx, &ticket_id, "acknowledgement", &ack, now)
+                    .await?
+            }
             Err(error) => {
                 tracing::warn!(ticket = %ticket_id, %error, "acknowledgement not sent");
                 tx.append_history(&HistoryEntry {
@@ -267,8 +300,16 @@ impl Pipeline {
         ticket_id: &str,
         now: &str,
     ) -> Result<(), StoreError> {
-        self.store_inbound(tx, mail_id, Outcome::FollowUpAdded, reading, requester, ticket_id, now)
-            .await?;
+        self.store_inbound(
+            tx,
+            mail_id,
+            Outcome::FollowUpAdded,
+            reading,
+            requester,
+            ticket_id,
+            now,
+        )
+        .await?;
         let actor = format!("requester:{}", requester.email);
         tx.append_history(&HistoryEntry {
             ticket_id,
@@ -364,8 +405,17 @@ impl Pipeline {
     }
 }
 
-fn log_result(mailbox: &str, incoming: &Incoming, read: &Result<Reading, mail::MailError>, processed: &Processed) {
-    let message_id = read.as_ref().ok().and_then(|r| r.mail.message_id.as_deref()).unwrap_or("-");
+fn log_result(
+    mailbox: &str,
+    incoming: &Incoming,
+    read: &Result<Reading, mail::MailError>,
+    processed: &Processed,
+) {
+    let message_id = read
+        .as_ref()
+        .ok()
+        .and_then(|r| r.mail.message_id.as_deref())
+        .unwrap_or("-");
     let span = tracing::info_span!("mail", mailbox, source = %incoming.source_ref, message_id);
     let _entered = span.enter();
     tracing::info!(

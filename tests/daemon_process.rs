@@ -40,7 +40,10 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "daemon did not stop within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not stop within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -53,7 +56,13 @@ impl Drop for Daemon {
     }
 }
 
-fn write_config(dir: &std::path::Path, stack: &common::Stack, db_url: &str, support: &str, batch: usize) -> std::path::PathBuf {
+fn write_config(
+    dir: &std::path::Path,
+    stack: &common::Stack,
+    db_url: &str,
+    support: &str,
+    batch: usize,
+) -> std::path::PathBuf {
     let path = dir.join("guichet.toml");
     std::fs::write(
         &path,
@@ -103,8 +112,15 @@ async fn daemon_answers_new_mail_through_idle_and_stops_on_sigterm() {
     // Let it connect and enter IDLE on an empty inbox first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    common::send_mail(&stack, &requester, &[&support], &request(&requester, &support, 1)).await;
-    let acks = common::wait_for_messages(&stack, &requester, "INBOX", 1, Duration::from_secs(15)).await;
+    common::send_mail(
+        &stack,
+        &requester,
+        &[&support],
+        &request(&requester, &support, 1),
+    )
+    .await;
+    let acks =
+        common::wait_for_messages(&stack, &requester, "INBOX", 1, Duration::from_secs(15)).await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 
     daemon.signal("-TERM");
@@ -128,7 +144,9 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     let mut daemon = Daemon::start(&config, &["run"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let moved = loop {
-        let moved = common::imap_fetch_all(&stack, &support, "processed").await.len();
+        let moved = common::imap_fetch_all(&stack, &support, "processed")
+            .await
+            .len();
         if moved > 0 || Instant::now() > deadline {
             break moved;
         }
@@ -148,8 +166,12 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     subjects.sort();
     subjects.dedup();
     assert_eq!(subjects.len(), MAILS);
-    assert!(common::imap_fetch_all(&stack, &support, "INBOX").await.is_empty());
+    assert!(common::imap_fetch_all(&stack, &support, "INBOX")
+        .await
+        .is_empty());
     // SMTP delivery is at least once: every request is acknowledged.
-    let acks = common::wait_for_messages(&stack, &requester, "INBOX", MAILS, Duration::from_secs(30)).await;
+    let acks =
+        common::wait_for_messages(&stack, &requester, "INBOX", MAILS, Duration::from_secs(30))
+            .await;
     assert!(acks.len() >= MAILS);
 }

@@ -94,7 +94,11 @@ fn request_mail(from: &str, to: &str, message_id: &str) -> Vec<u8> {
 
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.lines()
-        .find(|l| l.len() > name.len() && l[..name.len()].eq_ignore_ascii_case(name) && l[name.len()..].starts_with(':'))
+        .find(|l| {
+            l.len() > name.len()
+                && l[..name.len()].eq_ignore_ascii_case(name)
+                && l[name.len()..].starts_with(':')
+        })
         .map(|l| l[name.len() + 1..].trim())
 }
 
@@ -106,7 +110,13 @@ async fn open_store(settings: &Settings) -> Store {
 async fn request_becomes_ticket_and_acknowledgement_reaches_requester() {
     let w = world("ack").await;
     let mid = format!("req-{}@etab.example.test", std::process::id());
-    common::send_mail(&w.stack, &w.requester, &[&w.support], &request_mail(&w.requester, &w.support, &mid)).await;
+    common::send_mail(
+        &w.stack,
+        &w.requester,
+        &[&w.support],
+        &request_mail(&w.requester, &w.support, &mid),
+    )
+    .await;
     common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
 
     let summary = daemon::run_once(&w.settings).await.unwrap();
@@ -114,31 +124,54 @@ async fn request_becomes_ticket_and_acknowledgement_reaches_requester() {
     assert_eq!(summary.sent, 1, "{summary:?}");
 
     // The requester's own mailbox holds the acknowledgement with the number.
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
+    let acks =
+        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
+            .await;
     let ack = String::from_utf8_lossy(&acks[0]).to_string();
     let subject = header(&ack, "Subject").unwrap();
     assert!(subject.contains("[CG42N1-000001]"), "subject: {subject}");
     assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
-    assert_eq!(header(&ack, "In-Reply-To"), Some(format!("<{mid}>").as_str()));
+    assert_eq!(
+        header(&ack, "In-Reply-To"),
+        Some(format!("<{mid}>").as_str())
+    );
     let ack_id = header(&ack, "Message-ID").unwrap();
     assert!(ack_id.starts_with("<CG42N1-000001."), "{ack_id}");
     assert!(ack.contains("CG42N1-000001"));
 
     // The ticket holds what the requester wrote.
     let store = open_store(&w.settings).await;
-    let ticket = store.ticket("CG42N1-000001").await.unwrap().expect("ticket stored");
+    let ticket = store
+        .ticket("CG42N1-000001")
+        .await
+        .unwrap()
+        .expect("ticket stored");
     assert_eq!(ticket.requester, w.requester.to_lowercase());
     assert_eq!(ticket.status, "nouveau");
     assert_eq!(ticket.priority, "majeure", "a feature that no longer works");
     assert_eq!(ticket.fields["name"], "Jeanne Martin");
     assert_eq!(ticket.fields["phone"], "04 77 00 00 00");
-    assert_eq!(ticket.fields["url"], "https://jules-ferry.ent.example.test/cdt");
-    assert!(ticket.missing_fields.is_empty(), "{:?}", ticket.missing_fields);
+    assert_eq!(
+        ticket.fields["url"],
+        "https://jules-ferry.ent.example.test/cdt"
+    );
+    assert!(
+        ticket.missing_fields.is_empty(),
+        "{:?}",
+        ticket.missing_fields
+    );
     assert_eq!(ticket.messages.len(), 2, "request in, acknowledgement out");
 
     // The request left the inbox for `processed`, only after the commit.
-    assert!(common::imap_fetch_all(&w.stack, &w.support, "INBOX").await.is_empty());
-    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 1);
+    assert!(common::imap_fetch_all(&w.stack, &w.support, "INBOX")
+        .await
+        .is_empty());
+    assert_eq!(
+        common::imap_fetch_all(&w.stack, &w.support, "processed")
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -159,9 +192,16 @@ async fn same_mail_delivered_twice_makes_one_ticket() {
     let store = open_store(&w.settings).await;
     let tickets = store.tickets(&TicketFilter::default()).await.unwrap();
     assert_eq!(tickets.len(), 1);
-    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 2);
+    assert_eq!(
+        common::imap_fetch_all(&w.stack, &w.support, "processed")
+            .await
+            .len(),
+        2
+    );
     // One acknowledgement only.
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
+    let acks =
+        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
+            .await;
     assert_eq!(acks.len(), 1);
 }
 
@@ -181,10 +221,19 @@ async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
 
     let store = open_store(&w.settings).await;
     let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
-    assert!(ticket.missing_fields.contains(&"phone".to_string()), "{:?}", ticket.missing_fields);
-    assert_eq!(ticket.fields["description"], "L'imprimante de la salle 12 ne fonctionne plus.");
+    assert!(
+        ticket.missing_fields.contains(&"phone".to_string()),
+        "{:?}",
+        ticket.missing_fields
+    );
+    assert_eq!(
+        ticket.fields["description"],
+        "L'imprimante de la salle 12 ne fonctionne plus."
+    );
 
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
+    let acks =
+        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
+            .await;
     let ack = String::from_utf8_lossy(&acks[0]).to_string();
     assert!(ack.contains("il nous manque"), "{ack}");
 }
@@ -205,8 +254,11 @@ async fn robots_get_no_answer_and_are_moved_aside() {
         d = "example.test",
         s = w.support
     );
-    let bounce = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sisimai/maildir/bsd/lhost-postfix-01.eml"))
-        .expect("corpus present beside the project");
+    let bounce = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/corpus/sisimai/maildir/bsd/lhost-postfix-01.eml"),
+    )
+    .expect("corpus present beside the project");
     for raw in [vacation.into_bytes(), list.into_bytes(), bounce] {
         common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
     }
@@ -214,10 +266,21 @@ async fn robots_get_no_answer_and_are_moved_aside() {
     assert_eq!(summary.mails, 3);
     assert_eq!(summary.tickets, 0);
     assert_eq!(summary.sent, 0);
-    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "ignored").await.len(), 3);
+    assert_eq!(
+        common::imap_fetch_all(&w.stack, &w.support, "ignored")
+            .await
+            .len(),
+        3
+    );
     let store = open_store(&w.settings).await;
     let outcomes = store.outcome_counts().await.unwrap();
-    let count = |o: &str| outcomes.iter().find(|(k, _)| k == o).map(|(_, n)| *n).unwrap_or(0);
+    let count = |o: &str| {
+        outcomes
+            .iter()
+            .find(|(k, _)| k == o)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
     assert_eq!(count("auto_reply_ignored"), 1, "{outcomes:?}");
     assert_eq!(count("bulk_ignored"), 1, "{outcomes:?}");
     assert_eq!(count("bounce_recorded"), 1, "{outcomes:?}");
@@ -232,12 +295,26 @@ async fn unreadable_mail_goes_to_failed_and_the_rest_goes_on() {
         &w.stack,
         &w.support,
         "INBOX",
-        &request_mail(&w.requester, &w.support, &format!("ok-{}@x.test", std::process::id())),
+        &request_mail(
+            &w.requester,
+            &w.support,
+            &format!("ok-{}@x.test", std::process::id()),
+        ),
     )
     .await;
     let summary = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(summary.mails, 2);
     assert_eq!(summary.tickets, 1);
-    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "failed").await.len(), 1);
-    assert_eq!(common::imap_fetch_all(&w.stack, &w.support, "processed").await.len(), 1);
+    assert_eq!(
+        common::imap_fetch_all(&w.stack, &w.support, "failed")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        common::imap_fetch_all(&w.stack, &w.support, "processed")
+            .await
+            .len(),
+        1
+    );
 }

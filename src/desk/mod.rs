@@ -51,7 +51,7 @@ impl Outcome {
     }
 
     /// Reads back a stored outcome (for mails seen a second time).
-    pub fn from_str(stored: &str) -> Option<Outcome> {
+    pub fn from_stored(stored: &str) -> Option<Outcome> {
         [
             Outcome::TicketCreated,
             Outcome::FollowUpAdded,
@@ -122,12 +122,21 @@ pub fn plan(read: &Result<Reading, MailError>) -> Plan<'_> {
             outcome: Outcome::BounceRecorded,
             reason: format!(
                 "bounce of {} for {}",
-                original_message_id.as_deref().unwrap_or("an unknown message"),
-                failed_recipient.as_deref().unwrap_or("an unknown recipient"),
+                original_message_id
+                    .as_deref()
+                    .unwrap_or("an unknown message"),
+                failed_recipient
+                    .as_deref()
+                    .unwrap_or("an unknown recipient"),
             ),
         },
         Kind::Request | Kind::FollowUp { .. } => {
-            let Some(requester) = reading.mail.reply_to.as_ref().or(reading.mail.from.as_ref()) else {
+            let Some(requester) = reading
+                .mail
+                .reply_to
+                .as_ref()
+                .or(reading.mail.from.as_ref())
+            else {
                 return record(Outcome::Failed, "no sender address to answer");
             };
             match &reading.ticket_ref {
@@ -157,12 +166,12 @@ mod tests {
             Outcome::LoopIgnored,
             Outcome::Failed,
         ] {
-            assert_eq!(Outcome::from_str(outcome.as_str()), Some(outcome));
+            assert_eq!(Outcome::from_stored(outcome.as_str()), Some(outcome));
         }
         assert_eq!(Outcome::TicketCreated.disposition(), Disposition::Processed);
         assert_eq!(Outcome::BounceRecorded.disposition(), Disposition::Ignored);
         assert_eq!(Outcome::Failed.disposition(), Disposition::Failed);
-        assert_eq!(Outcome::from_str("nonsense"), None);
+        assert_eq!(Outcome::from_stored("nonsense"), None);
     }
 
     #[test]

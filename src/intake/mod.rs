@@ -5,10 +5,10 @@
 pub mod classify;
 pub mod fields;
 pub mod html;
-pub mod reply;
-pub mod routing;
 pub mod mail;
 pub mod priority;
+pub mod reply;
+pub mod routing;
 
 use serde_json::json;
 

@@ -40,7 +40,9 @@ impl Priority {
         match word {
             "bloquante" | "bloquant" | "critique" | "p1" | "1" => Some(Priority::Bloquante),
             "majeure" | "majeur" | "haute" | "elevee" | "p2" | "2" => Some(Priority::Majeure),
-            "mineure" | "mineur" | "normale" | "basse" | "faible" | "p3" | "3" => Some(Priority::Mineure),
+            "mineure" | "mineur" | "normale" | "basse" | "faible" | "p3" | "3" => {
+                Some(Priority::Mineure)
+            }
             _ => None,
         }
     }
@@ -108,8 +110,14 @@ mod tests {
     #[test]
     fn stated_priority_wins() {
         let rules = shipped_rules();
-        assert_eq!(rules.decide(Some("Majeure"), "ENT inaccessible", ""), Priority::Majeure);
-        assert_eq!(rules.decide(Some(" bloquante."), "question", ""), Priority::Bloquante);
+        assert_eq!(
+            rules.decide(Some("Majeure"), "ENT inaccessible", ""),
+            Priority::Majeure
+        );
+        assert_eq!(
+            rules.decide(Some(" bloquante."), "question", ""),
+            Priority::Bloquante
+        );
         assert_eq!(rules.decide(Some("Mineure"), "", ""), Priority::Mineure);
     }
 
@@ -117,23 +125,62 @@ mod tests {
     fn shipped_rules_classify_typical_requests() {
         let rules = shipped_rules();
         let cases = [
-            ("ENT inaccessible", "Depuis ce matin l'ENT est inaccessible.", Priority::Bloquante),
-            ("Connexion", "Plus personne ne peut se connecter à l'ENT", Priority::Bloquante),
-            ("Pronote", "Pronote est hors service depuis ce matin", Priority::Bloquante),
-            ("Cahier de textes", "Il ne fonctionne plus pour tous les enseignants", Priority::Majeure),
-            ("Cahier de textes", "Le cahier de textes ne fonctionne plus depuis hier", Priority::Majeure),
-            ("Messagerie", "Impossible d'envoyer un message avec pièce jointe", Priority::Majeure),
-            ("Question", "Comment ajouter un enseignant à un groupe ?", Priority::Mineure),
-            ("Mot de passe", "Un élève a oublié son mot de passe", Priority::Mineure),
+            (
+                "ENT inaccessible",
+                "Depuis ce matin l'ENT est inaccessible.",
+                Priority::Bloquante,
+            ),
+            (
+                "Connexion",
+                "Plus personne ne peut se connecter à l'ENT",
+                Priority::Bloquante,
+            ),
+            (
+                "Pronote",
+                "Pronote est hors service depuis ce matin",
+                Priority::Bloquante,
+            ),
+            (
+                "Cahier de textes",
+                "Il ne fonctionne plus pour tous les enseignants",
+                Priority::Majeure,
+            ),
+            (
+                "Cahier de textes",
+                "Le cahier de textes ne fonctionne plus depuis hier",
+                Priority::Majeure,
+            ),
+            (
+                "Messagerie",
+                "Impossible d'envoyer un message avec pièce jointe",
+                Priority::Majeure,
+            ),
+            (
+                "Question",
+                "Comment ajouter un enseignant à un groupe ?",
+                Priority::Mineure,
+            ),
+            (
+                "Mot de passe",
+                "Un élève a oublié son mot de passe",
+                Priority::Mineure,
+            ),
         ];
         for (subject, description, expected) in cases {
-            assert_eq!(rules.decide(None, subject, description), expected, "{subject}: {description}");
+            assert_eq!(
+                rules.decide(None, subject, description),
+                expected,
+                "{subject}: {description}"
+            );
         }
     }
 
     #[test]
     fn unknown_stated_priority_falls_back_to_rules() {
         let rules = shipped_rules();
-        assert_eq!(rules.decide(Some("urgent !!"), "Question", "aide"), Priority::Mineure);
+        assert_eq!(
+            rules.decide(Some("urgent !!"), "Question", "aide"),
+            Priority::Mineure
+        );
     }
 }

@@ -45,16 +45,7 @@ const IDLE_RENEWAL: Duration = Duration::from_secs(29 * 60);
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAPS, usually port 993).
-    Tls,
-    /// Plain connection upgraded with the STARTTLS command (usually port 143).
-    StartTls,
-    /// No encryption; only sensible on loopback.
-    Plain,
-}
+pub use crate::config::TlsMode;
 
 /// Where and as whom to read mail.
 #[derive(Clone)]

@@ -35,7 +35,9 @@ impl MaildirSource {
             let dir = root.join(sub);
             std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -75,7 +77,11 @@ impl MaildirSource {
             let dir = target.join(sub);
             std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         }
-        let seen = if name.contains(":2,") { name.to_string() } else { format!("{name}:2,S") };
+        let seen = if name.contains(":2,") {
+            name.to_string()
+        } else {
+            format!("{name}:2,S")
+        };
         let from = self.root.join("new").join(name);
         std::fs::rename(&from, target.join("cur").join(seen)).map_err(io_error(&from))
     }

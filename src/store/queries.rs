@@ -306,7 +306,8 @@ impl Batch {
 
     /// Queues a rendered mail; the outbox worker delivers it after commit.
     pub async fn queue_mail(&mut self, q: &QueuedMail<'_>) -> Result<()> {
-        let recipients = serde_json::to_string(q.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let recipients =
+            serde_json::to_string(q.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -333,7 +334,12 @@ impl Batch {
     }
 
     /// Remembers how far an IMAP mailbox was read.
-    pub async fn set_mailbox_state(&mut self, mailbox: &str, uid_validity: u32, last_uid: u32) -> Result<()> {
+    pub async fn set_mailbox_state(
+        &mut self,
+        mailbox: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3) \
              ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, \
@@ -351,13 +357,16 @@ impl Batch {
 impl Store {
     /// `(uid_validity, last_uid)` of an IMAP mailbox, when read before.
     pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
-        let row = sqlx::query("SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = $1")
-            .bind(mailbox)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = $1")
+                .bind(mailbox)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|r| {
-            let validity = u32::try_from(r.get::<i64, _>(0)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let last = u32::try_from(r.get::<i64, _>(1)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let validity = u32::try_from(r.get::<i64, _>(0))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let last = u32::try_from(r.get::<i64, _>(1))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             Ok((validity, last))
         })
         .transpose()
@@ -380,7 +389,8 @@ impl Store {
                     id: r.get(0),
                     message_id: r.get(1),
                     envelope_from: r.get(2),
-                    recipients: serde_json::from_str(&recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    recipients: serde_json::from_str(&recipients)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     raw: r.get(4),
                     attempts: r.get(5),
                 })
@@ -426,9 +436,10 @@ impl Store {
 
     /// Number of outbox rows still to deliver.
     pub async fn pending_outbox(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
-            .fetch_one(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+                .fetch_one(self.pool())
+                .await?;
         Ok(row.get::<i64, _>(0))
     }
 
@@ -481,7 +492,8 @@ impl Store {
             requester: r.get(5),
             requester_name: r.get(6),
             subject: r.get(7),
-            fields: serde_json::from_str(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            fields: serde_json::from_str(&fields)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             missing_fields: json_list(&r.get::<String, _>(9))?,
             thread_id: r.get(10),
             created_at: r.get(11),
@@ -497,7 +509,11 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         .into_iter()
-        .map(|r| AttachmentView { filename: r.get(0), content_type: r.get(1), size: r.get(2) })
+        .map(|r| AttachmentView {
+            filename: r.get(0),
+            content_type: r.get(1),
+            size: r.get(2),
+        })
         .collect();
         view.messages = sqlx::query(
             "SELECT direction, message_id, sender, subject, body, created_at FROM messages \
@@ -537,9 +553,10 @@ impl Store {
 
     /// Counts of recorded mails per outcome.
     pub async fn outcome_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT outcome, COUNT(*) FROM mails GROUP BY outcome ORDER BY outcome")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT outcome, COUNT(*) FROM mails GROUP BY outcome ORDER BY outcome")
+                .fetch_all(self.pool())
+                .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
