@@ -1,0 +1,255 @@
+//! The `guichet` command as a newcomer and an operator use it: the embedded
+//! default (SQLite + Maildir + .eml files) on a fresh directory,
+//! `check-config`, `parse`, `tickets`. No mail server needed.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn guichet(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("GUICHET_CONFIG")
+        .env("GUICHET_LOG", "warn")
+        .output()
+        .expect("guichet runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const REQUEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/request.eml");
+
+#[test]
+fn embedded_default_turns_a_maildir_drop_into_a_ticket_and_an_eml() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir.path())
+        .arg("run")
+        .env("GUICHET_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The daemon creates var/mail/{new,cur,tmp} itself; deliver like an MTA:
+    // write into tmp/, then rename into new/.
+    let new = dir.path().join("var/mail/new");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !new.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not create its Maildir"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tmp = dir.path().join("var/mail/tmp/1700000000.M1P1.test");
+    std::fs::copy(REQUEST, &tmp).unwrap();
+    std::fs::rename(&tmp, new.join("1700000000.M1P1.test")).unwrap();
+
+    let outbox = dir.path().join("var/outbox");
+    let eml = loop {
+        let found = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "eml"));
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no acknowledgement written in var/outbox"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+
+    let ack = std::fs::read_to_string(eml).unwrap();
+    assert!(ack.contains("Subject: [CG42N1-000001]"), "{ack}");
+    assert!(
+        ack.contains("To: \"Jeanne Martin\" <jeanne.martin@ac-lyon.example>"),
+        "{ack}"
+    );
+    assert!(
+        dir.path()
+            .join("var/mail/.processed/cur")
+            .read_dir()
+            .unwrap()
+            .count()
+            == 1
+    );
+
+    let listed = guichet(dir.path(), &["tickets", "list", "--json"]);
+    assert!(listed.status.success());
+    let tickets: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(tickets[0]["id"], "CG42N1-000001");
+    assert_eq!(
+        tickets[0]["priority"], "bloquante",
+        "the ENT is down for everybody"
+    );
+
+    let shown = guichet(dir.path(), &["tickets", "show", "CG42N1-000001", "--json"]);
+    let ticket: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    assert_eq!(
+        ticket["fields"]["establishment"],
+        "Collège Jules Ferry, Saint-Étienne"
+    );
+    assert_eq!(ticket["status"], "nouveau");
+    assert_eq!(ticket["messages"].as_array().unwrap().len(), 2);
+    assert!(ticket["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "created"));
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[tickets]\nprefix = \"CG 42\"\n",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["--config", "bad.toml", "check-config"]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("tickets.prefix"), "{error}");
+
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "[smtp]\nurll = \"smtp://x\"\n",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["--config", "typo.toml", "check-config"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("urll"));
+}
+
+#[test]
+fn check_config_masks_every_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "file-secret-123\n").unwrap();
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "[[mailboxes]]\nname = \"support\"\nurl = \"imaps://imap.example.test/INBOX\"\n\
+         username = \"support@example.test\"\npassword = \"inline-secret-456\"\n\
+         [[mailboxes]]\nname = \"sync\"\nurl = \"imaps://imap.example.test/INBOX\"\n\
+         username = \"sync@example.test\"\npassword_file = \"secret.txt\"\n\
+         [smtp]\nurl = \"smtp://127.0.0.1:25\"\nfrom = \"Support <support@example.test>\"\n\
+         username = \"support\"\npassword_env = \"GUICHET_TEST_SMTP_SECRET\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("GUICHET_TEST_SMTP_SECRET", "env-secret-789")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    for secret in ["inline-secret-456", "file-secret-123", "env-secret-789"] {
+        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+    }
+    assert!(shown.contains("imaps://imap.example.test/INBOX"));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("GUICHET__TICKETS__PREFIX", "AC69X")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(
+        stdout(&output).contains("prefix = \"AC69X\""),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn parse_reads_a_latin1_quoted_printable_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = b"From: =?ISO-8859-1?Q?H=E9l=E8ne_Faure?= <h.faure@ac-lyon.example>\r\n\
+To: support@example.test\r\n\
+Subject: =?ISO-8859-1?Q?Probl=E8me_de_connexion?=\r\n\
+Message-ID: <latin1@ac-lyon.example>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=ISO-8859-1\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+Nom et pr=E9nom : H=E9l=E8ne Faure\r\n\
+Fonction : Professeure documentaliste\r\n\
+T=E9l. : 04 78 00 00 00\r\n\
+=C9tablissement / Ville : Lyc=E9e Amp=E8re, Lyon\r\n\
+Description pr=E9cise : le CDI n'a plus acc=E8s au portail depuis lundi.\r\n";
+    let path = dir.path().join("latin1.eml");
+    std::fs::write(&path, mail).unwrap();
+    let output = guichet(dir.path(), &["parse", path.to_str().unwrap(), "--json"]);
+    assert!(output.status.success());
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(parsed["kind"], "request");
+    assert_eq!(parsed["fields"]["name"], "Hélène Faure");
+    assert_eq!(parsed["fields"]["phone"], "04 78 00 00 00");
+    assert_eq!(parsed["fields"]["subject"], "Problème de connexion");
+    assert_eq!(parsed["fields"]["establishment"], "Lycée Ampère, Lyon");
+    assert_eq!(parsed["priority"], "majeure");
+    assert_eq!(parsed["ticket_ref"], serde_json::Value::Null);
+    let missing: Vec<&str> = parsed["missing_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(missing, ["population", "url"]);
+}
+
+#[test]
+fn parse_reads_an_html_table_form_and_a_follow_up_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = "From: Marc Petit <m.petit@ac-lyon.example>\r\n\
+To: support@example.test\r\n\
+Subject: RE: TR: [CG42N1-000042] Vidéoprojecteur\r\n\
+Message-ID: <html@ac-lyon.example>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<html><body><p>Bonjour,</p><table>\
+<tr><td><b>Nom et prénom</b></td><td>Marc Petit</td></tr>\
+<tr><td>Fonction</td><td>Gestionnaire</td></tr>\
+<tr><td>Téléphone</td><td>04 72 00 00 00</td></tr>\
+</table><p>Merci</p></body></html>\r\n";
+    let path = dir.path().join("html.eml");
+    std::fs::write(&path, mail).unwrap();
+    let output = guichet(dir.path(), &["parse", path.to_str().unwrap(), "--json"]);
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(parsed["kind"], "follow_up");
+    assert_eq!(parsed["ticket_ref"], "CG42N1-000042");
+    assert_eq!(parsed["fields"]["name"], "Marc Petit");
+    assert_eq!(parsed["fields"]["role"], "Gestionnaire");
+    assert_eq!(parsed["fields"]["phone"], "04 72 00 00 00");
+}
+
+#[test]
+fn parse_classifies_a_real_bounce_from_the_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let bounce = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/corpus/sisimai/maildir/bsd/rfc3464-01.eml"
+    );
+    let output = guichet(dir.path(), &["parse", bounce, "--json"]);
+    assert!(output.status.success());
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(parsed["kind"], "bounce", "{parsed}");
+}
