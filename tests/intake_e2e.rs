@@ -318,3 +318,69 @@ async fn unreadable_mail_goes_to_failed_and_the_rest_goes_on() {
         1
     );
 }
+
+#[tokio::test]
+async fn two_daemons_on_one_database_number_without_gap_or_duplicate() {
+    const PER_MAILBOX: usize = 40;
+    let w = world("numbers").await;
+    let other_support = common::unique_address("support-numbers-b");
+    for n in 0..PER_MAILBOX {
+        for support in [&w.support, &other_support] {
+            let raw = request_mail(&w.requester, support, &format!("num-{n}-{support}"));
+            common::imap_append(&w.stack, support, "INBOX", &raw).await;
+        }
+    }
+    let mut other = w.settings.clone();
+    other.mailboxes[0].username = Some(other_support.clone());
+    // Small batches so that the two daemons' transactions interleave.
+    let mut first = w.settings.clone();
+    first.gateway.batch_size = 3;
+    other.gateway.batch_size = 3;
+    let (a, b) = tokio::join!(daemon::run_once(&first), daemon::run_once(&other));
+    assert_eq!(a.unwrap().tickets + b.unwrap().tickets, 2 * PER_MAILBOX);
+
+    let store = open_store(&w.settings).await;
+    let mut ids: Vec<String> = store
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    ids.sort();
+    let expected: Vec<String> = (1..=2 * PER_MAILBOX)
+        .map(|n| format!("CG42N1-{n:06}"))
+        .collect();
+    assert_eq!(ids, expected, "gap-free and unique");
+}
+
+#[tokio::test]
+async fn tls_mailbox_and_starttls_smtp_with_the_site_ca() {
+    let w = world("tls").await;
+    let mut settings = w.settings.clone();
+    settings.mailboxes[0].url = format!("imaps://127.0.0.1:{}/INBOX", w.stack.imaps_port);
+    settings.mailboxes[0].ca_file = Some(w.stack.tls_ca.clone());
+    settings.smtp.url = format!("smtp://127.0.0.1:{}?tls=starttls", w.stack.submission_port);
+    settings.smtp.ca_file = Some(w.stack.tls_ca.clone());
+    let raw = request_mail(
+        &w.requester,
+        &w.support,
+        &format!("tls-{}@x.test", std::process::id()),
+    );
+    common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+
+    let summary = daemon::run_once(&settings).await.unwrap();
+    assert_eq!((summary.tickets, summary.sent), (1, 1), "{summary:?}");
+    let acks =
+        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
+            .await;
+    assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
+
+    // Certificates are verified by default: without the CA, nothing is read.
+    settings.mailboxes[0].ca_file = None;
+    let refused = daemon::run_once(&settings).await.unwrap_err().to_string();
+    assert!(
+        refused.to_lowercase().contains("certificate") || refused.contains("TLS"),
+        "{refused}"
+    );
+}

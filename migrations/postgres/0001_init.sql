@@ -2,12 +2,12 @@
 -- the same tables, columns and meaning; only types differ.
 -- Timestamps are RFC 3339 UTC text with microseconds, so they sort as text.
 
-CREATE TABLE counters (
+CREATE TABLE IF NOT EXISTS counters (
     prefix     TEXT PRIMARY KEY,
     last_value BIGINT NOT NULL
 );
 
-CREATE TABLE tickets (
+CREATE TABLE IF NOT EXISTS tickets (
     id               TEXT PRIMARY KEY,       -- CG42N1-000123
     status           TEXT NOT NULL,
     priority         TEXT NOT NULL,
@@ -22,10 +22,10 @@ CREATE TABLE tickets (
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL
 );
-CREATE INDEX tickets_status ON tickets(status);
+CREATE INDEX IF NOT EXISTS tickets_status ON tickets(status);
 
 -- Every inbound mail, once: dedupe key, outcome and the raw bytes.
-CREATE TABLE mails (
+CREATE TABLE IF NOT EXISTS mails (
     id          BIGSERIAL PRIMARY KEY,
     dedupe_key  TEXT NOT NULL UNIQUE,
     mailbox     TEXT NOT NULL,
@@ -39,11 +39,11 @@ CREATE TABLE mails (
     raw         BYTEA NOT NULL,
     received_at TEXT NOT NULL
 );
-CREATE INDEX mails_ticket ON mails(ticket_id);
-CREATE INDEX mails_outcome ON mails(outcome, received_at);
+CREATE INDEX IF NOT EXISTS mails_ticket ON mails(ticket_id);
+CREATE INDEX IF NOT EXISTS mails_outcome ON mails(outcome, received_at);
 
 -- The conversation of a ticket, in and out.
-CREATE TABLE messages (
+CREATE TABLE IF NOT EXISTS messages (
     id          BIGSERIAL PRIMARY KEY,
     ticket_id   TEXT NOT NULL REFERENCES tickets(id),
     direction   TEXT NOT NULL,               -- 'in' or 'out'
@@ -54,10 +54,10 @@ CREATE TABLE messages (
     body        TEXT NOT NULL,
     created_at  TEXT NOT NULL
 );
-CREATE INDEX messages_ticket ON messages(ticket_id);
-CREATE INDEX messages_message_id ON messages(message_id);
+CREATE INDEX IF NOT EXISTS messages_ticket ON messages(ticket_id);
+CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);
 
-CREATE TABLE attachments (
+CREATE TABLE IF NOT EXISTS attachments (
     id           BIGSERIAL PRIMARY KEY,
     ticket_id    TEXT NOT NULL REFERENCES tickets(id),
     message_row  BIGINT NOT NULL REFERENCES messages(id),
@@ -66,10 +66,10 @@ CREATE TABLE attachments (
     size         BIGINT NOT NULL,
     data         BYTEA NOT NULL
 );
-CREATE INDEX attachments_ticket ON attachments(ticket_id);
+CREATE INDEX IF NOT EXISTS attachments_ticket ON attachments(ticket_id);
 
 -- Append-only: who did what to a ticket, and when.
-CREATE TABLE history (
+CREATE TABLE IF NOT EXISTS history (
     id         BIGSERIAL PRIMARY KEY,
     ticket_id  TEXT NOT NULL REFERENCES tickets(id),
     at         TEXT NOT NULL,
@@ -79,10 +79,10 @@ CREATE TABLE history (
     to_value   TEXT,
     note       TEXT
 );
-CREATE INDEX history_ticket ON history(ticket_id);
+CREATE INDEX IF NOT EXISTS history_ticket ON history(ticket_id);
 
 -- The only way mail leaves: rendered once, delivered with retries.
-CREATE TABLE outbox (
+CREATE TABLE IF NOT EXISTS outbox (
     id              BIGSERIAL PRIMARY KEY,
     ticket_id       TEXT REFERENCES tickets(id),
     kind            TEXT NOT NULL,           -- acknowledgement, notification…
@@ -97,10 +97,10 @@ CREATE TABLE outbox (
     last_error      TEXT,
     created_at      TEXT NOT NULL
 );
-CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
 
 -- Where each IMAP mailbox was read up to.
-CREATE TABLE mailbox_state (
+CREATE TABLE IF NOT EXISTS mailbox_state (
     mailbox      TEXT PRIMARY KEY,
     uid_validity BIGINT NOT NULL,
     last_uid     BIGINT NOT NULL

@@ -66,7 +66,6 @@ const RECIPIENT_LINE: &str = r"(?im)^[\s>]*(final|original|x-actual)-recipient\s
 pub struct Classifier {
     ticket_prefix: String,
     own_addresses: Vec<String>,
-    own_domain: String,
     ticket_in_subject: Regex,
     own_message_id: Regex,
     bounce_subject: Regex,
@@ -95,7 +94,6 @@ impl Classifier {
                 .iter()
                 .map(|a| a.trim().to_lowercase())
                 .collect(),
-            own_domain: own_domain.to_lowercase(),
             ticket_in_subject: insensitive(&format!(r"\b{prefix}-(\d+)\b"))?,
             own_message_id: insensitive(&format!(r"^{prefix}-(\d+)\.[^@]*@{domain}$"))?,
             bounce_subject: insensitive(BOUNCE_SUBJECT)?,
@@ -140,10 +138,11 @@ impl Classifier {
                 return Some(format!("sent from our address {}", from.email));
             }
         }
-        let own_id = mail.message_id.as_deref().is_some_and(|id| {
-            id.rsplit_once('@')
-                .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(&self.own_domain))
-        });
+        // Only an id we minted counts: people at our domain write requests too.
+        let own_id = mail
+            .message_id
+            .as_deref()
+            .is_some_and(|id| self.own_message_id.is_match(id));
         own_id.then(|| "our own Message-ID".to_string())
     }
 

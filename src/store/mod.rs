@@ -28,6 +28,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot lock the database for migration: {0}")]
+    Lock(String),
     #[error("database holds an unreadable value: {0}")]
     Corrupt(String),
 }
@@ -45,6 +47,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, when there is one.
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 /// Formats a time the way every table stores it: RFC 3339, UTC, microseconds.
@@ -61,8 +65,13 @@ impl Store {
         } else {
             Backend::Postgres
         };
-        if backend == Backend::Sqlite {
-            create_sqlite_parent_dir(url);
+        let sqlite_path = (backend == Backend::Sqlite)
+            .then(|| sqlite_file(url))
+            .flatten();
+        if let Some(parent) = sqlite_path.as_deref().and_then(std::path::Path::parent) {
+            if !parent.as_os_str().is_empty() {
+                let _ = std::fs::create_dir_all(parent);
+            }
         }
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
@@ -84,7 +93,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_path,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -92,15 +105,33 @@ impl Store {
     }
 
     /// Brings the schema up to date.
+    ///
+    /// PostgreSQL serialises concurrent migrators with an advisory lock;
+    /// SQLite has none, so two processes starting on a new file would race:
+    /// a lock file beside the database serialises them.
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
+        match (&self.backend, &self.sqlite_path) {
+            (Backend::Postgres, _) => {
+                sqlx::migrate!("./migrations/postgres")
                     .run(&self.pool)
                     .await?
             }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
+            (Backend::Sqlite, Some(path)) => {
+                let lock_path = format!("{}.migrate-lock", path.display());
+                // Waiting for the lock blocks: keep it off the async workers.
+                let locking = lock_path.clone();
+                let lock = tokio::task::spawn_blocking(move || {
+                    std::fs::File::create(&locking).and_then(|file| file.lock().map(|()| file))
+                })
+                .await
+                .map_err(|e| StoreError::Lock(format!("{lock_path}: {e}")))?
+                .map_err(|e| StoreError::Lock(format!("{lock_path}: {e}")))?;
+                let migrated = sqlx::migrate!("./migrations/sqlite").run(&self.pool).await;
+                drop(lock);
+                migrated?;
+            }
+            (Backend::Sqlite, None) => {
+                sqlx::migrate!("./migrations/sqlite")
                     .run(&self.pool)
                     .await?
             }
@@ -136,17 +167,14 @@ impl Batch {
     }
 }
 
-/// `sqlite://var/guichet.db?…` → creates `var/`, since SQLite will not.
-fn create_sqlite_parent_dir(url: &str) {
+/// `sqlite://var/guichet.db?mode=rwc` → `var/guichet.db`; `None` for an
+/// in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
         .trim_start_matches("sqlite:")
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-    }
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
 }
