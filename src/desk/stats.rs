@@ -51,7 +51,8 @@ pub struct Indicators {
     /// Per priority class; the three classes of the agreement always appear,
     /// other stored values too if any.
     pub sla: BTreeMap<String, SlaCompliance>,
-    /// Open tickets past a deadline not yet reached, the latest first.
+    /// Open tickets past a deadline whose step has not happened, the latest
+    /// first.
     pub overdue: Vec<Overdue>,
 }
 
