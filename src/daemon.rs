@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
-use crate::desk::Disposition;
+use crate::desk::{Disposition, Outcome};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
@@ -42,10 +42,10 @@ pub struct Summary {
     pub mails: usize,
     pub tickets: usize,
     pub sent: usize,
-    /// Reading and committing every mailbox.
+    /// Until every mailbox was read and committed.
     pub intake_time: Duration,
-    /// Delivering the outbox afterwards.
-    pub delivery_time: Duration,
+    /// Until the outbox was empty too.
+    pub total_time: Duration,
 }
 
 /// The shared parts every task uses.
@@ -71,30 +71,42 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     Ok((Arc::new(shared), outbox))
 }
 
-/// Processes what every mailbox holds now, delivers the outbox, returns.
+/// Processes what every mailbox holds now, delivering the outbox meanwhile
+/// as the daemon does, then flushes what is left and returns.
 pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
     let (shared, outbox) = prepare(settings).await?;
-    let mut summary = Summary::default();
     let started = std::time::Instant::now();
+    let (stop, stopped) = watch::channel(false);
+    let reading = async {
+        let read = read_every_mailbox(settings, &shared).await;
+        let _ = stop.send(true);
+        read
+    };
+    let (read, delivered) = tokio::join!(reading, outbox.run(&shared.wake_outbox, stopped));
+    let mut summary = read?;
+    summary.intake_time = started.elapsed();
+    summary.sent = delivered.sent + outbox.deliver_due().await?.sent;
+    summary.total_time = started.elapsed();
+    Ok(summary)
+}
+
+async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summary, DaemonError> {
+    let mut summary = Summary::default();
     for mailbox in &settings.mailboxes {
         let mut reader = MailboxReader::open(mailbox).await?;
         loop {
-            let results = reader.next_batch(&shared).await?;
+            let results = reader.next_batch(shared).await?;
             if results.is_empty() {
                 break;
             }
             summary.mails += results.len();
             summary.tickets += results
                 .iter()
-                .filter(|r| !r.duplicate && r.ticket_id.is_some())
+                .filter(|r| !r.duplicate && r.outcome == Outcome::TicketCreated)
                 .count();
         }
         reader.close().await;
     }
-    summary.intake_time = started.elapsed();
-    let started = std::time::Instant::now();
-    summary.sent = outbox.deliver_due().await?.sent;
-    summary.delivery_time = started.elapsed();
     Ok(summary)
 }
 
@@ -110,7 +122,9 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     }
     let outbox_shared = Arc::clone(&shared);
     let outbox_stopped = stopped.clone();
-    tasks.spawn(async move { outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await });
+    tasks.spawn(async move {
+        outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await;
+    });
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
     wait_for_signal().await;
     tracing::info!("stopping: finishing the batch under way");

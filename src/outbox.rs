@@ -44,6 +44,14 @@ pub struct Delivery {
     pub rejected: usize,
 }
 
+impl Delivery {
+    fn add(&mut self, other: Delivery) {
+        self.sent += other.sent;
+        self.deferred += other.deferred;
+        self.rejected += other.rejected;
+    }
+}
+
 enum Attempt {
     Sent,
     Deferred(String),
@@ -77,10 +85,7 @@ impl Outbox {
         loop {
             let due = self.store.due_outbox(&timestamp(Utc::now()), BATCH).await?;
             let fetched = due.len();
-            let pass = self.deliver(due).await?;
-            total.sent += pass.sent;
-            total.deferred += pass.deferred;
-            total.rejected += pass.rejected;
+            total.add(self.deliver(due).await?);
             if fetched < BATCH as usize {
                 return Ok(total);
             }
@@ -141,16 +146,18 @@ impl Outbox {
     }
 
     /// Delivers whenever woken (a batch committed mail) or every few seconds
-    /// (retries falling due), until shutdown.
-    pub async fn run(&self, wake: &Notify, mut shutdown: watch::Receiver<bool>) {
+    /// (retries falling due), until shutdown; returns what it delivered.
+    pub async fn run(&self, wake: &Notify, mut shutdown: watch::Receiver<bool>) -> Delivery {
+        let mut total = Delivery::default();
         loop {
-            if let Err(error) = self.deliver_due().await {
-                tracing::error!(%error, "outbox delivery failed; will retry");
+            match self.deliver_due().await {
+                Ok(pass) => total.add(pass),
+                Err(error) => tracing::error!(%error, "outbox delivery failed; will retry"),
             }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => return total,
             }
         }
     }
