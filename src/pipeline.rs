@@ -5,6 +5,7 @@
 //! [`Pipeline::process`] returned, i.e. after the commit.
 
 use chrono::Utc;
+use tracing::Instrument;
 
 use crate::config::{ConfigError, Settings};
 use crate::desk::{self, Disposition, Outcome, Plan};
@@ -116,8 +117,19 @@ impl Pipeline {
         let mut tx = self.store.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         for (incoming, read) in batch.iter().zip(&readings) {
-            let processed = self.apply(&mut tx, mailbox, incoming, read).await?;
-            log_result(mailbox, incoming, read, &processed);
+            let span = mail_span(mailbox, incoming, read);
+            let processed = self
+                .apply(&mut tx, mailbox, incoming, read)
+                .instrument(span.clone())
+                .await?;
+            span.record("ticket", processed.ticket_id.as_deref().unwrap_or("-"));
+            span.in_scope(|| {
+                tracing::info!(
+                    outcome = processed.outcome.as_str(),
+                    duplicate = processed.duplicate,
+                    "mail handled"
+                )
+            });
             results.push(processed);
         }
         if let Some(cursor) = cursor {
@@ -162,13 +174,10 @@ impl Pipeline {
             received_at: &now,
         };
         let Some(mail_id) = tx.record_mail(&record).await? else {
-            let earlier = tx.outcome_of(&dedupe_key).await?;
+            let (earlier, ticket_id) = tx.earlier_record(&dedupe_key).await?.unwrap_or_default();
             return Ok(Processed {
-                outcome: earlier
-                    .as_deref()
-                    .and_then(Outcome::from_stored)
-                    .unwrap_or(outcome),
-                ticket_id: None,
+                outcome: Outcome::from_stored(&earlier).unwrap_or(outcome),
+                ticket_id,
                 duplicate: true,
             });
         };
@@ -405,23 +414,19 @@ impl Pipeline {
     }
 }
 
-fn log_result(
-    mailbox: &str,
-    incoming: &Incoming,
-    read: &Result<Reading, mail::MailError>,
-    processed: &Processed,
-) {
+/// One span per mail: every line logged while handling it names the
+/// mailbox, where it was read, its Message-ID and, once known, its ticket.
+fn mail_span(mailbox: &str, incoming: &Incoming, read: &Result<Reading, mail::MailError>) -> tracing::Span {
     let message_id = read
         .as_ref()
         .ok()
         .and_then(|r| r.mail.message_id.as_deref())
         .unwrap_or("-");
-    let span = tracing::info_span!("mail", mailbox, source = %incoming.source_ref, message_id);
-    let _entered = span.enter();
-    tracing::info!(
-        outcome = processed.outcome.as_str(),
-        ticket = processed.ticket_id.as_deref().unwrap_or("-"),
-        duplicate = processed.duplicate,
-        "mail handled"
-    );
+    tracing::info_span!(
+        "mail",
+        mailbox,
+        source = %incoming.source_ref,
+        message_id,
+        ticket = tracing::field::Empty
+    )
 }

@@ -324,13 +324,13 @@ impl Batch {
         Ok(())
     }
 
-    /// The outcome recorded for a mail seen before.
-    pub async fn outcome_of(&mut self, dedupe_key: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT outcome FROM mails WHERE dedupe_key = $1")
+    /// The outcome and ticket recorded for a mail seen before.
+    pub async fn earlier_record(&mut self, dedupe_key: &str) -> Result<Option<(String, Option<String>)>> {
+        let row = sqlx::query("SELECT outcome, ticket_id FROM mails WHERE dedupe_key = $1")
             .bind(dedupe_key)
             .fetch_optional(&mut *self.tx)
             .await?;
-        Ok(row.map(|r| r.get::<String, _>(0)))
+        Ok(row.map(|r| (r.get::<String, _>(0), r.get::<Option<String>, _>(1))))
     }
 
     /// Remembers how far an IMAP mailbox was read.
