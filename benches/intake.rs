@@ -67,7 +67,7 @@ async fn main() {
             "[database]\nurl = \"sqlite://{db}/guichet.db?mode=rwc\"\n\
              [[mailboxes]]\nname = \"support\"\nurl = \"imap://127.0.0.1:{imap}/INBOX\"\n\
              username = \"{support}\"\npassword = \"secret\"\n\
-             [smtp]\nurl = \"smtp://127.0.0.1:{smtp}\"\nfrom = \"Assistance <{support}>\"\nconnections = 8\n\
+             [smtp]\nurl = \"smtp://127.0.0.1:{smtp}\"\nfrom = \"Assistance <{support}>\"\nconnections = 16\n\
              [log]\nformat = \"human\"\nlevel = \"warn\"\n",
             db = dir.path().display(),
             imap = stack.imap_port,

@@ -71,21 +71,15 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     Ok((Arc::new(shared), outbox))
 }
 
-/// Processes what every mailbox holds now, delivering the outbox meanwhile
-/// as the daemon does, then flushes what is left and returns.
+/// Processes what every mailbox holds now, then delivers the outbox and
+/// returns. Sequential on purpose: run side by side, the two contend for
+/// SQLite's write lock and the whole takes longer.
 pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
     let (shared, outbox) = prepare(settings).await?;
     let started = std::time::Instant::now();
-    let (stop, stopped) = watch::channel(false);
-    let reading = async {
-        let read = read_every_mailbox(settings, &shared).await;
-        let _ = stop.send(true);
-        read
-    };
-    let (read, delivered) = tokio::join!(reading, outbox.run(&shared.wake_outbox, stopped));
-    let mut summary = read?;
+    let mut summary = read_every_mailbox(settings, &shared).await?;
     summary.intake_time = started.elapsed();
-    summary.sent = delivered.sent + outbox.deliver_due().await?.sent;
+    summary.sent = outbox.deliver_due().await?.sent;
     summary.total_time = started.elapsed();
     Ok(summary)
 }
@@ -122,9 +116,7 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     }
     let outbox_shared = Arc::clone(&shared);
     let outbox_stopped = stopped.clone();
-    tasks.spawn(async move {
-        outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await;
-    });
+    tasks.spawn(async move { outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await });
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
     wait_for_signal().await;
     tracing::info!("stopping: finishing the batch under way");

@@ -146,18 +146,16 @@ impl Outbox {
     }
 
     /// Delivers whenever woken (a batch committed mail) or every few seconds
-    /// (retries falling due), until shutdown; returns what it delivered.
-    pub async fn run(&self, wake: &Notify, mut shutdown: watch::Receiver<bool>) -> Delivery {
-        let mut total = Delivery::default();
+    /// (retries falling due), until shutdown.
+    pub async fn run(&self, wake: &Notify, mut shutdown: watch::Receiver<bool>) {
         loop {
-            match self.deliver_due().await {
-                Ok(pass) => total.add(pass),
-                Err(error) => tracing::error!(%error, "outbox delivery failed; will retry"),
+            if let Err(error) = self.deliver_due().await {
+                tracing::error!(%error, "outbox delivery failed; will retry");
             }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                _ = shutdown.changed() => return total,
+                _ = shutdown.changed() => return,
             }
         }
     }

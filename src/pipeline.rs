@@ -416,7 +416,11 @@ impl Pipeline {
 
 /// One span per mail: every line logged while handling it names the
 /// mailbox, where it was read, its Message-ID and, once known, its ticket.
-fn mail_span(mailbox: &str, incoming: &Incoming, read: &Result<Reading, mail::MailError>) -> tracing::Span {
+fn mail_span(
+    mailbox: &str,
+    incoming: &Incoming,
+    read: &Result<Reading, mail::MailError>,
+) -> tracing::Span {
     let message_id = read
         .as_ref()
         .ok()

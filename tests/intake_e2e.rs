@@ -388,7 +388,11 @@ async fn tls_mailbox_and_starttls_smtp_with_the_site_ca() {
 #[tokio::test]
 async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
     let w = world("smtpdown").await;
-    let raw = request_mail(&w.requester, &w.support, &format!("down-{}@x.test", std::process::id()));
+    let raw = request_mail(
+        &w.requester,
+        &w.support,
+        &format!("down-{}@x.test", std::process::id()),
+    );
     common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
     let mut down = w.settings.clone();
     // Nothing listens on port 9 of loopback.
@@ -396,13 +400,19 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
     let first = daemon::run_once(&down).await.unwrap();
     assert_eq!((first.tickets, first.sent), (1, 0), "{first:?}");
     let store = open_store(&w.settings).await;
-    assert_eq!(store.pending_outbox().await.unwrap(), 1, "kept for a retry, not lost");
+    assert_eq!(
+        store.pending_outbox().await.unwrap(),
+        1,
+        "kept for a retry, not lost"
+    );
 
     // The first retry falls due 10 s later; then the server is back.
     tokio::time::sleep(Duration::from_secs(11)).await;
     let second = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(second.sent, 1, "{second:?}");
     assert_eq!(store.pending_outbox().await.unwrap(), 0);
-    let acks = common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
+    let acks =
+        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
+            .await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 }

@@ -325,7 +325,10 @@ impl Batch {
     }
 
     /// The outcome and ticket recorded for a mail seen before.
-    pub async fn earlier_record(&mut self, dedupe_key: &str) -> Result<Option<(String, Option<String>)>> {
+    pub async fn earlier_record(
+        &mut self,
+        dedupe_key: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
         let row = sqlx::query("SELECT outcome, ticket_id FROM mails WHERE dedupe_key = $1")
             .bind(dedupe_key)
             .fetch_optional(&mut *self.tx)
