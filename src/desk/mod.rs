@@ -38,6 +38,16 @@ pub enum Disposition {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::TicketCreated,
+        Outcome::FollowUpAdded,
+        Outcome::AutoReplyIgnored,
+        Outcome::BounceRecorded,
+        Outcome::BulkIgnored,
+        Outcome::LoopIgnored,
+        Outcome::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::TicketCreated => "ticket_created",
@@ -52,17 +62,7 @@ impl Outcome {
 
     /// Reads back a stored outcome (for mails seen a second time).
     pub fn from_stored(stored: &str) -> Option<Outcome> {
-        [
-            Outcome::TicketCreated,
-            Outcome::FollowUpAdded,
-            Outcome::AutoReplyIgnored,
-            Outcome::BounceRecorded,
-            Outcome::BulkIgnored,
-            Outcome::LoopIgnored,
-            Outcome::Failed,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == stored)
+        Self::ALL.into_iter().find(|o| o.as_str() == stored)
     }
 
     pub fn disposition(self) -> Disposition {
@@ -157,15 +157,7 @@ mod tests {
 
     #[test]
     fn outcomes_round_trip_and_go_to_their_folder() {
-        for outcome in [
-            Outcome::TicketCreated,
-            Outcome::FollowUpAdded,
-            Outcome::AutoReplyIgnored,
-            Outcome::BounceRecorded,
-            Outcome::BulkIgnored,
-            Outcome::LoopIgnored,
-            Outcome::Failed,
-        ] {
+        for outcome in Outcome::ALL {
             assert_eq!(Outcome::from_stored(outcome.as_str()), Some(outcome));
         }
         assert_eq!(Outcome::TicketCreated.disposition(), Disposition::Processed);
