@@ -6,6 +6,7 @@
 //! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
 //! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
 
+pub mod actions;
 pub mod config;
 pub mod daemon;
 pub mod desk;

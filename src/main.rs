@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use guichet::actions::{ActionError, Actions, StatusChange};
 use guichet::config::{LogFormat, Settings};
 use guichet::daemon;
+use guichet::desk::status::Status;
+use guichet::outbox::Outbox;
 use guichet::pipeline::Pipeline;
 use guichet::store::{Store, TicketFilter};
 
@@ -75,6 +78,21 @@ enum TicketsCommand {
         id: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Change a ticket's status; the requester is told by mail.
+    SetStatus {
+        id: String,
+        /// nouveau, affecte, pris_en_charge, en_cours, en_attente, escalade,
+        /// resolu, ferme, sans_suite (French labels accepted).
+        status: String,
+        /// A note: sent to the requester, or kept for agents with --internal.
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        internal: bool,
+        /// Who makes the change, recorded in the history.
+        #[arg(long, default_value = "cli")]
+        agent: String,
     },
 }
 
@@ -169,6 +187,39 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             } else {
                 print_ticket(&ticket);
             }
+        }
+        Command::Tickets(TicketsCommand::SetStatus {
+            id,
+            status,
+            note,
+            internal,
+            agent,
+        }) => {
+            let Some(to) = Status::from_text(&status) else {
+                eprintln!("guichet: unknown status {status:?}");
+                return Ok(ExitCode::from(2));
+            };
+            let store = open_store(&settings).await?;
+            let actions = Actions::new(&settings, store.clone())?;
+            let actor = format!("agent:{agent}");
+            let change = StatusChange {
+                ticket_id: &id,
+                to,
+                note: note.as_deref(),
+                internal,
+                actor: &actor,
+            };
+            match actions.set_status(&change).await {
+                Ok(from) => println!("{id}: {} → {}", from.as_str(), to.as_str()),
+                Err(error @ (ActionError::Transition { .. } | ActionError::UnknownTicket(_))) => {
+                    eprintln!("guichet: {error}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(error) => return Err(error.into()),
+            }
+            // Tell the requester now rather than at the daemon's next pass.
+            let outbox = Outbox::new(&settings.smtp, store)?;
+            outbox.deliver_due().await?;
         }
         Command::Outcomes { json } => {
             let store = open_store(&settings).await?;

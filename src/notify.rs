@@ -17,7 +17,7 @@ use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
 
 /// The templates, by name, with their embedded defaults.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 6] = [
     (
         "acknowledgement.subject.txt",
         include_str!("../deploy/templates/acknowledgement.subject.txt"),
@@ -29,6 +29,15 @@ const TEMPLATES: [(&str, &str); 3] = [
     (
         "acknowledgement.html",
         include_str!("../deploy/templates/acknowledgement.html"),
+    ),
+    (
+        "status.subject.txt",
+        include_str!("../deploy/templates/status.subject.txt"),
+    ),
+    ("status.txt", include_str!("../deploy/templates/status.txt")),
+    (
+        "status.html",
+        include_str!("../deploy/templates/status.html"),
     ),
 ];
 
@@ -77,6 +86,20 @@ pub struct Acknowledgement<'a> {
     pub in_reply_to: Option<&'a str>,
     /// The request's own References, oldest first.
     pub references: &'a [String],
+}
+
+/// What the requester is told when their ticket changes status.
+#[derive(Debug, Clone)]
+pub struct StatusNotice<'a> {
+    pub ticket_id: &'a str,
+    pub to: &'a Address,
+    pub subject: &'a str,
+    /// The new status, as the requester reads it (`Résolu`).
+    pub status_label: &'a str,
+    /// The agent's public note, if any.
+    pub note: Option<&'a str>,
+    /// Message-ID of the request that opened the ticket: the thread.
+    pub thread_id: Option<&'a str>,
 }
 
 /// Renders outgoing mail.
@@ -162,7 +185,7 @@ impl Notifier {
             priority => ack.priority.as_str(),
             fields => fields,
             missing => missing,
-            signature => self.from.name.clone().unwrap_or_else(|| "L'assistance".into()),
+            signature => self.signature(),
         };
         let subject = self.render("acknowledgement.subject.txt", &context)?;
         let text = self.render("acknowledgement.txt", &context)?;
@@ -180,6 +203,36 @@ impl Notifier {
             references: &references,
             auto_submitted: "auto-replied",
         })
+    }
+
+    /// The notification of a status change, threaded under the request.
+    pub fn status_change(&self, notice: &StatusNotice<'_>) -> Result<Outgoing, NotifyError> {
+        let context = minijinja::context! {
+            ticket_id => notice.ticket_id,
+            subject => notice.subject,
+            requester_name => notice.to.name,
+            status => notice.status_label,
+            note => notice.note,
+            signature => self.signature(),
+        };
+        let references: Vec<&str> = notice.thread_id.into_iter().collect();
+        self.build(Envelope {
+            to: notice.to,
+            subject: one_line(&self.render("status.subject.txt", &context)?),
+            text: self.render("status.txt", &context)?,
+            html: self.render("status.html", &context)?,
+            message_id: self.new_message_id(notice.ticket_id),
+            in_reply_to: notice.thread_id,
+            references: &references,
+            auto_submitted: "auto-generated",
+        })
+    }
+
+    fn signature(&self) -> String {
+        self.from
+            .name
+            .clone()
+            .unwrap_or_else(|| "L'assistance".into())
     }
 
     fn render(&self, name: &str, context: &minijinja::Value) -> Result<String, NotifyError> {

@@ -22,6 +22,8 @@ const BATCH: i64 = 500;
 /// First retry delay; doubles with each failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+/// How long a claimed mail is left to its sender before another may retry it.
+const LEASE: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -83,7 +85,12 @@ impl Outbox {
     pub async fn deliver_due(&self) -> Result<Delivery, StoreError> {
         let mut total = Delivery::default();
         loop {
-            let due = self.store.due_outbox(&timestamp(Utc::now()), BATCH).await?;
+            let now = Utc::now();
+            let lease = timestamp(now + LEASE);
+            let due = self
+                .store
+                .claim_due_outbox(&timestamp(now), &lease, BATCH)
+                .await?;
             let fetched = due.len();
             total.add(self.deliver(due).await?);
             if fetched < BATCH as usize {

@@ -69,17 +69,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(settings: &Settings, store: Store) -> Result<Self, PipelineError> {
         let reader = Self::reader_for(settings)?;
-        let from = settings.from_mailbox().map_err(|problem| {
-            PipelineError::Config(ConfigError::Invalid {
-                key: "smtp.from".into(),
-                problem,
-            })
-        })?;
-        let notifier = Notifier::new(
-            from,
-            &settings.message_id_domain(),
-            settings.gateway.templates_dir.as_deref(),
-        )?;
+        let notifier = notifier_for(settings)?;
         Ok(Self {
             reader,
             notifier,
@@ -279,10 +269,7 @@ impl Pipeline {
             references: &reading.mail.references,
         });
         match ack {
-            Ok(ack) => {
-                self.queue(tx, &ticket_id, "acknowledgement", &ack, now)
-                    .await?
-            }
+            Ok(ack) => queue_on_ticket(tx, &ticket_id, "acknowledgement", &ack, now).await?,
             Err(error) => {
                 tracing::warn!(ticket = %ticket_id, %error, "acknowledgement not sent");
                 tx.append_history(&HistoryEntry {
@@ -370,48 +357,64 @@ impl Pipeline {
         }
         Ok(())
     }
+}
 
-    /// Queues an outgoing mail and records it on the ticket.
-    async fn queue(
-        &self,
-        tx: &mut Batch,
-        ticket_id: &str,
-        kind: &str,
-        mail: &Outgoing,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        tx.queue_mail(&QueuedMail {
-            ticket_id: Some(ticket_id),
-            kind,
-            message_id: &mail.message_id,
-            envelope_from: &mail.envelope_from,
-            recipients: &mail.recipients,
-            raw: &mail.raw,
-            created_at: now,
+/// The notifier as the settings shape it: our From, our Message-ID domain,
+/// the site's templates.
+pub(crate) fn notifier_for(settings: &Settings) -> Result<Notifier, PipelineError> {
+    let from = settings.from_mailbox().map_err(|problem| {
+        PipelineError::Config(ConfigError::Invalid {
+            key: "smtp.from".into(),
+            problem,
         })
-        .await?;
-        tx.insert_message(&NewMessage {
-            ticket_id,
-            direction: "out",
-            mail_id: None,
-            message_id: Some(&mail.message_id),
-            sender: Some(&mail.envelope_from),
-            subject: &mail.subject,
-            body: &mail.text,
-            created_at: now,
-        })
-        .await?;
-        tx.append_history(&HistoryEntry {
-            ticket_id,
-            at: now,
-            actor: "system",
-            action: "mail_out",
-            from_value: None,
-            to_value: Some(&mail.recipients.join(", ")),
-            note: Some(kind),
-        })
-        .await
-    }
+    })?;
+    Ok(Notifier::new(
+        from,
+        &settings.message_id_domain(),
+        settings.gateway.templates_dir.as_deref(),
+    )?)
+}
+
+/// Queues an outgoing mail and records it on the ticket's conversation and
+/// history, inside the caller's transaction.
+pub(crate) async fn queue_on_ticket(
+    tx: &mut Batch,
+    ticket_id: &str,
+    kind: &str,
+    mail: &Outgoing,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.queue_mail(&QueuedMail {
+        ticket_id: Some(ticket_id),
+        kind,
+        message_id: &mail.message_id,
+        envelope_from: &mail.envelope_from,
+        recipients: &mail.recipients,
+        raw: &mail.raw,
+        created_at: now,
+    })
+    .await?;
+    tx.insert_message(&NewMessage {
+        ticket_id,
+        direction: "out",
+        mail_id: None,
+        message_id: Some(&mail.message_id),
+        sender: Some(&mail.envelope_from),
+        subject: &mail.subject,
+        body: &mail.text,
+        created_at: now,
+    })
+    .await?;
+    tx.append_history(&HistoryEntry {
+        ticket_id,
+        at: now,
+        actor: "system",
+        action: "mail_out",
+        from_value: None,
+        to_value: Some(&mail.recipients.join(", ")),
+        note: Some(kind),
+    })
+    .await
 }
 
 /// One span per mail: every line logged while handling it names the

@@ -416,3 +416,84 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
             .await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 }
+
+/// Ticket life, first steps: an operator changes the status on the command
+/// line; the requester is told in their own mailbox, threaded under the
+/// request; a forbidden transition is refused and changes nothing.
+#[tokio::test]
+async fn status_change_by_operator_notifies_the_requester() {
+    let w = world("status").await;
+    let mid = format!("status-{}@etab.example.test", std::process::id());
+    common::imap_append(
+        &w.stack,
+        &w.support,
+        "INBOX",
+        &request_mail(&w.requester, &w.support, &mid),
+    )
+    .await;
+    assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
+    common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
+
+    let config = w._dir.path().join("guichet.toml");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("GUICHET_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let done = cli(&[
+        "tickets",
+        "set-status",
+        "CG42N1-000001",
+        "resolu",
+        "--note",
+        "Le service a été redémarré.",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    let mails =
+        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 2, Duration::from_secs(20))
+            .await;
+    let notice = mails
+        .iter()
+        .filter_map(|raw| guichet::intake::mail::parse(raw).ok())
+        .find(|m| m.subject.contains("Résolu"))
+        .expect("a status notification");
+    assert!(
+        notice.subject.starts_with("[CG42N1-000001]"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        notice.text.contains("Le service a été redémarré."),
+        "{}",
+        notice.text
+    );
+    assert_eq!(notice.in_reply_to, vec![mid.clone()]);
+    assert_eq!(notice.header("Auto-Submitted"), Some("auto-generated"));
+
+    let refused = cli(&["tickets", "set-status", "CG42N1-000001", "nouveau"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("resolu"));
+
+    let store = open_store(&w.settings).await;
+    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    assert_eq!(ticket.status, "resolu");
+    let change = ticket
+        .history
+        .iter()
+        .find(|h| h.action == "status")
+        .expect("status in history");
+    assert_eq!(
+        (change.from.as_deref(), change.to.as_deref()),
+        (Some("nouveau"), Some("resolu"))
+    );
+    assert_eq!(change.actor, "agent:cli");
+}

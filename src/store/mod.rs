@@ -12,7 +12,7 @@ mod queries;
 
 pub use queries::{
     AttachmentView, HistoryEntry, HistoryView, MessageView, NewAttachment, NewMail, NewMessage,
-    NewTicket, OutboxMail, QueuedMail, TicketFilter, TicketSummary, TicketView,
+    NewTicket, OutboxMail, QueuedMail, TicketFilter, TicketState, TicketSummary, TicketView,
 };
 
 use std::str::FromStr;

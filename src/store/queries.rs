@@ -150,6 +150,17 @@ pub struct TicketView {
     pub history: Vec<HistoryView>,
 }
 
+/// What a change to an existing ticket needs to know about it.
+#[derive(Debug, Clone)]
+pub struct TicketState {
+    pub id: String,
+    pub status: String,
+    pub requester: String,
+    pub requester_name: Option<String>,
+    pub subject: String,
+    pub thread_id: Option<String>,
+}
+
 /// Filters of `tickets list`.
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
@@ -240,6 +251,39 @@ impl Batch {
             .fetch_optional(&mut *self.tx)
             .await?;
         Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    /// The current state of a ticket, read inside the transaction.
+    pub async fn ticket_state(&mut self, id: &str) -> Result<Option<TicketState>> {
+        let row = sqlx::query(
+            "SELECT id, status, requester, requester_name, subject, thread_id FROM tickets WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|r| TicketState {
+            id: r.get(0),
+            status: r.get(1),
+            requester: r.get(2),
+            requester_name: r.get(3),
+            subject: r.get(4),
+            thread_id: r.get(5),
+        }))
+    }
+
+    /// Moves a ticket from `from` to `to`; `false` when its status was no
+    /// longer `from` (someone else changed it meanwhile).
+    pub async fn set_status(&mut self, id: &str, from: &str, to: &str, at: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(to)
+        .bind(at)
+        .bind(id)
+        .bind(from)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn touch_ticket(&mut self, id: &str, at: &str) -> Result<()> {
@@ -375,30 +419,53 @@ impl Store {
         .transpose()
     }
 
-    /// Outbox rows due at `now`, oldest first.
-    pub async fn due_outbox(&self, now: &str, limit: i64) -> Result<Vec<OutboxMail>> {
+    /// Claims outbox rows due at `now`, oldest first, by moving their next
+    /// attempt to `lease_until`: another daemon (or the CLI) running the
+    /// outbox at the same time skips them, so no mail is sent twice. A
+    /// claim left by a crash simply falls due again after the lease.
+    pub async fn claim_due_outbox(
+        &self,
+        now: &str,
+        lease_until: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxMail>> {
+        let mut tx = self.pool().begin().await?;
         let rows = sqlx::query(
-            "SELECT id, message_id, envelope_from, recipients, raw, attempts FROM outbox \
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            "SELECT id, message_id, envelope_from, recipients, raw, attempts, next_attempt_at FROM outbox \
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
-        rows.into_iter()
-            .map(|r| {
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.get(0);
+            let due: String = r.get(6);
+            let taken = sqlx::query(
+                "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3",
+            )
+            .bind(lease_until)
+            .bind(id)
+            .bind(&due)
+            .execute(&mut *tx)
+            .await?;
+            if taken.rows_affected() == 1 {
                 let recipients: String = r.get(3);
-                Ok(OutboxMail {
-                    id: r.get(0),
+                claimed.push(OutboxMail {
+                    id,
                     message_id: r.get(1),
                     envelope_from: r.get(2),
                     recipients: serde_json::from_str(&recipients)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     raw: r.get(4),
                     attempts: r.get(5),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     /// Marks delivered outbox rows as sent, in one transaction.
