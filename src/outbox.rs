@@ -22,8 +22,10 @@ const BATCH: i64 = 500;
 /// First retry delay; doubles with each failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
-/// How long a claimed mail is left to its sender before another may retry it.
-const LEASE: Duration = Duration::from_secs(10 * 60);
+/// How long a claimed mail is left to its sender before another may retry
+/// it: long enough for a pass to finish, short enough that a mail claimed
+/// by a daemon that then crashed leaves soon after.
+const LEASE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {

@@ -169,9 +169,66 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     assert!(common::imap_fetch_all(&stack, &support, "INBOX")
         .await
         .is_empty());
-    // SMTP delivery is at least once: every request is acknowledged.
+    // Acknowledgements the killed daemon had claimed but not sent leave once
+    // their claim lapses (a minute); SMTP delivery is at least once.
+    if common::imap_fetch_all(&stack, &requester, "INBOX")
+        .await
+        .len()
+        < MAILS
+    {
+        tokio::time::sleep(Duration::from_secs(62)).await;
+        let mut again = Daemon::start(&config, &["run", "--once"]);
+        assert!(again.wait(Duration::from_secs(60)).success());
+    }
     let acks =
         common::wait_for_messages(&stack, &requester, "INBOX", MAILS, Duration::from_secs(30))
             .await;
     assert!(acks.len() >= MAILS);
+}
+
+#[tokio::test]
+async fn daemon_reconnects_when_the_imap_server_drops_it() {
+    let stack = common::stack();
+    let support = common::unique_address("support-kick");
+    let requester = common::unique_address("req-kick");
+    let (db_url, _db) = common::test_database_url("kick").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stack, &db_url, &support, 50);
+    let mut daemon = Daemon::start(&config, &["run"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Dovecot drops every connection of the support user.
+    let dovecot_conf = stack
+        .maildir_root
+        .parent()
+        .unwrap()
+        .join("dovecot/dovecot.conf");
+    let kicked = Command::new("doveadm")
+        .arg("-c")
+        .arg(&dovecot_conf)
+        .args(["kick", &support])
+        .output()
+        .unwrap();
+    assert!(
+        kicked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kicked.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&kicked.stdout).contains(&support),
+        "nobody was kicked"
+    );
+
+    common::send_mail(
+        &stack,
+        &requester,
+        &[&support],
+        &request(&requester, &support, 7),
+    )
+    .await;
+    let acks =
+        common::wait_for_messages(&stack, &requester, "INBOX", 1, Duration::from_secs(20)).await;
+    assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
+    daemon.signal("-TERM");
+    assert!(daemon.wait(Duration::from_secs(20)).success());
 }

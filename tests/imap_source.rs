@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use guichet::source::imap::{connect_with_backoff, ImapError, ImapSettings, ImapSource, TlsMode};
+use guichet::source::imap::{ImapError, ImapSettings, ImapSource, TlsMode};
 use tokio::net::TcpStream;
 
 const PASSWORD: &str = "secret";
@@ -362,33 +362,6 @@ async fn selecting_a_missing_folder_fails() {
             ..
         })
     ));
-}
-
-#[tokio::test]
-async fn connect_with_backoff_connects_or_stops_on_shutdown() {
-    let user = unique_user("backoff");
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let source = connect_with_backoff(&plain(&user), &shutdown).await;
-    assert!(source.is_some());
-
-    // A port where nothing listens: retries until shutdown is signalled.
-    let dead_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let dead = settings(&user, TlsMode::Plain, dead_port, None);
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        stop.send(true).unwrap();
-    });
-    let started = Instant::now();
-    let source = connect_with_backoff(&dead, &shutdown).await;
-    assert!(source.is_none());
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(4),
-        "{waited:?}"
-    );
 }
 
 /// Realistic mails from the shared corpus, cycled to `count`.

@@ -1,4 +1,5 @@
-//! IMAP source: UID fetch, IDLE, move to outcome folders, reconnection.
+//! IMAP source: UID fetch, IDLE, move to outcome folders. Reconnection with
+//! backoff is the daemon's, the same for every kind of mailbox.
 //!
 //! Commands are written with async-imap's low-level `run_command` and every
 //! response is read here, so that one place sees the tagged status (a `NO` on
@@ -24,7 +25,6 @@ use async_imap::imap_proto::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, BufWriter, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
@@ -42,8 +42,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(300);
 /// RFC 2177: re-issue IDLE before the server's 30-minute inactivity logout.
 const IDLE_RENEWAL: Duration = Duration::from_secs(29 * 60);
-const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub use crate::config::TlsMode;
 
@@ -483,38 +481,6 @@ impl ImapSource {
         if matches!(outcome, Ok(_) | Err(ImapError::Protocol { .. })) {
             self.session = Some(session);
         }
-    }
-}
-
-/// Connects, retrying with exponential backoff (1 s doubling to 60 s) and a
-/// warning per failure. `None` once `shutdown` turns true or its sender is
-/// dropped (nobody is left to stop the retries then).
-pub async fn connect_with_backoff(
-    settings: &ImapSettings,
-    shutdown: &watch::Receiver<bool>,
-) -> Option<ImapSource> {
-    let mut shutdown = shutdown.clone();
-    let mut delay = INITIAL_BACKOFF;
-    loop {
-        tokio::select! {
-            result = ImapSource::connect(settings) => match result {
-                Ok(source) => return Some(source),
-                Err(error) => tracing::warn!(
-                    host = %settings.host,
-                    port = settings.port,
-                    username = %settings.username,
-                    %error,
-                    retry_in_secs = delay.as_secs(),
-                    "IMAP connection failed"
-                ),
-            },
-            _ = shutdown.wait_for(|stop| *stop) => return None,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return None,
-        }
-        delay = (delay * 2).min(MAX_BACKOFF);
     }
 }
 
