@@ -58,6 +58,14 @@ pub struct TicketSettings {
     pub prefix: String,
     /// `n` is zero-padded to this many digits.
     pub digits: usize,
+    /// A reply within this many days of the resolution reopens the ticket;
+    /// later, it opens a new ticket that refers to the old one.
+    #[serde(default = "default_reopen_days")]
+    pub reopen_days: u32,
+}
+
+fn default_reopen_days() -> u32 {
+    7
 }
 
 /// A secret given inline, by environment variable or by file.

@@ -8,7 +8,8 @@ use chrono::Utc;
 use tracing::Instrument;
 
 use crate::config::{ConfigError, Settings};
-use crate::desk::{self, Disposition, Outcome, Plan};
+use crate::desk::status::Status;
+use crate::desk::{self, Disposition, Outcome, Plan, ReplyEffect};
 use crate::intake::classify::Classifier;
 use crate::intake::mail::{self, Address};
 use crate::intake::{format_ticket_id, Reader, Reading};
@@ -64,6 +65,7 @@ pub struct Pipeline {
     store: Store,
     prefix: String,
     digits: usize,
+    reopen_days: u32,
 }
 
 impl Pipeline {
@@ -76,6 +78,7 @@ impl Pipeline {
             store,
             prefix: settings.tickets.prefix.clone(),
             digits: settings.tickets.digits,
+            reopen_days: settings.tickets.reopen_days,
         })
     }
 
@@ -183,20 +186,10 @@ impl Pipeline {
                 reading,
                 requester,
                 ticket_id,
-            } => match tx.ticket_requester(ticket_id).await? {
-                Some(_) => {
-                    self.add_follow_up(tx, mail_id, reading, requester, ticket_id, &now)
-                        .await?;
-                    (Outcome::FollowUpAdded, Some(ticket_id.to_string()))
-                }
-                // The number names no ticket of ours: a new request after all.
-                None => {
-                    let id = self
-                        .create_ticket(tx, mail_id, reading, requester, &now)
-                        .await?;
-                    (Outcome::TicketCreated, Some(id))
-                }
-            },
+            } => {
+                self.reply(tx, mail_id, reading, requester, ticket_id, &now)
+                    .await?
+            }
         };
         Ok(Processed {
             outcome,
@@ -287,31 +280,144 @@ impl Pipeline {
         Ok(ticket_id)
     }
 
-    async fn add_follow_up(
+    /// A mail naming a ticket: appended, reopening, held, or a new ticket,
+    /// as [`desk::reply_effect`] decides.
+    async fn reply(
         &self,
         tx: &mut Batch,
         mail_id: i64,
         reading: &Reading,
-        requester: &Address,
+        sender: &Address,
+        ticket_id: &str,
+        now: &str,
+    ) -> Result<(Outcome, Option<String>), StoreError> {
+        let ticket = tx.ticket_state(ticket_id).await?;
+        let status = ticket.as_ref().and_then(|t| Status::from_text(&t.status));
+        let from_requester = ticket
+            .as_ref()
+            .is_some_and(|t| t.requester.eq_ignore_ascii_case(&sender.email));
+        let resolved_recently = if status == Some(Status::Resolu) {
+            let cutoff =
+                timestamp(Utc::now() - chrono::Duration::days(i64::from(self.reopen_days)));
+            tx.resolved_at(ticket_id)
+                .await?
+                .is_some_and(|at| at >= cutoff)
+        } else {
+            false
+        };
+        let effect = desk::reply_effect(status, from_requester, resolved_recently);
+        match effect {
+            ReplyEffect::Append | ReplyEffect::Reopen => {
+                self.add_follow_up(
+                    tx,
+                    mail_id,
+                    Outcome::FollowUpAdded,
+                    reading,
+                    sender,
+                    ticket_id,
+                    now,
+                )
+                .await?;
+                if effect == ReplyEffect::Reopen {
+                    self.reopen(tx, ticket_id, sender, now).await?;
+                }
+                Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
+            }
+            ReplyEffect::Stranger => {
+                self.add_follow_up(
+                    tx,
+                    mail_id,
+                    Outcome::StrangerHeld,
+                    reading,
+                    sender,
+                    ticket_id,
+                    now,
+                )
+                .await?;
+                Ok((Outcome::StrangerHeld, Some(ticket_id.to_string())))
+            }
+            ReplyEffect::NewTicket => {
+                let id = self
+                    .create_ticket(tx, mail_id, reading, sender, now)
+                    .await?;
+                if ticket.is_some() {
+                    self.link_tickets(tx, ticket_id, &id, now).await?;
+                }
+                Ok((Outcome::TicketCreated, Some(id)))
+            }
+        }
+    }
+
+    /// A reply to a recently resolved ticket puts it back in the works.
+    async fn reopen(
+        &self,
+        tx: &mut Batch,
+        ticket_id: &str,
+        sender: &Address,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let (from, to) = (Status::Resolu.as_str(), Status::EnCours.as_str());
+        if tx.set_status(ticket_id, from, to, now).await? {
+            let actor = format!("requester:{}", sender.email);
+            tx.append_history(&HistoryEntry {
+                ticket_id,
+                at: now,
+                actor: &actor,
+                action: "status",
+                from_value: Some(from),
+                to_value: Some(to),
+                note: Some("reopened by the requester's reply"),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records on both tickets that `new` continues `old`.
+    async fn link_tickets(
+        &self,
+        tx: &mut Batch,
+        old: &str,
+        new: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        for (ticket_id, action, other) in [(old, "continued_in", new), (new, "continues", old)] {
+            tx.append_history(&HistoryEntry {
+                ticket_id,
+                at: now,
+                actor: "system",
+                action,
+                from_value: None,
+                to_value: Some(other),
+                note: None,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn add_follow_up(
+        &self,
+        tx: &mut Batch,
+        mail_id: i64,
+        outcome: Outcome,
+        reading: &Reading,
+        sender: &Address,
         ticket_id: &str,
         now: &str,
     ) -> Result<(), StoreError> {
-        self.store_inbound(
-            tx,
-            mail_id,
-            Outcome::FollowUpAdded,
-            reading,
-            requester,
-            ticket_id,
-            now,
-        )
-        .await?;
-        let actor = format!("requester:{}", requester.email);
+        self.store_inbound(tx, mail_id, outcome, reading, sender, ticket_id, now)
+            .await?;
+        let (actor, action) = match outcome {
+            Outcome::StrangerHeld => (format!("stranger:{}", sender.email), "mail_from_stranger"),
+            _ => (format!("requester:{}", sender.email), "mail_in"),
+        };
         tx.append_history(&HistoryEntry {
             ticket_id,
             at: now,
             actor: &actor,
-            action: "mail_in",
+            action,
             from_value: None,
             to_value: None,
             note: reading.mail.message_id.as_deref(),
@@ -336,7 +442,11 @@ impl Pipeline {
         let message_row = tx
             .insert_message(&NewMessage {
                 ticket_id,
-                direction: "in",
+                direction: if outcome == Outcome::StrangerHeld {
+                    "held"
+                } else {
+                    "in"
+                },
                 mail_id: Some(mail_id),
                 message_id: reading.mail.message_id.as_deref(),
                 sender: Some(&sender.email),

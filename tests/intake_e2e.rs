@@ -497,3 +497,156 @@ async fn status_change_by_operator_notifies_the_requester() {
     );
     assert_eq!(change.actor, "agent:cli");
 }
+
+fn reply_mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    in_reply_to: Option<&str>,
+    body: &str,
+) -> Vec<u8> {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let threading = in_reply_to
+        .map(|id| format!("In-Reply-To: {id}\r\nReferences: {id}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <reply-{n}-{pid}@etab.example.test>\r\n\
+         {threading}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n\
+         Le lun. 23 nov. 2026 à 09:15, Assistance ENT <{to}> a écrit :\r\n> Votre demande a bien été enregistrée\r\n",
+        pid = std::process::id()
+    )
+    .into_bytes()
+}
+
+/// Replies find their ticket by number or by threading headers, reopen a
+/// recently resolved ticket, open a new one after a closed ticket, and a
+/// stranger's mail is held without anything being sent to anyone.
+#[tokio::test]
+async fn replies_thread_reopen_and_hold_strangers() {
+    use guichet::actions::{Actions, StatusChange};
+    use guichet::desk::status::Status;
+
+    let w = world("replies").await;
+    let mid = format!("replies-{}@etab.example.test", std::process::id());
+    common::imap_append(
+        &w.stack,
+        &w.support,
+        "INBOX",
+        &request_mail(&w.requester, &w.support, &mid),
+    )
+    .await;
+    daemon::run_once(&w.settings).await.unwrap();
+    let ack =
+        &common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
+            .await[0];
+    let ack_id = header(&String::from_utf8_lossy(ack), "Message-ID")
+        .unwrap()
+        .to_string();
+
+    // By number in the subject, then by In-Reply-To with a rewritten subject.
+    let by_number = reply_mail(
+        &w.requester,
+        &w.support,
+        "RE: TR: [CG42N1-000001] Cahier",
+        None,
+        "Toujours en panne.",
+    );
+    let by_thread = reply_mail(
+        &w.requester,
+        &w.support,
+        "autre chose",
+        Some(&ack_id),
+        "Voici une capture.",
+    );
+    for raw in [by_number, by_thread] {
+        common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+    }
+    let summary = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!((summary.mails, summary.tickets), (2, 0), "{summary:?}");
+    let store = open_store(&w.settings).await;
+    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let inbound: Vec<&str> = ticket
+        .messages
+        .iter()
+        .filter(|m| m.direction == "in")
+        .map(|m| m.body.as_str())
+        .collect();
+    assert_eq!(
+        inbound[1..],
+        ["Toujours en panne.", "Voici une capture."],
+        "quoted history cut"
+    );
+
+    // A stranger answering the thread: held, nothing sent.
+    let stranger = common::unique_address("stranger");
+    let nosy = reply_mail(
+        &stranger,
+        &w.support,
+        "RE: [CG42N1-000001]",
+        None,
+        "Je veux voir ce ticket.",
+    );
+    common::imap_append(&w.stack, &w.support, "INBOX", &nosy).await;
+    let summary = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!((summary.tickets, summary.sent), (0, 0), "{summary:?}");
+    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    assert!(ticket.messages.iter().any(|m| m.direction == "held"));
+    assert!(ticket
+        .history
+        .iter()
+        .any(|h| h.action == "mail_from_stranger"));
+    assert!(common::imap_fetch_all(&w.stack, &stranger, "INBOX")
+        .await
+        .is_empty());
+
+    // Resolved, then the requester answers: reopened.
+    let actions = Actions::new(&w.settings, store.clone()).unwrap();
+    let change = |to| StatusChange {
+        ticket_id: "CG42N1-000001",
+        to,
+        note: None,
+        internal: false,
+        actor: "agent:test",
+    };
+    actions.set_status(&change(Status::Resolu)).await.unwrap();
+    let again = reply_mail(
+        &w.requester,
+        &w.support,
+        "RE: [CG42N1-000001]",
+        None,
+        "Le problème est revenu.",
+    );
+    common::imap_append(&w.stack, &w.support, "INBOX", &again).await;
+    daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!(
+        store.ticket("CG42N1-000001").await.unwrap().unwrap().status,
+        "en_cours"
+    );
+
+    // Closed, then the requester answers: a new ticket that refers to it.
+    actions.set_status(&change(Status::Resolu)).await.unwrap();
+    actions.set_status(&change(Status::Ferme)).await.unwrap();
+    let late = reply_mail(
+        &w.requester,
+        &w.support,
+        "RE: [CG42N1-000001]",
+        None,
+        "Encore un souci.",
+    );
+    common::imap_append(&w.stack, &w.support, "INBOX", &late).await;
+    assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
+    let new = store
+        .ticket("CG42N1-000002")
+        .await
+        .unwrap()
+        .expect("a new ticket");
+    assert!(new
+        .history
+        .iter()
+        .any(|h| h.action == "continues" && h.to.as_deref() == Some("CG42N1-000001")));
+    assert_eq!(
+        store.ticket("CG42N1-000001").await.unwrap().unwrap().status,
+        "ferme"
+    );
+}

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::intake::classify::Kind;
 use crate::intake::mail::{Address, MailError};
 use crate::intake::Reading;
+use status::Status;
 
 /// Status of a ticket just created.
 pub const STATUS_NEW: &str = "nouveau";
@@ -26,6 +27,9 @@ pub enum Outcome {
     BounceRecorded,
     BulkIgnored,
     LoopIgnored,
+    /// A reply to a ticket from someone who is not its requester: kept on
+    /// the ticket for agents, nothing sent to anyone.
+    StrangerHeld,
     Failed,
 }
 
@@ -38,13 +42,14 @@ pub enum Disposition {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::TicketCreated,
         Outcome::FollowUpAdded,
         Outcome::AutoReplyIgnored,
         Outcome::BounceRecorded,
         Outcome::BulkIgnored,
         Outcome::LoopIgnored,
+        Outcome::StrangerHeld,
         Outcome::Failed,
     ];
 
@@ -56,6 +61,7 @@ impl Outcome {
             Outcome::BounceRecorded => "bounce_recorded",
             Outcome::BulkIgnored => "bulk_ignored",
             Outcome::LoopIgnored => "loop_ignored",
+            Outcome::StrangerHeld => "stranger_held",
             Outcome::Failed => "failed",
         }
     }
@@ -67,7 +73,9 @@ impl Outcome {
 
     pub fn disposition(self) -> Disposition {
         match self {
-            Outcome::TicketCreated | Outcome::FollowUpAdded => Disposition::Processed,
+            Outcome::TicketCreated | Outcome::FollowUpAdded | Outcome::StrangerHeld => {
+                Disposition::Processed
+            }
             Outcome::AutoReplyIgnored
             | Outcome::BounceRecorded
             | Outcome::BulkIgnored
@@ -94,6 +102,37 @@ pub enum Plan<'a> {
     },
     /// Recorded with its outcome and reason, nothing else.
     Record { outcome: Outcome, reason: String },
+}
+
+/// What a reply does to the ticket it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyEffect {
+    /// Added to the conversation.
+    Append,
+    /// Added, and the resolved ticket goes back to `en_cours`.
+    Reopen,
+    /// The ticket is closed (or resolved too long ago, or unknown): the
+    /// reply opens a new ticket that refers to the old one.
+    NewTicket,
+    /// Not from the requester: held on the ticket, nobody is told.
+    Stranger,
+}
+
+/// Decides what a reply does, from the ticket's status (`None`: no such
+/// ticket), whether the sender is its requester, and whether a resolution
+/// is recent enough to reopen.
+pub fn reply_effect(
+    status: Option<Status>,
+    from_requester: bool,
+    resolved_recently: bool,
+) -> ReplyEffect {
+    match status {
+        None => ReplyEffect::NewTicket,
+        Some(_) if !from_requester => ReplyEffect::Stranger,
+        Some(Status::Resolu) if resolved_recently => ReplyEffect::Reopen,
+        Some(Status::Resolu | Status::Ferme | Status::SansSuite) => ReplyEffect::NewTicket,
+        Some(_) => ReplyEffect::Append,
+    }
 }
 
 /// Decides what an incoming mail does.
@@ -164,6 +203,23 @@ mod tests {
         assert_eq!(Outcome::BounceRecorded.disposition(), Disposition::Ignored);
         assert_eq!(Outcome::Failed.disposition(), Disposition::Failed);
         assert_eq!(Outcome::from_stored("nonsense"), None);
+    }
+
+    #[test]
+    fn replies_append_reopen_or_open_a_new_ticket() {
+        use ReplyEffect::*;
+        assert_eq!(reply_effect(Some(Status::EnCours), true, false), Append);
+        assert_eq!(reply_effect(Some(Status::EnAttente), true, false), Append);
+        assert_eq!(reply_effect(Some(Status::Resolu), true, true), Reopen);
+        assert_eq!(reply_effect(Some(Status::Resolu), true, false), NewTicket);
+        assert_eq!(reply_effect(Some(Status::Ferme), true, true), NewTicket);
+        assert_eq!(
+            reply_effect(Some(Status::SansSuite), true, false),
+            NewTicket
+        );
+        assert_eq!(reply_effect(None, true, false), NewTicket);
+        assert_eq!(reply_effect(Some(Status::EnCours), false, false), Stranger);
+        assert_eq!(reply_effect(Some(Status::Ferme), false, false), Stranger);
     }
 
     #[test]

@@ -244,15 +244,6 @@ impl Batch {
         Ok(())
     }
 
-    /// Whether a ticket exists, and its requester.
-    pub async fn ticket_requester(&mut self, id: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT requester FROM tickets WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.map(|r| r.get::<String, _>(0)))
-    }
-
     /// The current state of a ticket, read inside the transaction.
     pub async fn ticket_state(&mut self, id: &str) -> Result<Option<TicketState>> {
         let row = sqlx::query(
@@ -269,6 +260,17 @@ impl Batch {
             subject: r.get(4),
             thread_id: r.get(5),
         }))
+    }
+
+    /// When the ticket was last resolved, from its history.
+    pub async fn resolved_at(&mut self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT MAX(at) FROM history WHERE ticket_id = $1 AND action = 'status' AND to_value = 'resolu'",
+        )
+        .bind(id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.get::<Option<String>, _>(0))
     }
 
     /// Moves a ticket from `from` to `to`; `false` when its status was no
