@@ -63,6 +63,13 @@ batch_size = 50
     }
 }
 
+impl World {
+    /// Puts a mail straight into the support inbox, as if delivered.
+    async fn deliver(&self, raw: &[u8]) {
+        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
+    }
+}
+
 fn request_mail(from: &str, to: &str, message_id: &str) -> Vec<u8> {
     format!(
         "From: Jeanne Martin <{from}>\r\n\
@@ -260,7 +267,7 @@ async fn robots_get_no_answer_and_are_moved_aside() {
     )
     .expect("corpus present beside the project");
     for raw in [vacation.into_bytes(), list.into_bytes(), bounce] {
-        common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+        w.deliver(&raw).await;
     }
     let summary = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(summary.mails, 3);
@@ -290,17 +297,12 @@ async fn robots_get_no_answer_and_are_moved_aside() {
 async fn unreadable_mail_goes_to_failed_and_the_rest_goes_on() {
     let w = world("failed").await;
     let garbage = b"\x00\x01\x02 this is not a mail at all".to_vec();
-    common::imap_append(&w.stack, &w.support, "INBOX", &garbage).await;
-    common::imap_append(
-        &w.stack,
+    w.deliver(&garbage).await;
+    w.deliver(&request_mail(
+        &w.requester,
         &w.support,
-        "INBOX",
-        &request_mail(
-            &w.requester,
-            &w.support,
-            &format!("ok-{}@x.test", std::process::id()),
-        ),
-    )
+        &format!("ok-{}@x.test", std::process::id()),
+    ))
     .await;
     let summary = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(summary.mails, 2);
@@ -367,7 +369,7 @@ async fn tls_mailbox_and_starttls_smtp_with_the_site_ca() {
         &w.support,
         &format!("tls-{}@x.test", std::process::id()),
     );
-    common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+    w.deliver(&raw).await;
 
     let summary = daemon::run_once(&settings).await.unwrap();
     assert_eq!((summary.tickets, summary.sent), (1, 1), "{summary:?}");
@@ -393,7 +395,7 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
         &w.support,
         &format!("down-{}@x.test", std::process::id()),
     );
-    common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+    w.deliver(&raw).await;
     let mut down = w.settings.clone();
     // Nothing listens on port 9 of loopback.
     down.smtp.url = "smtp://127.0.0.1:9".into();
@@ -424,13 +426,8 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
 async fn status_change_by_operator_notifies_the_requester() {
     let w = world("status").await;
     let mid = format!("status-{}@etab.example.test", std::process::id());
-    common::imap_append(
-        &w.stack,
-        &w.support,
-        "INBOX",
-        &request_mail(&w.requester, &w.support, &mid),
-    )
-    .await;
+    w.deliver(&request_mail(&w.requester, &w.support, &mid))
+        .await;
     assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
     common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
 
@@ -529,13 +526,8 @@ async fn replies_thread_reopen_and_hold_strangers() {
 
     let w = world("replies").await;
     let mid = format!("replies-{}@etab.example.test", std::process::id());
-    common::imap_append(
-        &w.stack,
-        &w.support,
-        "INBOX",
-        &request_mail(&w.requester, &w.support, &mid),
-    )
-    .await;
+    w.deliver(&request_mail(&w.requester, &w.support, &mid))
+        .await;
     daemon::run_once(&w.settings).await.unwrap();
     let ack =
         &common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
@@ -560,7 +552,7 @@ async fn replies_thread_reopen_and_hold_strangers() {
         "Voici une capture.",
     );
     for raw in [by_number, by_thread] {
-        common::imap_append(&w.stack, &w.support, "INBOX", &raw).await;
+        w.deliver(&raw).await;
     }
     let summary = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!((summary.mails, summary.tickets), (2, 0), "{summary:?}");
@@ -587,7 +579,7 @@ async fn replies_thread_reopen_and_hold_strangers() {
         None,
         "Je veux voir ce ticket.",
     );
-    common::imap_append(&w.stack, &w.support, "INBOX", &nosy).await;
+    w.deliver(&nosy).await;
     let summary = daemon::run_once(&w.settings).await.unwrap();
     assert_eq!((summary.tickets, summary.sent), (0, 0), "{summary:?}");
     let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
@@ -617,7 +609,7 @@ async fn replies_thread_reopen_and_hold_strangers() {
         None,
         "Le problème est revenu.",
     );
-    common::imap_append(&w.stack, &w.support, "INBOX", &again).await;
+    w.deliver(&again).await;
     daemon::run_once(&w.settings).await.unwrap();
     assert_eq!(
         store.ticket("CG42N1-000001").await.unwrap().unwrap().status,
@@ -634,7 +626,7 @@ async fn replies_thread_reopen_and_hold_strangers() {
         None,
         "Encore un souci.",
     );
-    common::imap_append(&w.stack, &w.support, "INBOX", &late).await;
+    w.deliver(&late).await;
     assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
     let new = store
         .ticket("CG42N1-000002")

@@ -142,7 +142,19 @@ impl Store {
     /// Starts the transaction of one batch.
     pub async fn begin(&self) -> Result<Batch> {
         Ok(Batch {
-            tx: self.pool.begin().await?,
+            tx: self.write_transaction().await?,
+        })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a transaction that read first and writes
+    /// later fails outright ("database is locked", no waiting) when another
+    /// process committed in between; taking the lock first makes it wait
+    /// its turn instead.
+    pub(crate) async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 

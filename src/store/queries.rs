@@ -431,7 +431,7 @@ impl Store {
         lease_until: &str,
         limit: i64,
     ) -> Result<Vec<OutboxMail>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(
             "SELECT id, message_id, envelope_from, recipients, raw, attempts, next_attempt_at FROM outbox \
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
@@ -472,7 +472,7 @@ impl Store {
 
     /// Marks delivered outbox rows as sent, in one transaction.
     pub async fn mark_sent(&self, ids: &[i64], at: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         for id in ids {
             sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
                 .bind(at)
