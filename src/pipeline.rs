@@ -11,12 +11,13 @@ use crate::config::{ConfigError, Settings};
 use crate::desk::status::Status;
 use crate::desk::{self, Disposition, Outcome, Plan, ReplyEffect};
 use crate::intake::classify::Classifier;
+use crate::intake::fields::{Field, RequestFields};
 use crate::intake::mail::{self, Address};
 use crate::intake::{format_ticket_id, Reader, Reading};
 use crate::notify::{Acknowledgement, Notifier, NotifyError, Outgoing};
 use crate::store::{
     timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket, QueuedMail,
-    Store, StoreError,
+    Store, StoreError, TicketState,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -321,6 +322,10 @@ impl Pipeline {
                 if effect == ReplyEffect::Reopen {
                     self.reopen(tx, ticket_id, sender, now).await?;
                 }
+                if let Some(ticket) = &ticket {
+                    self.complete_fields(tx, ticket, reading, sender, now)
+                        .await?;
+                }
                 Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
             }
             ReplyEffect::Stranger => {
@@ -346,6 +351,51 @@ impl Pipeline {
                 Ok((Outcome::TicketCreated, Some(id)))
             }
         }
+    }
+
+    /// A reply to an incomplete ticket fills in the missing fields it gives
+    /// under their labels; each one is recorded in the history.
+    async fn complete_fields(
+        &self,
+        tx: &mut Batch,
+        ticket: &TicketState,
+        reading: &Reading,
+        sender: &Address,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        let mut missing: Vec<Field> =
+            serde_json::from_str(&ticket.missing_fields).map_err(corrupt)?;
+        let filled: Vec<(Field, &str)> = missing
+            .iter()
+            .filter_map(|f| reading.labelled.get(*f).map(|value| (*f, value)))
+            .collect();
+        if filled.is_empty() {
+            return Ok(());
+        }
+        let mut fields: RequestFields = serde_json::from_str(&ticket.fields).map_err(corrupt)?;
+        for (field, value) in &filled {
+            fields.set(*field, value.to_string());
+        }
+        missing.retain(|f| !filled.iter().any(|(done, _)| done == f));
+        let fields_json = serde_json::to_string(&fields).map_err(corrupt)?;
+        let missing_json = serde_json::to_string(&missing).map_err(corrupt)?;
+        tx.set_fields(&ticket.id, &fields_json, &missing_json, now)
+            .await?;
+        let actor = format!("requester:{}", sender.email);
+        for (field, value) in filled {
+            tx.append_history(&HistoryEntry {
+                ticket_id: &ticket.id,
+                at: now,
+                actor: &actor,
+                action: "field_completed",
+                from_value: None,
+                to_value: Some(value),
+                note: Some(field.key()),
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// A reply to a recently resolved ticket puts it back in the works.

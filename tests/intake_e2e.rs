@@ -642,3 +642,48 @@ async fn replies_thread_reopen_and_hold_strangers() {
         "ferme"
     );
 }
+
+#[tokio::test]
+async fn reply_fills_in_the_missing_fields() {
+    let w = world("fill").await;
+    let pid = std::process::id();
+    let bare = format!(
+        "From: <{}>\r\nTo: <{}>\r\nSubject: Imprimante\r\nMessage-ID: <fill-{pid}@x.test>\r\n\r\n\
+         L'imprimante de la salle 12 ne fonctionne plus.\r\n",
+        w.requester, w.support
+    );
+    w.deliver(bare.as_bytes()).await;
+    daemon::run_once(&w.settings).await.unwrap();
+    let answer = reply_mail(
+        &w.requester,
+        &w.support,
+        "RE: [CG42N1-000001] Imprimante",
+        None,
+        "Bonjour,\r\nTéléphone : 04 77 11 22 33\r\nFonction : CPE\r\n",
+    );
+    w.deliver(&answer).await;
+    let summary = daemon::run_once(&w.settings).await.unwrap();
+    assert_eq!(summary.tickets, 0, "{summary:?}");
+
+    let store = open_store(&w.settings).await;
+    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    assert_eq!(ticket.fields["phone"], "04 77 11 22 33");
+    assert_eq!(ticket.fields["role"], "CPE");
+    assert!(
+        !ticket.missing_fields.contains(&"phone".to_string()),
+        "{:?}",
+        ticket.missing_fields
+    );
+    assert!(!ticket.missing_fields.contains(&"role".to_string()));
+    assert!(
+        ticket.missing_fields.contains(&"population".to_string()),
+        "still missing"
+    );
+    let completed: Vec<_> = ticket
+        .history
+        .iter()
+        .filter(|h| h.action == "field_completed")
+        .filter_map(|h| h.note.as_deref())
+        .collect();
+    assert_eq!(completed, ["role", "phone"]);
+}

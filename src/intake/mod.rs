@@ -34,7 +34,11 @@ pub struct Reading {
     pub kind: Kind,
     /// The ticket a follow-up names, zero-padded (`CG42N1-000123`).
     pub ticket_ref: Option<String>,
+    /// The fields, with the subject and the text standing in for a missing
+    /// `Objet` and `Description`.
     pub fields: RequestFields,
+    /// Only what the mail gives under a label: what a reply may complete.
+    pub labelled: RequestFields,
     pub missing: Vec<Field>,
     pub priority: Priority,
     /// The new part of the text: quoted history and signature cut.
@@ -67,7 +71,8 @@ impl Reader {
             _ => None,
         };
         let body = reply::new_part(&mail.text);
-        let mut fields = fields::read_fields(&body, &self.labels);
+        let labelled = fields::read_fields(&body, &self.labels);
+        let mut fields = labelled.clone();
         if fields.subject.is_none() && !mail.subject.is_empty() {
             fields.subject = Some(mail.subject.clone());
         }
@@ -85,6 +90,7 @@ impl Reader {
             kind,
             ticket_ref,
             fields,
+            labelled,
             missing,
             priority,
             body,

@@ -159,6 +159,10 @@ pub struct TicketState {
     pub requester_name: Option<String>,
     pub subject: String,
     pub thread_id: Option<String>,
+    /// JSON object of the request fields.
+    pub fields: String,
+    /// JSON array of the keys still missing.
+    pub missing_fields: String,
 }
 
 /// Filters of `tickets list`.
@@ -247,7 +251,8 @@ impl Batch {
     /// The current state of a ticket, read inside the transaction.
     pub async fn ticket_state(&mut self, id: &str) -> Result<Option<TicketState>> {
         let row = sqlx::query(
-            "SELECT id, status, requester, requester_name, subject, thread_id FROM tickets WHERE id = $1",
+            "SELECT id, status, requester, requester_name, subject, thread_id, fields, missing_fields \
+             FROM tickets WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *self.tx)
@@ -259,7 +264,30 @@ impl Batch {
             requester_name: r.get(3),
             subject: r.get(4),
             thread_id: r.get(5),
+            fields: r.get(6),
+            missing_fields: r.get(7),
         }))
+    }
+
+    /// Replaces a ticket's fields and missing list (JSON), e.g. when a
+    /// reply brings what the request lacked.
+    pub async fn set_fields(
+        &mut self,
+        id: &str,
+        fields: &str,
+        missing_fields: &str,
+        at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tickets SET fields = $1, missing_fields = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(nul_free(fields))
+        .bind(missing_fields)
+        .bind(at)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// When the ticket was last resolved, from its history.
