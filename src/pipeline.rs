@@ -53,6 +53,16 @@ impl Processed {
     }
 }
 
+/// The incoming mail being applied: its record, what was read from it, who
+/// sent it, and the time of the batch.
+#[derive(Clone, Copy)]
+struct Inbound<'a> {
+    mail_id: i64,
+    reading: &'a Reading,
+    sender: &'a Address,
+    now: &'a str,
+}
+
 /// How far an IMAP mailbox has been read, saved with the batch.
 #[derive(Debug, Clone, Copy)]
 pub struct Cursor {
@@ -243,16 +253,14 @@ impl Pipeline {
             note: Some(reading.priority.as_str()),
         })
         .await?;
-        self.store_inbound(
-            tx,
+        let inbound = Inbound {
             mail_id,
-            Outcome::TicketCreated,
             reading,
-            requester,
-            &ticket_id,
+            sender: requester,
             now,
-        )
-        .await?;
+        };
+        self.store_inbound(tx, &inbound, Outcome::TicketCreated, &ticket_id)
+            .await?;
         let ack = self.notifier.acknowledgement(&Acknowledgement {
             ticket_id: &ticket_id,
             to: requester,
@@ -307,18 +315,16 @@ impl Pipeline {
             false
         };
         let effect = desk::reply_effect(status, from_requester, resolved_recently);
+        let inbound = Inbound {
+            mail_id,
+            reading,
+            sender,
+            now,
+        };
         match effect {
             ReplyEffect::Append | ReplyEffect::Reopen => {
-                self.add_follow_up(
-                    tx,
-                    mail_id,
-                    Outcome::FollowUpAdded,
-                    reading,
-                    sender,
-                    ticket_id,
-                    now,
-                )
-                .await?;
+                self.add_follow_up(tx, &inbound, Outcome::FollowUpAdded, ticket_id)
+                    .await?;
                 if effect == ReplyEffect::Reopen {
                     self.reopen(tx, ticket_id, sender, now).await?;
                 }
@@ -329,16 +335,8 @@ impl Pipeline {
                 Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
             }
             ReplyEffect::Stranger => {
-                self.add_follow_up(
-                    tx,
-                    mail_id,
-                    Outcome::StrangerHeld,
-                    reading,
-                    sender,
-                    ticket_id,
-                    now,
-                )
-                .await?;
+                self.add_follow_up(tx, &inbound, Outcome::StrangerHeld, ticket_id)
+                    .await?;
                 Ok((Outcome::StrangerHeld, Some(ticket_id.to_string())))
             }
             ReplyEffect::NewTicket => {
@@ -446,19 +444,21 @@ impl Pipeline {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds the mail to the ticket's conversation, recorded in its history.
     async fn add_follow_up(
         &self,
         tx: &mut Batch,
-        mail_id: i64,
+        inbound: &Inbound<'_>,
         outcome: Outcome,
-        reading: &Reading,
-        sender: &Address,
         ticket_id: &str,
-        now: &str,
     ) -> Result<(), StoreError> {
-        self.store_inbound(tx, mail_id, outcome, reading, sender, ticket_id, now)
-            .await?;
+        let Inbound {
+            reading,
+            sender,
+            now,
+            ..
+        } = *inbound;
+        self.store_inbound(tx, inbound, outcome, ticket_id).await?;
         let (actor, action) = match outcome {
             Outcome::StrangerHeld => (format!("stranger:{}", sender.email), "mail_from_stranger"),
             _ => (format!("requester:{}", sender.email), "mail_in"),
@@ -477,17 +477,19 @@ impl Pipeline {
     }
 
     /// The inbound message and its attachments, tied to the ticket.
-    #[allow(clippy::too_many_arguments)]
     async fn store_inbound(
         &self,
         tx: &mut Batch,
-        mail_id: i64,
+        inbound: &Inbound<'_>,
         outcome: Outcome,
-        reading: &Reading,
-        sender: &Address,
         ticket_id: &str,
-        now: &str,
     ) -> Result<(), StoreError> {
+        let Inbound {
+            mail_id,
+            reading,
+            sender,
+            now,
+        } = *inbound;
         tx.link_mail(mail_id, ticket_id, outcome.as_str()).await?;
         let message_row = tx
             .insert_message(&NewMessage {

@@ -56,40 +56,6 @@ impl Drop for Daemon {
     }
 }
 
-fn write_config(
-    dir: &std::path::Path,
-    stack: &common::Stack,
-    db_url: &str,
-    support: &str,
-    batch: usize,
-) -> std::path::PathBuf {
-    let path = dir.join("guichet.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[database]
-url = "{db_url}"
-[[mailboxes]]
-name = "support"
-url = "imap://127.0.0.1:{imap}/INBOX"
-username = "{support}"
-password = "secret"
-[smtp]
-url = "smtp://127.0.0.1:{smtp}"
-from = "Assistance ENT <{support}>"
-[gateway]
-poll_interval_secs = 30
-batch_size = {batch}
-"#,
-            imap = stack.imap_port,
-            smtp = stack.smtp_port,
-        ),
-    )
-    .unwrap();
-    path
-}
-
 fn request(from: &str, to: &str, n: usize) -> Vec<u8> {
     format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: Demande {n}\r\nMessage-ID: <proc-{n}-{pid}@etab.example.test>\r\n\r\n\
@@ -107,7 +73,7 @@ async fn daemon_answers_new_mail_through_idle_and_stops_on_sigterm() {
     let (db_url, _db) = common::test_database_url("idle").await;
     let dir = tempfile::tempdir().unwrap();
     // A 30 s poll interval: only IDLE can make the answer arrive in time.
-    let config = write_config(dir.path(), &stack, &db_url, &support, 50);
+    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 50);
     let mut daemon = Daemon::start(&config, &["run"]);
     // Let it connect and enter IDLE on an empty inbox first.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -136,7 +102,7 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     let requester = common::unique_address("req-kill");
     let (db_url, _db) = common::test_database_url("kill").await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &stack, &db_url, &support, 5);
+    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 5);
     for n in 0..MAILS {
         common::imap_append(&stack, &support, "INBOX", &request(&requester, &support, n)).await;
     }
@@ -193,7 +159,7 @@ async fn daemon_reconnects_when_the_imap_server_drops_it() {
     let requester = common::unique_address("req-kick");
     let (db_url, _db) = common::test_database_url("kick").await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &stack, &db_url, &support, 50);
+    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 50);
     let mut daemon = Daemon::start(&config, &["run"]);
     tokio::time::sleep(Duration::from_secs(2)).await;
 

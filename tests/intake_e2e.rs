@@ -28,30 +28,7 @@ async fn world(tag: &str) -> World {
     let requester = common::unique_address(&format!("req-{tag}"));
     let (db_url, db) = common::test_database_url(tag).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"
-[database]
-url = "{db_url}"
-[tickets]
-prefix = "CG42N1"
-digits = 6
-[[mailboxes]]
-name = "support"
-url = "imap://127.0.0.1:{imap}/INBOX"
-username = "{support}"
-password = "secret"
-[smtp]
-url = "smtp://127.0.0.1:{smtp}"
-from = "Assistance ENT <{support}>"
-[gateway]
-poll_interval_secs = 1
-batch_size = 50
-"#,
-        imap = stack.imap_port,
-        smtp = stack.smtp_port,
-    );
-    let path = dir.path().join("guichet.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
     let settings = Settings::load(Some(&path)).unwrap();
     World {
         stack,

@@ -7,7 +7,7 @@
 //! [`unique_address`] and needs no other setup.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -263,4 +263,28 @@ async fn create_postgres_database(tag: &str) -> String {
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
     url.to_string()
+}
+
+/// Writes `DIR/guichet.toml` for a daemon reading `support`'s IMAP inbox on
+/// the stack, sending through its Postfix, storing in `db_url`; returns the path.
+pub fn write_config(
+    dir: &Path,
+    stack: &Stack,
+    db_url: &str,
+    support: &str,
+    poll_interval_secs: u64,
+    batch_size: usize,
+) -> PathBuf {
+    let path = dir.join("guichet.toml");
+    let config = format!(
+        "[database]\nurl = \"{db_url}\"\n\
+         [[mailboxes]]\nname = \"support\"\nurl = \"imap://127.0.0.1:{imap}/INBOX\"\n\
+         username = \"{support}\"\npassword = \"{PASSWORD}\"\n\
+         [smtp]\nurl = \"smtp://127.0.0.1:{smtp}\"\nfrom = \"Assistance ENT <{support}>\"\n\
+         [gateway]\npoll_interval_secs = {poll_interval_secs}\nbatch_size = {batch_size}\n",
+        imap = stack.imap_port,
+        smtp = stack.smtp_port,
+    );
+    std::fs::write(&path, config).unwrap();
+    path
 }
