@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::desk::sla::{BusinessHours, SlaClock, SlaPolicy};
+use crate::desk::staff::{Agent, Staff};
 use crate::intake::fields::{Field, FieldLabels};
 use crate::intake::priority::{Priority, PriorityRules};
+use crate::intake::routing::{default_routes, RouteSettings, Router};
 
 /// The defaults a fresh clone runs on: SQLite and a Maildir under `var/`,
 /// outgoing mail written as files.
@@ -41,6 +44,18 @@ pub struct Settings {
     #[serde(default)]
     pub fields: FieldSettings,
     pub priority: PrioritySettings,
+    #[serde(default)]
+    pub routing: RoutingSettings,
+    /// Teams by name, with the addresses their notifications go to.
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamSettings>,
+    /// Agents who may act on tickets by mail.
+    #[serde(default)]
+    pub agents: Vec<AgentSettings>,
+    #[serde(default)]
+    pub notifications: NotificationSettings,
+    #[serde(default)]
+    pub sla: SlaSettings,
     pub log: LogSettings,
 }
 
@@ -195,6 +210,146 @@ pub struct PriorityRuleSettings {
     pub priority: Priority,
 }
 
+/// Which team and category a new ticket gets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// The team of a request no rule matches.
+    #[serde(default = "default_team")]
+    pub default_team: String,
+    /// Ordered rules; the first whose pattern matches decides. Left out: the
+    /// built-in matrix (ENT, Pronote, software, hardware).
+    #[serde(default = "default_routes")]
+    pub rules: Vec<RouteSettings>,
+}
+
+fn default_team() -> String {
+    "support".into()
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            default_team: default_team(),
+            rules: default_routes(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSettings {
+    /// Where the team's notifications go; mail from these addresses counts
+    /// as the team's.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSettings {
+    /// How the agent appears in the history (`agent:NAME`).
+    pub name: String,
+    /// The address the agent writes from.
+    pub address: String,
+    #[serde(default)]
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Told of every new ticket and every status change (e.g. the ENT
+    /// referent of the département).
+    #[serde(default)]
+    pub referents: Vec<String>,
+    /// Told, with the ticket's team, when an SLA deadline is near or past.
+    #[serde(default)]
+    pub escalation: Vec<String>,
+}
+
+/// Service-level commitments and the hours they are counted in.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSettings {
+    /// Per priority class, in business minutes.
+    #[serde(default)]
+    pub targets: SlaPolicy,
+    /// How long before a deadline the team is warned (elapsed minutes).
+    #[serde(default = "default_warn_before")]
+    pub warn_before_minutes: u32,
+    #[serde(default)]
+    pub business_hours: BusinessHoursSettings,
+}
+
+fn default_warn_before() -> u32 {
+    30
+}
+
+impl Default for SlaSettings {
+    fn default() -> Self {
+        Self {
+            targets: SlaPolicy::default(),
+            warn_before_minutes: default_warn_before(),
+            business_hours: BusinessHoursSettings::default(),
+        }
+    }
+}
+
+/// When the desk works, Europe/Paris time. `end = "00:00"` means midnight
+/// at the end of the day; all seven days 00:00–00:00 is around the clock.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursSettings {
+    /// Open days: `mon`, `tue`… (or full English names).
+    pub days: Vec<String>,
+    /// `HH:MM`.
+    pub start: String,
+    pub end: String,
+    /// Closed dates, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
+}
+
+impl Default for BusinessHoursSettings {
+    fn default() -> Self {
+        Self {
+            days: ["mon", "tue", "wed", "thu", "fri"]
+                .map(String::from)
+                .to_vec(),
+            start: "08:30".into(),
+            end: "18:00".into(),
+            holidays: Vec::new(),
+        }
+    }
+}
+
+impl BusinessHoursSettings {
+    /// The schedule, checked; the error names the key at fault.
+    pub fn schedule(&self) -> Result<BusinessHours, ConfigError> {
+        let key = "sla.business_hours";
+        let mut days = [false; 7];
+        for day in &self.days {
+            let weekday: chrono::Weekday = day
+                .parse()
+                .map_err(|_| invalid(format!("{key}.days"), format!("{day:?} is not a day")))?;
+            days[weekday.num_days_from_monday() as usize] = true;
+        }
+        let time = |name: &str, text: &str| {
+            chrono::NaiveTime::parse_from_str(text, "%H:%M")
+                .map_err(|_| invalid(format!("{key}.{name}"), format!("{text:?} is not HH:MM")))
+        };
+        let hours = BusinessHours {
+            days,
+            start: time("start", &self.start)?,
+            end: time("end", &self.end)?,
+            holidays: self.holidays.clone(),
+        };
+        hours.validate().map_err(|e| invalid(key, e.to_string()))?;
+        Ok(hours)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -317,6 +472,9 @@ impl Settings {
             return Err(invalid("smtp.connections", "must be at least 1"));
         }
         self.priority_rules()?;
+        self.router()?;
+        self.sla.business_hours.schedule()?;
+        self.staff()?;
         Ok(())
     }
 
@@ -377,6 +535,57 @@ impl Settings {
             .map(|r| (r.pattern.as_str(), r.priority));
         PriorityRules::new(pairs)
             .map_err(|(i, e)| invalid(format!("priority.rules[{i}].pattern"), e.to_string()))
+    }
+
+    /// The routing rules, compiled.
+    pub fn router(&self) -> Result<Router, ConfigError> {
+        Router::new(&self.routing.rules, &self.routing.default_team)
+            .map_err(|(i, e)| invalid(format!("routing.rules[{i}].pattern"), e.to_string()))
+    }
+
+    /// The SLA clock: targets, business hours, warning delay.
+    pub fn sla_clock(&self) -> Result<SlaClock, ConfigError> {
+        Ok(SlaClock {
+            policy: self.sla.targets,
+            hours: self.sla.business_hours.schedule()?,
+            warn_before: chrono::TimeDelta::minutes(i64::from(self.sla.warn_before_minutes)),
+        })
+    }
+
+    /// Who works the tickets, and where their notifications go.
+    pub fn staff(&self) -> Result<Staff, ConfigError> {
+        let check = |key: String, address: &str| {
+            address
+                .parse::<lettre::Address>()
+                .map(|_| ())
+                .map_err(|e| invalid(key, format!("{address:?} is not a mail address ({e})")))
+        };
+        for (name, team) in &self.teams {
+            for (i, address) in team.addresses.iter().enumerate() {
+                check(format!("teams.{name}.addresses[{i}]"), address)?;
+            }
+        }
+        for (i, agent) in self.agents.iter().enumerate() {
+            check(format!("agents[{i}].address"), &agent.address)?;
+        }
+        for (i, address) in self.notifications.referents.iter().enumerate() {
+            check(format!("notifications.referents[{i}]"), address)?;
+        }
+        for (i, address) in self.notifications.escalation.iter().enumerate() {
+            check(format!("notifications.escalation[{i}]"), address)?;
+        }
+        Ok(Staff::new(
+            self.teams
+                .iter()
+                .map(|(name, team)| (name.clone(), team.addresses.clone())),
+            self.agents.iter().map(|a| Agent {
+                name: a.name.clone(),
+                address: a.address.clone(),
+                team: a.team.clone(),
+            }),
+            self.notifications.referents.clone(),
+            self.notifications.escalation.clone(),
+        ))
     }
 
     /// The resolved settings as TOML, with every secret masked.

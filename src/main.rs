@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use guichet::actions::{ActionError, Actions, StatusChange};
+use guichet::actions::{ActionError, Actions, Change, Request};
 use guichet::config::{LogFormat, Settings};
 use guichet::daemon;
 use guichet::desk::status::Status;
+use guichet::intake::priority::Priority;
 use guichet::outbox::Outbox;
 use guichet::pipeline::Pipeline;
-use guichet::store::{Store, TicketFilter};
+use guichet::store::{timestamp, Store, TicketFilter};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,11 @@ enum TicketsCommand {
         status: Option<String>,
         #[arg(long)]
         priority: Option<String>,
+        #[arg(long)]
+        team: Option<String>,
+        /// Created on or after this date (YYYY-MM-DD, Paris) or instant (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
         #[arg(long)]
@@ -90,10 +96,43 @@ enum TicketsCommand {
         note: Option<String>,
         #[arg(long)]
         internal: bool,
-        /// Who makes the change, recorded in the history.
-        #[arg(long, default_value = "cli")]
-        agent: String,
+        #[command(flatten)]
+        by: Actor,
     },
+    /// Give a ticket to a team, and optionally an agent.
+    Assign {
+        id: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        agent: Option<String>,
+        #[command(flatten)]
+        by: Actor,
+    },
+    /// Change a ticket's priority class (bloquante, majeure, mineure); the
+    /// SLA deadlines follow.
+    Priority {
+        id: String,
+        priority: String,
+        #[command(flatten)]
+        by: Actor,
+    },
+    /// Add a note: mailed to the requester, or kept for agents with --internal.
+    Note {
+        id: String,
+        text: String,
+        #[arg(long)]
+        internal: bool,
+        #[command(flatten)]
+        by: Actor,
+    },
+}
+
+/// Who acts, recorded in the history as `agent:NAME`.
+#[derive(clap::Args)]
+struct Actor {
+    #[arg(long = "by", value_name = "NAME", default_value = "cli")]
+    name: String,
 }
 
 fn main() -> ExitCode {
@@ -154,14 +193,25 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Tickets(TicketsCommand::List {
             status,
             priority,
+            team,
+            since,
             limit,
             json,
         }) => {
+            let since = match since.as_deref().map(parse_since).transpose() {
+                Ok(since) => since,
+                Err(problem) => {
+                    eprintln!("guichet: --since: {problem}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let store = open_store(&settings).await?;
             let tickets = store
                 .tickets(&TicketFilter {
                     status,
                     priority,
+                    team,
+                    since,
                     limit,
                 })
                 .await?;
@@ -170,8 +220,13 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             } else {
                 for t in tickets {
                     println!(
-                        "{}  {:<10} {:<9} {:<30} {}",
-                        t.id, t.status, t.priority, t.requester, t.subject
+                        "{}  {:<14} {:<9} {:<12} {:<30} {}",
+                        t.id,
+                        t.status,
+                        t.priority,
+                        t.team.as_deref().unwrap_or("-"),
+                        t.requester,
+                        t.subject
                     );
                 }
             }
@@ -193,33 +248,49 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             status,
             note,
             internal,
-            agent,
+            by,
         }) => {
             let Some(to) = Status::from_text(&status) else {
                 eprintln!("guichet: unknown status {status:?}");
                 return Ok(ExitCode::from(2));
             };
-            let store = open_store(&settings).await?;
-            let actions = Actions::new(&settings, store.clone())?;
-            let actor = format!("agent:{agent}");
-            let change = StatusChange {
-                ticket_id: &id,
+            let change = Change::Status {
                 to,
                 note: note.as_deref(),
                 internal,
-                actor: &actor,
             };
-            match actions.set_status(&change).await {
-                Ok(from) => println!("{id}: {} → {}", from.as_str(), to.as_str()),
-                Err(error @ (ActionError::Transition { .. } | ActionError::UnknownTicket(_))) => {
-                    eprintln!("guichet: {error}");
-                    return Ok(ExitCode::FAILURE);
-                }
-                Err(error) => return Err(error.into()),
-            }
-            // Tell the requester now rather than at the daemon's next pass.
-            let outbox = Outbox::new(&settings.smtp, store)?;
-            outbox.deliver_due().await?;
+            return act(&settings, &id, &by, change).await;
+        }
+        Command::Tickets(TicketsCommand::Assign {
+            id,
+            team,
+            agent,
+            by,
+        }) => {
+            let change = Change::Assign {
+                team: &team,
+                agent: agent.as_deref(),
+            };
+            return act(&settings, &id, &by, change).await;
+        }
+        Command::Tickets(TicketsCommand::Priority { id, priority, by }) => {
+            let Some(priority) = Priority::from_text(&priority) else {
+                eprintln!("guichet: unknown priority {priority:?} (bloquante, majeure, mineure)");
+                return Ok(ExitCode::from(2));
+            };
+            return act(&settings, &id, &by, Change::Priority(priority)).await;
+        }
+        Command::Tickets(TicketsCommand::Note {
+            id,
+            text,
+            internal,
+            by,
+        }) => {
+            let change = Change::Note {
+                text: &text,
+                internal,
+            };
+            return act(&settings, &id, &by, change).await;
         }
         Command::Outcomes { json } => {
             let store = open_store(&settings).await?;
@@ -236,6 +307,59 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies an operator's change and delivers what it queued at once, so
+/// the requester is told now rather than at the daemon's next pass. A
+/// refused change exits 1 with the reason.
+async fn act(settings: &Settings, id: &str, by: &Actor, change: Change<'_>) -> Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let actions = Actions::new(settings, store.clone())?;
+    let actor = format!("agent:{}", by.name);
+    let request = Request {
+        ticket_id: id,
+        actor: &actor,
+        change,
+    };
+    match actions.perform(&request).await {
+        Ok(()) => {}
+        Err(
+            error @ (ActionError::Transition { .. }
+            | ActionError::UnknownTicket(_)
+            | ActionError::UnknownTeam { .. }
+            | ActionError::UnknownAgent { .. }
+            | ActionError::EmptyNote
+            | ActionError::Conflict(_)),
+        ) => {
+            eprintln!("guichet: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    if let Some(ticket) = store.ticket(id).await? {
+        println!(
+            "{id}: {} [{}] team {} agent {}",
+            ticket.status,
+            ticket.priority,
+            ticket.team.as_deref().unwrap_or("-"),
+            ticket.agent.as_deref().unwrap_or("-")
+        );
+    }
+    let outbox = Outbox::new(&settings.smtp, store)?;
+    outbox.deliver_due().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-09-01` (midnight in Paris) or an RFC 3339 instant, as a stored
+/// timestamp.
+fn parse_since(text: &str) -> Result<String, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        return Ok(timestamp(guichet::desk::sla::from_paris(midnight)));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| timestamp(at.with_timezone(&chrono::Utc)))
+        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 time"))
 }
 
 async fn open_store(settings: &Settings) -> Result<Store> {
@@ -295,6 +419,27 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
 fn print_ticket(t: &guichet::store::TicketView) {
     println!("{}  [{}] {}", t.id, t.priority, t.subject);
     println!("status:    {}", t.status);
+    println!(
+        "team:      {}{}",
+        t.team.as_deref().unwrap_or("-"),
+        t.category
+            .as_ref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default()
+    );
+    if let Some(agent) = &t.agent {
+        println!("agent:     {agent}");
+    }
+    for (label, value) in [
+        ("take by:", &t.take_charge_by),
+        ("taken:", &t.taken_at),
+        ("solve by:", &t.resolve_by),
+        ("resolved:", &t.resolved_at),
+    ] {
+        if let Some(value) = value {
+            println!("{label:<10} {value}");
+        }
+    }
     println!(
         "requester: {}{}",
         t.requester,

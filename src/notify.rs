@@ -17,7 +17,7 @@ use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
 
 /// The templates, by name, with their embedded defaults.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (
         "acknowledgement.subject.txt",
         include_str!("../deploy/templates/acknowledgement.subject.txt"),
@@ -39,6 +39,18 @@ const TEMPLATES: [(&str, &str); 6] = [
         "status.html",
         include_str!("../deploy/templates/status.html"),
     ),
+    (
+        "reply.subject.txt",
+        include_str!("../deploy/templates/reply.subject.txt"),
+    ),
+    ("reply.txt", include_str!("../deploy/templates/reply.txt")),
+    ("reply.html", include_str!("../deploy/templates/reply.html")),
+    (
+        "staff.subject.txt",
+        include_str!("../deploy/templates/staff.subject.txt"),
+    ),
+    ("staff.txt", include_str!("../deploy/templates/staff.txt")),
+    ("staff.html", include_str!("../deploy/templates/staff.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +111,38 @@ pub struct StatusNotice<'a> {
     /// The agent's public note, if any.
     pub note: Option<&'a str>,
     /// Message-ID of the request that opened the ticket: the thread.
+    pub thread_id: Option<&'a str>,
+}
+
+/// An agent's public answer, relayed to the requester.
+#[derive(Debug, Clone)]
+pub struct ReplyNotice<'a> {
+    pub ticket_id: &'a str,
+    pub to: &'a Address,
+    pub subject: &'a str,
+    pub text: &'a str,
+    /// French label of the ticket's status.
+    pub status_label: &'a str,
+    pub thread_id: Option<&'a str>,
+}
+
+/// What staff are told about a ticket: a new one for their team, a status
+/// change, a reopening, an SLA deadline, a refused command.
+#[derive(Debug, Clone)]
+pub struct StaffNotice<'a> {
+    pub ticket_id: &'a str,
+    pub to: &'a [String],
+    /// What happened, in French (« Nouvelle demande », « Échéance dépassée »).
+    pub event: &'a str,
+    pub detail: Option<&'a str>,
+    pub subject: &'a str,
+    pub status_label: &'a str,
+    pub priority: &'a str,
+    pub team: Option<&'a str>,
+    pub agent: Option<&'a str>,
+    pub requester: &'a str,
+    pub fields: &'a RequestFields,
+    pub note: Option<&'a str>,
     pub thread_id: Option<&'a str>,
 }
 
@@ -168,15 +212,7 @@ impl Notifier {
 
     /// The acknowledgement of a new ticket.
     pub fn acknowledgement(&self, ack: &Acknowledgement<'_>) -> Result<Outgoing, NotifyError> {
-        let fields: Vec<FieldLine> = Field::REQUIRED
-            .iter()
-            .filter_map(|f| {
-                ack.fields.get(*f).map(|v| FieldLine {
-                    label: f.label_fr(),
-                    value: v.to_string(),
-                })
-            })
-            .collect();
+        let fields = field_lines(ack.fields);
         let missing: Vec<&str> = ack.missing.iter().map(|f| f.label_fr()).collect();
         let context = minijinja::context! {
             ticket_id => ack.ticket_id,
@@ -194,7 +230,7 @@ impl Notifier {
         let mut references: Vec<&str> = ack.references.iter().map(String::as_str).collect();
         references.extend(ack.in_reply_to);
         self.build(Envelope {
-            to: ack.to,
+            to: std::slice::from_ref(ack.to),
             subject: one_line(&subject),
             text,
             html,
@@ -217,10 +253,71 @@ impl Notifier {
         };
         let references: Vec<&str> = notice.thread_id.into_iter().collect();
         self.build(Envelope {
-            to: notice.to,
+            to: std::slice::from_ref(notice.to),
             subject: one_line(&self.render("status.subject.txt", &context)?),
             text: self.render("status.txt", &context)?,
             html: self.render("status.html", &context)?,
+            message_id: self.new_message_id(notice.ticket_id),
+            in_reply_to: notice.thread_id,
+            references: &references,
+            auto_submitted: "auto-generated",
+        })
+    }
+
+    /// An agent's answer relayed to the requester, threaded under the request.
+    pub fn reply(&self, notice: &ReplyNotice<'_>) -> Result<Outgoing, NotifyError> {
+        let context = minijinja::context! {
+            ticket_id => notice.ticket_id,
+            subject => notice.subject,
+            requester_name => notice.to.name,
+            text => notice.text,
+            status => notice.status_label,
+            signature => self.signature(),
+        };
+        let references: Vec<&str> = notice.thread_id.into_iter().collect();
+        self.build(Envelope {
+            to: std::slice::from_ref(notice.to),
+            subject: one_line(&self.render("reply.subject.txt", &context)?),
+            text: self.render("reply.txt", &context)?,
+            html: self.render("reply.html", &context)?,
+            message_id: self.new_message_id(notice.ticket_id),
+            in_reply_to: notice.thread_id,
+            references: &references,
+            auto_submitted: "auto-generated",
+        })
+    }
+
+    /// A notice to staff. Its Message-ID names the ticket, so an agent's
+    /// reply to it lands on the ticket.
+    pub fn staff(&self, notice: &StaffNotice<'_>) -> Result<Outgoing, NotifyError> {
+        let context = minijinja::context! {
+            ticket_id => notice.ticket_id,
+            event => notice.event,
+            detail => notice.detail,
+            subject => notice.subject,
+            status => notice.status_label,
+            priority => notice.priority,
+            team => notice.team,
+            agent => notice.agent,
+            requester => notice.requester,
+            fields => field_lines(notice.fields),
+            note => notice.note,
+            signature => self.signature(),
+        };
+        let to: Vec<Address> = notice
+            .to
+            .iter()
+            .map(|email| Address {
+                name: None,
+                email: email.clone(),
+            })
+            .collect();
+        let references: Vec<&str> = notice.thread_id.into_iter().collect();
+        self.build(Envelope {
+            to: &to,
+            subject: one_line(&self.render("staff.subject.txt", &context)?),
+            text: self.render("staff.txt", &context)?,
+            html: self.render("staff.html", &context)?,
             message_id: self.new_message_id(notice.ticket_id),
             in_reply_to: notice.thread_id,
             references: &references,
@@ -246,16 +343,15 @@ impl Notifier {
     }
 
     fn build(&self, mail: Envelope<'_>) -> Result<Outgoing, NotifyError> {
-        let to: Mailbox = Mailbox::new(
-            mail.to.name.clone(),
-            mail.to
+        let mut builder = lettre::Message::builder().from(self.from.clone());
+        for to in mail.to {
+            let address = to
                 .email
                 .parse()
-                .map_err(|_| NotifyError::Recipient(mail.to.email.clone()))?,
-        );
-        let mut builder = lettre::Message::builder()
-            .from(self.from.clone())
-            .to(to)
+                .map_err(|_| NotifyError::Recipient(to.email.clone()))?;
+            builder = builder.to(Mailbox::new(to.name.clone(), address));
+        }
+        let mut builder = builder
             .message_id(Some(format!("<{}>", mail.message_id)))
             .raw_header(header("Auto-Submitted", mail.auto_submitted))
             .raw_header(header(LOOP_HEADER, &self.domain))
@@ -277,7 +373,7 @@ impl Notifier {
         Ok(Outgoing {
             message_id: mail.message_id,
             envelope_from: self.from.email.to_string(),
-            recipients: vec![mail.to.email.clone()],
+            recipients: mail.to.iter().map(|a| a.email.clone()).collect(),
             subject: mail.subject,
             text: mail.text,
             raw: message.formatted(),
@@ -287,7 +383,7 @@ impl Notifier {
 
 /// The parts of one outgoing mail.
 struct Envelope<'a> {
-    to: &'a Address,
+    to: &'a [Address],
     subject: String,
     text: String,
     html: String,
@@ -295,6 +391,19 @@ struct Envelope<'a> {
     in_reply_to: Option<&'a str>,
     references: &'a [&'a str],
     auto_submitted: &'static str,
+}
+
+/// The request's fields that hold something, with their French labels.
+fn field_lines(fields: &RequestFields) -> Vec<FieldLine> {
+    Field::REQUIRED
+        .iter()
+        .filter_map(|f| {
+            fields.get(*f).map(|v| FieldLine {
+                label: f.label_fr(),
+                value: v.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn header(name: &'static str, value: &str) -> HeaderValue {

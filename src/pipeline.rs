@@ -7,17 +7,20 @@
 use chrono::Utc;
 use tracing::Instrument;
 
+use crate::actions::{ActionError, Actions, Audience, Change, StaffEvent};
 use crate::config::{ConfigError, Settings};
+use crate::desk::commands::{read_agent_mail, AgentMail, Command};
 use crate::desk::status::Status;
-use crate::desk::{self, Disposition, Outcome, Plan, ReplyEffect};
+use crate::desk::{self, Disposition, Outcome, Plan, ReplyEffect, Sender};
 use crate::intake::classify::Classifier;
 use crate::intake::fields::{Field, RequestFields};
 use crate::intake::mail::{self, Address};
+use crate::intake::routing::Router;
 use crate::intake::{format_ticket_id, Reader, Reading};
 use crate::notify::{Acknowledgement, Notifier, NotifyError, Outgoing};
 use crate::store::{
-    timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket, QueuedMail,
-    Store, StoreError, TicketState,
+    parse_timestamp, timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket,
+    QueuedMail, StatusUpdate, Store, StoreError, TicketState,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum PipelineError {
     Notify(#[from] NotifyError),
     #[error("ticket prefix cannot be matched: {0}")]
     Pattern(#[from] regex::Error),
+    #[error(transparent)]
+    Actions(#[from] Box<ActionError>),
 }
 
 /// A mail as a source hands it over.
@@ -72,7 +77,8 @@ pub struct Cursor {
 
 pub struct Pipeline {
     reader: Reader,
-    notifier: Notifier,
+    router: Router,
+    actions: Actions,
     store: Store,
     prefix: String,
     digits: usize,
@@ -81,11 +87,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(settings: &Settings, store: Store) -> Result<Self, PipelineError> {
+        let actions = Actions::new(settings, store.clone()).map_err(Box::new)?;
         let reader = Self::reader_for(settings)?;
-        let notifier = notifier_for(settings)?;
         Ok(Self {
             reader,
-            notifier,
+            router: settings.router()?,
+            actions,
             store,
             prefix: settings.tickets.prefix.clone(),
             digits: settings.tickets.digits,
@@ -229,7 +236,10 @@ impl Pipeline {
             .subject
             .as_deref()
             .unwrap_or(&reading.mail.subject);
-        tx.insert_ticket(&NewTicket {
+        let route = self.router.route(&reading.fields);
+        let created = parse_timestamp(now).unwrap_or_else(Utc::now);
+        let deadlines = self.actions.clock().deadlines(created, reading.priority);
+        let ticket = NewTicket {
             id: &ticket_id,
             status: desk::STATUS_NEW,
             priority: reading.priority.as_str(),
@@ -239,9 +249,13 @@ impl Pipeline {
             fields: &fields,
             missing_fields: &missing,
             thread_id: reading.mail.message_id.as_deref(),
+            team: &route.team,
+            category: route.category.as_deref(),
+            take_charge_by: &timestamp(deadlines.take_charge_by),
+            resolve_by: &timestamp(deadlines.resolve_by),
             created_at: now,
-        })
-        .await?;
+        };
+        tx.insert_ticket(&ticket).await?;
         let actor = format!("requester:{}", requester.email);
         tx.append_history(&HistoryEntry {
             ticket_id: &ticket_id,
@@ -253,6 +267,20 @@ impl Pipeline {
             note: Some(reading.priority.as_str()),
         })
         .await?;
+        let routed_by = match route.rule {
+            Some(rule) => format!("routing rule {rule}"),
+            None => "no routing rule matched".to_string(),
+        };
+        tx.append_history(&HistoryEntry {
+            ticket_id: &ticket_id,
+            at: now,
+            actor: "system",
+            action: "team",
+            from_value: None,
+            to_value: Some(&route.team),
+            note: Some(&routed_by),
+        })
+        .await?;
         let inbound = Inbound {
             mail_id,
             reading,
@@ -261,7 +289,7 @@ impl Pipeline {
         };
         self.store_inbound(tx, &inbound, Outcome::TicketCreated, &ticket_id)
             .await?;
-        let ack = self.notifier.acknowledgement(&Acknowledgement {
+        let ack = self.actions.notifier().acknowledgement(&Acknowledgement {
             ticket_id: &ticket_id,
             to: requester,
             priority: reading.priority,
@@ -273,24 +301,58 @@ impl Pipeline {
         match ack {
             Ok(ack) => queue_on_ticket(tx, &ticket_id, "acknowledgement", &ack, now).await?,
             Err(error) => {
-                tracing::warn!(ticket = %ticket_id, %error, "acknowledgement not sent");
-                tx.append_history(&HistoryEntry {
-                    ticket_id: &ticket_id,
-                    at: now,
-                    actor: "system",
-                    action: "acknowledgement_failed",
-                    from_value: None,
-                    to_value: None,
-                    note: Some(&error.to_string()),
-                })
-                .await?;
+                record_failure(tx, &ticket_id, "acknowledgement_failed", &error, now).await?
             }
         }
+        let state = TicketState {
+            id: ticket_id.clone(),
+            status: desk::STATUS_NEW.to_string(),
+            priority: reading.priority.as_str().to_string(),
+            team: Some(route.team.clone()),
+            agent: None,
+            created_at: now.to_string(),
+            requester: requester.email.clone(),
+            requester_name: ticket.requester_name.map(str::to_string),
+            subject: subject.to_string(),
+            thread_id: ticket.thread_id.map(str::to_string),
+            fields,
+            missing_fields: missing,
+        };
+        let event = StaffEvent {
+            event: "Nouvelle demande",
+            detail: route.category.as_deref(),
+            note: None,
+            actor: &actor,
+        };
+        self.tell_staff(tx, &state, &event, Audience::TeamAndReferents, now)
+            .await?;
         Ok(ticket_id)
     }
 
-    /// A mail naming a ticket: appended, reopening, held, or a new ticket,
-    /// as [`desk::reply_effect`] decides.
+    /// Queues a notice to staff; a notice that cannot be rendered is
+    /// recorded on the ticket instead of failing the batch.
+    async fn tell_staff(
+        &self,
+        tx: &mut Batch,
+        ticket: &TicketState,
+        event: &StaffEvent<'_>,
+        audience: Audience,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        match self
+            .actions
+            .tell_staff(tx, ticket, event, audience, now)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(ActionError::Store(error)) => Err(error),
+            Err(error) => record_failure(tx, &ticket.id, "staff_notice_failed", &error, now).await,
+        }
+    }
+
+    /// A mail naming a ticket: appended, resuming or reopening it, applied
+    /// as staff commands, held, or a new ticket, as [`desk::reply_effect`]
+    /// decides.
     async fn reply(
         &self,
         tx: &mut Batch,
@@ -302,9 +364,11 @@ impl Pipeline {
     ) -> Result<(Outcome, Option<String>), StoreError> {
         let ticket = tx.ticket_state(ticket_id).await?;
         let status = ticket.as_ref().and_then(|t| Status::from_text(&t.status));
-        let from_requester = ticket
-            .as_ref()
-            .is_some_and(|t| t.requester.eq_ignore_ascii_case(&sender.email));
+        let who = match &ticket {
+            _ if self.actions.staff().identify(&sender.email).is_some() => Sender::Staff,
+            Some(t) if t.requester.eq_ignore_ascii_case(&sender.email) => Sender::Requester,
+            _ => Sender::Stranger,
+        };
         let resolved_recently = if status == Some(Status::Resolu) {
             let cutoff =
                 timestamp(Utc::now() - chrono::Duration::days(i64::from(self.reopen_days)));
@@ -314,24 +378,31 @@ impl Pipeline {
         } else {
             false
         };
-        let effect = desk::reply_effect(status, from_requester, resolved_recently);
         let inbound = Inbound {
             mail_id,
             reading,
             sender,
             now,
         };
+        let effect = desk::reply_effect(status, who, resolved_recently);
+        let (Some(ticket), Some(status)) = (ticket, status) else {
+            return self
+                .continue_in_new_ticket(tx, &inbound, ticket_id, false)
+                .await;
+        };
         match effect {
-            ReplyEffect::Append | ReplyEffect::Reopen => {
+            ReplyEffect::Append | ReplyEffect::Resume | ReplyEffect::Reopen => {
                 self.add_follow_up(tx, &inbound, Outcome::FollowUpAdded, ticket_id)
                     .await?;
-                if effect == ReplyEffect::Reopen {
-                    self.reopen(tx, ticket_id, sender, now).await?;
-                }
-                if let Some(ticket) = &ticket {
-                    self.complete_fields(tx, ticket, reading, sender, now)
-                        .await?;
-                }
+                let ticket = self
+                    .complete_fields(tx, ticket, reading, sender, now)
+                    .await?;
+                self.requester_replied(tx, &inbound, ticket, status, effect)
+                    .await?;
+                Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
+            }
+            ReplyEffect::Staff => {
+                self.staff_replied(tx, &inbound, &ticket).await?;
                 Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
             }
             ReplyEffect::Stranger => {
@@ -340,14 +411,233 @@ impl Pipeline {
                 Ok((Outcome::StrangerHeld, Some(ticket_id.to_string())))
             }
             ReplyEffect::NewTicket => {
-                let id = self
-                    .create_ticket(tx, mail_id, reading, sender, now)
-                    .await?;
-                if ticket.is_some() {
-                    self.link_tickets(tx, ticket_id, &id, now).await?;
-                }
-                Ok((Outcome::TicketCreated, Some(id)))
+                self.continue_in_new_ticket(tx, &inbound, ticket_id, true)
+                    .await
             }
+        }
+    }
+
+    /// A reply that cannot join its ticket opens a new one, linked to the
+    /// old ticket when that exists.
+    async fn continue_in_new_ticket(
+        &self,
+        tx: &mut Batch,
+        inbound: &Inbound<'_>,
+        old_id: &str,
+        old_exists: bool,
+    ) -> Result<(Outcome, Option<String>), StoreError> {
+        let id = self
+            .create_ticket(
+                tx,
+                inbound.mail_id,
+                inbound.reading,
+                inbound.sender,
+                inbound.now,
+            )
+            .await?;
+        if old_exists {
+            self.link_tickets(tx, old_id, &id, inbound.now).await?;
+        }
+        Ok((Outcome::TicketCreated, Some(id)))
+    }
+
+    /// The requester answered: a ticket waiting for them, or recently
+    /// resolved, is back `en_cours`; the team is told either way.
+    async fn requester_replied(
+        &self,
+        tx: &mut Batch,
+        inbound: &Inbound<'_>,
+        ticket: TicketState,
+        status: Status,
+        effect: ReplyEffect,
+    ) -> Result<(), StoreError> {
+        let Inbound { sender, now, .. } = *inbound;
+        let actor = format!("requester:{}", sender.email);
+        let mut ticket = ticket;
+        let event = match effect {
+            ReplyEffect::Reopen => "Demande rouverte par le demandeur",
+            ReplyEffect::Resume => "Réponse du demandeur, demande reprise",
+            _ => "Nouveau message du demandeur",
+        };
+        if effect != ReplyEffect::Append {
+            let to = Status::EnCours;
+            let update = StatusUpdate {
+                id: &ticket.id,
+                from: status.as_str(),
+                to: to.as_str(),
+                at: now,
+                taken: true,
+                resolved: false,
+                reopened: status == Status::Resolu,
+            };
+            if tx.set_status(&update).await? {
+                tx.append_history(&HistoryEntry {
+                    ticket_id: &ticket.id,
+                    at: now,
+                    actor: &actor,
+                    action: "status",
+                    from_value: Some(status.as_str()),
+                    to_value: Some(to.as_str()),
+                    note: Some(event),
+                })
+                .await?;
+                ticket.status = to.as_str().to_string();
+            }
+        }
+        let staff_event = StaffEvent {
+            event,
+            detail: None,
+            note: Some(&inbound.reading.body),
+            actor: &actor,
+        };
+        self.tell_staff(tx, &ticket, &staff_event, Audience::Team, now)
+            .await
+    }
+
+    /// An agent or a team answered: leading `#` commands apply (all or
+    /// none), the rest is relayed to the requester, or kept for the team
+    /// with `#interne`. A refused command is explained to the sender only.
+    async fn staff_replied(
+        &self,
+        tx: &mut Batch,
+        inbound: &Inbound<'_>,
+        ticket: &TicketState,
+    ) -> Result<(), StoreError> {
+        let Inbound {
+            reading,
+            sender,
+            now,
+            ..
+        } = *inbound;
+        let Some(member) = self.actions.staff().identify(&sender.email) else {
+            return Ok(());
+        };
+        let actor = member.actor();
+        let mail = read_agent_mail(&reading.body);
+        self.store_inbound(tx, inbound, Outcome::FollowUpAdded, &ticket.id)
+            .await?;
+        tx.append_history(&HistoryEntry {
+            ticket_id: &ticket.id,
+            at: now,
+            actor: &actor,
+            action: "mail_in",
+            from_value: None,
+            to_value: None,
+            note: reading.mail.message_id.as_deref(),
+        })
+        .await?;
+        let changes = self.changes_of(ticket, &mail);
+        let checked = if mail.errors.is_empty() {
+            self.actions
+                .check_changes(ticket, &changes)
+                .map_err(|e| vec![e.message_fr()])
+        } else {
+            Err(mail.errors.clone())
+        };
+        if let Err(problems) = checked {
+            return self
+                .refuse_commands(tx, ticket, &actor, sender, &problems, now)
+                .await;
+        }
+        for change in &changes {
+            let applied = match tx.ticket_state(&ticket.id).await? {
+                Some(current) => self.actions.apply(tx, &current, &actor, change, now).await,
+                None => Err(ActionError::UnknownTicket(ticket.id.clone())),
+            };
+            match applied {
+                Ok(()) => {}
+                Err(ActionError::Store(error)) => return Err(error),
+                Err(error) => {
+                    return record_failure(tx, &ticket.id, "command_failed", &error, now).await
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes an agent's mail asks for: the assignment first, then
+    /// statuses and priority in the order written, then the answer — as the
+    /// note of the last status change when there is one (one mail to the
+    /// requester), else as a note of its own.
+    fn changes_of<'m>(&'m self, ticket: &'m TicketState, mail: &'m AgentMail) -> Vec<Change<'m>> {
+        let text = Some(mail.text.as_str()).filter(|t| !t.is_empty());
+        let internal = mail.is_internal();
+        let last_status = mail
+            .commands
+            .iter()
+            .rposition(|c| matches!(c, Command::Status(_)));
+        let team = mail.commands.iter().find_map(|c| match c {
+            Command::Team(team) => Some(team.as_str()),
+            _ => None,
+        });
+        let agent = mail.commands.iter().find_map(|c| match c {
+            Command::Agent(agent) => Some(agent.as_str()),
+            _ => None,
+        });
+        let mut changes: Vec<Change> = Vec::new();
+        if team.is_some() || agent.is_some() {
+            let team = team
+                .or(ticket.team.as_deref())
+                .unwrap_or(self.default_team());
+            changes.push(Change::Assign { team, agent });
+        }
+        for (i, command) in mail.commands.iter().enumerate() {
+            match command {
+                Command::Status(to) => changes.push(Change::Status {
+                    to: *to,
+                    note: text.filter(|_| Some(i) == last_status),
+                    internal,
+                }),
+                Command::Priority(priority) => changes.push(Change::Priority(*priority)),
+                Command::Team(_) | Command::Agent(_) | Command::Internal => {}
+            }
+        }
+        if let (Some(text), None) = (text, last_status) {
+            changes.push(Change::Note { text, internal });
+        }
+        changes
+    }
+
+    fn default_team(&self) -> &str {
+        self.router.default_team()
+    }
+
+    /// Tells the staff sender why nothing was applied.
+    async fn refuse_commands(
+        &self,
+        tx: &mut Batch,
+        ticket: &TicketState,
+        actor: &str,
+        sender: &Address,
+        problems: &[String],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let problems = problems.join("\n");
+        tx.append_history(&HistoryEntry {
+            ticket_id: &ticket.id,
+            at: now,
+            actor,
+            action: "command_refused",
+            from_value: None,
+            to_value: None,
+            note: Some(&problems),
+        })
+        .await?;
+        let event = StaffEvent {
+            event: "Commande refusée",
+            detail: Some("rien n'a été appliqué ni envoyé au demandeur"),
+            note: Some(&problems),
+            actor: "system",
+        };
+        let to = [sender.email.to_lowercase()];
+        match self
+            .actions
+            .send_staff_notice(tx, ticket, &event, &to, now)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(ActionError::Store(error)) => Err(error),
+            Err(error) => record_failure(tx, &ticket.id, "staff_notice_failed", &error, now).await,
         }
     }
 
@@ -356,11 +646,11 @@ impl Pipeline {
     async fn complete_fields(
         &self,
         tx: &mut Batch,
-        ticket: &TicketState,
+        ticket: TicketState,
         reading: &Reading,
         sender: &Address,
         now: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<TicketState, StoreError> {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         let mut missing: Vec<Field> =
             serde_json::from_str(&ticket.missing_fields).map_err(corrupt)?;
@@ -369,7 +659,7 @@ impl Pipeline {
             .filter_map(|f| reading.labelled.get(*f).map(|value| (*f, value)))
             .collect();
         if filled.is_empty() {
-            return Ok(());
+            return Ok(ticket);
         }
         let mut fields: RequestFields = serde_json::from_str(&ticket.fields).map_err(corrupt)?;
         for (field, value) in &filled {
@@ -380,6 +670,11 @@ impl Pipeline {
         let missing_json = serde_json::to_string(&missing).map_err(corrupt)?;
         tx.set_fields(&ticket.id, &fields_json, &missing_json, now)
             .await?;
+        let ticket = TicketState {
+            fields: fields_json,
+            missing_fields: missing_json,
+            ..ticket
+        };
         let actor = format!("requester:{}", sender.email);
         for (field, value) in filled {
             tx.append_history(&HistoryEntry {
@@ -393,32 +688,7 @@ impl Pipeline {
             })
             .await?;
         }
-        Ok(())
-    }
-
-    /// A reply to a recently resolved ticket puts it back in the works.
-    async fn reopen(
-        &self,
-        tx: &mut Batch,
-        ticket_id: &str,
-        sender: &Address,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let (from, to) = (Status::Resolu.as_str(), Status::EnCours.as_str());
-        if tx.set_status(ticket_id, from, to, now).await? {
-            let actor = format!("requester:{}", sender.email);
-            tx.append_history(&HistoryEntry {
-                ticket_id,
-                at: now,
-                actor: &actor,
-                action: "status",
-                from_value: Some(from),
-                to_value: Some(to),
-                note: Some("reopened by the requester's reply"),
-            })
-            .await?;
-        }
-        Ok(())
+        Ok(ticket)
     }
 
     /// Records on both tickets that `new` continues `old`.
@@ -575,6 +845,28 @@ pub(crate) async fn queue_on_ticket(
         from_value: None,
         to_value: Some(&mail.recipients.join(", ")),
         note: Some(kind),
+    })
+    .await
+}
+
+/// Records on the ticket a mail that could not be rendered, so that the
+/// batch goes on and an operator sees why nobody was told.
+async fn record_failure(
+    tx: &mut Batch,
+    ticket_id: &str,
+    action: &str,
+    error: &(dyn std::fmt::Display + Sync),
+    now: &str,
+) -> Result<(), StoreError> {
+    tracing::warn!(ticket = %ticket_id, %error, action, "notification not sent");
+    tx.append_history(&HistoryEntry {
+        ticket_id,
+        at: now,
+        actor: "system",
+        action,
+        from_value: None,
+        to_value: None,
+        note: Some(&error.to_string()),
     })
     .await
 }

@@ -498,7 +498,7 @@ fn reply_mail(
 /// stranger's mail is held without anything being sent to anyone.
 #[tokio::test]
 async fn replies_thread_reopen_and_hold_strangers() {
-    use guichet::actions::{Actions, StatusChange};
+    use guichet::actions::{Actions, Change, Request};
     use guichet::desk::status::Status;
 
     let w = world("replies").await;
@@ -571,14 +571,16 @@ async fn replies_thread_reopen_and_hold_strangers() {
 
     // Resolved, then the requester answers: reopened.
     let actions = Actions::new(&w.settings, store.clone()).unwrap();
-    let change = |to| StatusChange {
+    let change = |to| Request {
         ticket_id: "CG42N1-000001",
-        to,
-        note: None,
-        internal: false,
         actor: "agent:test",
+        change: Change::Status {
+            to,
+            note: None,
+            internal: false,
+        },
     };
-    actions.set_status(&change(Status::Resolu)).await.unwrap();
+    actions.perform(&change(Status::Resolu)).await.unwrap();
     let again = reply_mail(
         &w.requester,
         &w.support,
@@ -594,8 +596,8 @@ async fn replies_thread_reopen_and_hold_strangers() {
     );
 
     // Closed, then the requester answers: a new ticket that refers to it.
-    actions.set_status(&change(Status::Resolu)).await.unwrap();
-    actions.set_status(&change(Status::Ferme)).await.unwrap();
+    actions.perform(&change(Status::Resolu)).await.unwrap();
+    actions.perform(&change(Status::Ferme)).await.unwrap();
     let late = reply_mail(
         &w.requester,
         &w.support,

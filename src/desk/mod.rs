@@ -3,7 +3,9 @@
 //! it ends with. No I/O here: the pipeline carries the plan out in one
 //! transaction.
 
+pub mod commands;
 pub mod sla;
+pub mod staff;
 pub mod stats;
 pub mod status;
 
@@ -109,29 +111,43 @@ pub enum Plan<'a> {
 pub enum ReplyEffect {
     /// Added to the conversation.
     Append,
+    /// Added, and the ticket waiting for this answer goes back to `en_cours`.
+    Resume,
     /// Added, and the resolved ticket goes back to `en_cours`.
     Reopen,
     /// The ticket is closed (or resolved too long ago, or unknown): the
     /// reply opens a new ticket that refers to the old one.
     NewTicket,
-    /// Not from the requester: held on the ticket, nobody is told.
+    /// From an agent or a team: its commands apply, its answer is relayed.
+    Staff,
+    /// Not from the requester nor staff: held on the ticket, nobody is told.
+    Stranger,
+}
+
+/// Who answers a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Requester,
+    Staff,
     Stranger,
 }
 
 /// Decides what a reply does, from the ticket's status (`None`: no such
-/// ticket), whether the sender is its requester, and whether a resolution
-/// is recent enough to reopen.
+/// ticket), who sent it, and whether a resolution is recent enough to
+/// reopen.
 pub fn reply_effect(
     status: Option<Status>,
-    from_requester: bool,
+    sender: Sender,
     resolved_recently: bool,
 ) -> ReplyEffect {
-    match status {
-        None => ReplyEffect::NewTicket,
-        Some(_) if !from_requester => ReplyEffect::Stranger,
-        Some(Status::Resolu) if resolved_recently => ReplyEffect::Reopen,
-        Some(Status::Resolu | Status::Ferme | Status::SansSuite) => ReplyEffect::NewTicket,
-        Some(_) => ReplyEffect::Append,
+    match (status, sender) {
+        (None, _) => ReplyEffect::NewTicket,
+        (Some(_), Sender::Staff) => ReplyEffect::Staff,
+        (Some(_), Sender::Stranger) => ReplyEffect::Stranger,
+        (Some(Status::Resolu), _) if resolved_recently => ReplyEffect::Reopen,
+        (Some(Status::Resolu | Status::Ferme | Status::SansSuite), _) => ReplyEffect::NewTicket,
+        (Some(Status::EnAttente), _) => ReplyEffect::Resume,
+        (Some(_), Sender::Requester) => ReplyEffect::Append,
     }
 }
 
@@ -207,19 +223,29 @@ mod tests {
 
     #[test]
     fn replies_append_reopen_or_open_a_new_ticket() {
-        use ReplyEffect::*;
-        assert_eq!(reply_effect(Some(Status::EnCours), true, false), Append);
-        assert_eq!(reply_effect(Some(Status::EnAttente), true, false), Append);
-        assert_eq!(reply_effect(Some(Status::Resolu), true, true), Reopen);
-        assert_eq!(reply_effect(Some(Status::Resolu), true, false), NewTicket);
-        assert_eq!(reply_effect(Some(Status::Ferme), true, true), NewTicket);
-        assert_eq!(
-            reply_effect(Some(Status::SansSuite), true, false),
-            NewTicket
-        );
-        assert_eq!(reply_effect(None, true, false), NewTicket);
-        assert_eq!(reply_effect(Some(Status::EnCours), false, false), Stranger);
-        assert_eq!(reply_effect(Some(Status::Ferme), false, false), Stranger);
+        use ReplyEffect as E;
+        use Sender::{Requester, Staff, Stranger};
+        let cases = [
+            (Some(Status::EnCours), Requester, false, E::Append),
+            (Some(Status::EnAttente), Requester, false, E::Resume),
+            (Some(Status::Resolu), Requester, true, E::Reopen),
+            (Some(Status::Resolu), Requester, false, E::NewTicket),
+            (Some(Status::Ferme), Requester, true, E::NewTicket),
+            (Some(Status::SansSuite), Requester, false, E::NewTicket),
+            (None, Requester, false, E::NewTicket),
+            (Some(Status::EnCours), Stranger, false, E::Stranger),
+            (Some(Status::Ferme), Stranger, false, E::Stranger),
+            (Some(Status::Ferme), Staff, false, E::Staff),
+            (Some(Status::Nouveau), Staff, false, E::Staff),
+            (None, Staff, false, E::NewTicket),
+        ];
+        for (status, sender, recent, effect) in cases {
+            assert_eq!(
+                reply_effect(status, sender, recent),
+                effect,
+                "{status:?} {sender:?} {recent}"
+            );
+        }
     }
 
     #[test]

@@ -347,6 +347,25 @@ pub fn deadlines(
     }
 }
 
+/// Targets, hours and warning delay together: what the desk needs to set
+/// and watch deadlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaClock {
+    pub policy: SlaPolicy,
+    pub hours: BusinessHours,
+    pub warn_before: TimeDelta,
+}
+
+impl SlaClock {
+    pub fn deadlines(&self, created: DateTime<Utc>, priority: Priority) -> Deadlines {
+        deadlines(created, priority, &self.policy, &self.hours)
+    }
+
+    pub fn state(&self, deadline: DateTime<Utc>, now: DateTime<Utc>) -> SlaState {
+        state(deadline, now, self.warn_before)
+    }
+}
+
 /// Where a ticket stands against one deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -109,6 +109,18 @@ impl Status {
         !matches!(self, Status::Resolu | Status::Ferme | Status::SansSuite)
     }
 
+    /// Somebody works on the ticket: the first such status is its take-charge.
+    pub fn means_taken(self) -> bool {
+        matches!(
+            self,
+            Status::PrisEnCharge
+                | Status::EnCours
+                | Status::EnAttente
+                | Status::Escalade
+                | Status::Resolu
+        )
+    }
+
     /// No status can follow: a later mail opens a new ticket.
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Ferme | Status::SansSuite)

@@ -94,6 +94,11 @@ impl Router {
         })
     }
 
+    /// The team of what no rule matches.
+    pub fn default_team(&self) -> &str {
+        &self.default_team
+    }
+
     /// The team and category of a request: the first rule whose pattern
     /// matches one of its fields, else the default team.
     pub fn route(&self, fields: &RequestFields) -> Route {

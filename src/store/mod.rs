@@ -12,7 +12,8 @@ mod queries;
 
 pub use queries::{
     AttachmentView, HistoryEntry, HistoryView, MessageView, NewAttachment, NewMail, NewMessage,
-    NewTicket, OutboxMail, QueuedMail, TicketFilter, TicketState, TicketSummary, TicketView,
+    NewTicket, OutboxMail, QueuedMail, StatusUpdate, TicketFilter, TicketState, TicketSummary,
+    TicketTimes, TicketView, Watched,
 };
 
 use std::str::FromStr;
@@ -54,6 +55,13 @@ pub struct Store {
 /// Formats a time the way every table stores it: RFC 3339, UTC, microseconds.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Reads back a stored timestamp.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 impl Store {

@@ -33,6 +33,10 @@ pub struct NewTicket<'a> {
     /// JSON array.
     pub missing_fields: &'a str,
     pub thread_id: Option<&'a str>,
+    pub team: &'a str,
+    pub category: Option<&'a str>,
+    pub take_charge_by: &'a str,
+    pub resolve_by: &'a str,
     pub created_at: &'a str,
 }
 
@@ -80,6 +84,20 @@ pub struct QueuedMail<'a> {
     pub created_at: &'a str,
 }
 
+/// A status change, with what it means for the ticket's times.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate<'a> {
+    pub id: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub at: &'a str,
+    /// An agent now works on it: the first such time is the take-charge.
+    pub taken: bool,
+    pub resolved: bool,
+    /// Back from a resolution: the resolution time is cleared.
+    pub reopened: bool,
+}
+
 /// An outbox row due for delivery.
 #[derive(Debug, Clone)]
 pub struct OutboxMail {
@@ -96,6 +114,7 @@ pub struct TicketSummary {
     pub id: String,
     pub status: String,
     pub priority: String,
+    pub team: Option<String>,
     pub requester: String,
     pub subject: String,
     pub missing_fields: Vec<String>,
@@ -137,6 +156,7 @@ pub struct TicketView {
     pub priority: String,
     pub team: Option<String>,
     pub agent: Option<String>,
+    pub category: Option<String>,
     pub requester: String,
     pub requester_name: Option<String>,
     pub subject: String,
@@ -146,6 +166,10 @@ pub struct TicketView {
     pub attachments: Vec<AttachmentView>,
     pub created_at: String,
     pub updated_at: String,
+    pub take_charge_by: Option<String>,
+    pub resolve_by: Option<String>,
+    pub taken_at: Option<String>,
+    pub resolved_at: Option<String>,
     pub messages: Vec<MessageView>,
     pub history: Vec<HistoryView>,
 }
@@ -155,6 +179,10 @@ pub struct TicketView {
 pub struct TicketState {
     pub id: String,
     pub status: String,
+    pub priority: String,
+    pub team: Option<String>,
+    pub agent: Option<String>,
+    pub created_at: String,
     pub requester: String,
     pub requester_name: Option<String>,
     pub subject: String,
@@ -170,8 +198,38 @@ pub struct TicketState {
 pub struct TicketFilter {
     pub status: Option<String>,
     pub priority: Option<String>,
+    pub team: Option<String>,
+    /// Created at or after this timestamp.
+    pub since: Option<String>,
     pub limit: i64,
 }
+
+/// An open ticket's deadline to watch.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub id: String,
+    pub team: Option<String>,
+    /// `take_charge` or `resolution`.
+    pub deadline: &'static str,
+    pub due: String,
+}
+
+/// The times of a ticket the indicators are computed from.
+#[derive(Debug, Clone)]
+pub struct TicketTimes {
+    pub id: String,
+    pub status: String,
+    pub priority: String,
+    pub team: Option<String>,
+    pub created_at: String,
+    pub taken_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub take_charge_by: Option<String>,
+    pub resolve_by: Option<String>,
+}
+
+/// Statuses after which no deadline is watched.
+const FINISHED: &str = "('resolu', 'ferme', 'sans_suite')";
 
 impl Batch {
     /// Records an inbound mail; `None` when its dedupe key was seen before
@@ -230,8 +288,9 @@ impl Batch {
     pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO tickets (id, status, priority, requester, requester_name, subject, fields, \
-             missing_fields, thread_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+             missing_fields, thread_id, team, category, take_charge_by, resolve_by, created_at, \
+             updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
         )
         .bind(t.id)
         .bind(t.status)
@@ -242,6 +301,10 @@ impl Batch {
         .bind(nul_free(t.fields))
         .bind(t.missing_fields)
         .bind(t.thread_id)
+        .bind(t.team)
+        .bind(t.category)
+        .bind(t.take_charge_by)
+        .bind(t.resolve_by)
         .bind(t.created_at)
         .execute(&mut *self.tx)
         .await?;
@@ -251,8 +314,8 @@ impl Batch {
     /// The current state of a ticket, read inside the transaction.
     pub async fn ticket_state(&mut self, id: &str) -> Result<Option<TicketState>> {
         let row = sqlx::query(
-            "SELECT id, status, requester, requester_name, subject, thread_id, fields, missing_fields \
-             FROM tickets WHERE id = $1",
+            "SELECT id, status, requester, requester_name, subject, thread_id, fields, missing_fields, \
+             priority, team, agent, created_at FROM tickets WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *self.tx)
@@ -266,6 +329,10 @@ impl Batch {
             thread_id: r.get(5),
             fields: r.get(6),
             missing_fields: r.get(7),
+            priority: r.get(8),
+            team: r.get(9),
+            agent: r.get(10),
+            created_at: r.get(11),
         }))
     }
 
@@ -290,30 +357,97 @@ impl Batch {
         Ok(())
     }
 
-    /// When the ticket was last resolved, from its history.
+    /// When the ticket was last resolved (`None` once reopened).
     pub async fn resolved_at(&mut self, id: &str) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "SELECT MAX(at) FROM history WHERE ticket_id = $1 AND action = 'status' AND to_value = 'resolu'",
-        )
-        .bind(id)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(row.get::<Option<String>, _>(0))
+        let row = sqlx::query("SELECT resolved_at FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
     }
 
     /// Moves a ticket from `from` to `to`; `false` when its status was no
-    /// longer `from` (someone else changed it meanwhile).
-    pub async fn set_status(&mut self, id: &str, from: &str, to: &str, at: &str) -> Result<bool> {
+    /// longer `from` (someone else changed it meanwhile). Keeps the times
+    /// the indicators need: the first take-charge, the last resolution.
+    pub async fn set_status(&mut self, change: &StatusUpdate<'_>) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE tickets SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+            "UPDATE tickets SET status = $1, updated_at = $2, \
+             taken_at = CASE WHEN $3 THEN COALESCE(taken_at, $2) ELSE taken_at END, \
+             resolved_at = CASE WHEN $4 THEN $2 WHEN $5 THEN NULL ELSE resolved_at END \
+             WHERE id = $6 AND status = $7",
         )
-        .bind(to)
-        .bind(at)
-        .bind(id)
-        .bind(from)
+        .bind(change.to)
+        .bind(change.at)
+        .bind(change.taken)
+        .bind(change.resolved)
+        .bind(change.reopened)
+        .bind(change.id)
+        .bind(change.from)
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets the team and agent of a ticket.
+    pub async fn set_assignment(
+        &mut self,
+        id: &str,
+        team: Option<&str>,
+        agent: Option<&str>,
+        at: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE tickets SET team = $1, agent = $2, updated_at = $3 WHERE id = $4")
+            .bind(team)
+            .bind(agent)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the priority class and the deadlines that follow from it.
+    pub async fn set_priority(
+        &mut self,
+        id: &str,
+        priority: &str,
+        deadlines: (&str, &str),
+        at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE tickets SET priority = $1, take_charge_by = $2, resolve_by = $3, \
+             updated_at = $4 WHERE id = $5",
+        )
+        .bind(priority)
+        .bind(deadlines.0)
+        .bind(deadlines.1)
+        .bind(at)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that an SLA alert goes out; `false` when it already did
+    /// (another poll or another daemon sent it).
+    pub async fn record_sla_alert(
+        &mut self,
+        ticket_id: &str,
+        deadline: &str,
+        stage: &str,
+        at: &str,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "INSERT INTO sla_alerts (ticket_id, deadline, stage, sent_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (ticket_id, deadline, stage) DO NOTHING RETURNING ticket_id",
+        )
+        .bind(ticket_id)
+        .bind(deadline)
+        .bind(stage)
+        .bind(at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.is_some())
     }
 
     pub async fn touch_ticket(&mut self, id: &str, at: &str) -> Result<()> {
@@ -546,13 +680,20 @@ impl Store {
     /// Tickets, newest first.
     pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketSummary>> {
         let rows = sqlx::query(
-            "SELECT id, status, priority, requester, subject, missing_fields, created_at FROM tickets \
-             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR priority = $2) \
-             ORDER BY created_at DESC, id DESC LIMIT $3",
+            "SELECT id, status, priority, requester, subject, missing_fields, created_at, team \
+             FROM tickets WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR priority = $2) \
+             AND ($3 IS NULL OR team = $3) AND ($4 IS NULL OR created_at >= $4) \
+             ORDER BY created_at DESC, id DESC LIMIT $5",
         )
         .bind(filter.status.as_deref())
         .bind(filter.priority.as_deref())
-        .bind(if filter.limit > 0 { filter.limit } else { i64::MAX })
+        .bind(filter.team.as_deref())
+        .bind(filter.since.as_deref())
+        .bind(if filter.limit > 0 {
+            filter.limit
+        } else {
+            i64::MAX
+        })
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
@@ -565,6 +706,7 @@ impl Store {
                     subject: r.get(4),
                     missing_fields: json_list(&r.get::<String, _>(5))?,
                     created_at: r.get(6),
+                    team: r.get(7),
                 })
             })
             .collect()
@@ -574,7 +716,8 @@ impl Store {
     pub async fn ticket(&self, id: &str) -> Result<Option<TicketView>> {
         let Some(r) = sqlx::query(
             "SELECT id, status, priority, team, agent, requester, requester_name, subject, fields, \
-             missing_fields, thread_id, created_at, updated_at FROM tickets WHERE id = $1",
+             missing_fields, thread_id, created_at, updated_at, category, take_charge_by, \
+             resolve_by, taken_at, resolved_at FROM tickets WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -598,6 +741,11 @@ impl Store {
             thread_id: r.get(10),
             created_at: r.get(11),
             updated_at: r.get(12),
+            category: r.get(13),
+            take_charge_by: r.get(14),
+            resolve_by: r.get(15),
+            taken_at: r.get(16),
+            resolved_at: r.get(17),
             attachments: Vec::new(),
             messages: Vec::new(),
             history: Vec::new(),
@@ -649,6 +797,71 @@ impl Store {
         })
         .collect();
         Ok(Some(view))
+    }
+
+    /// The deadlines still running: take-charge of tickets nobody took yet,
+    /// resolution of tickets not resolved, due before `horizon`.
+    pub async fn watched_deadlines(&self, horizon: &str) -> Result<Vec<Watched>> {
+        let mut watched = Vec::new();
+        for (deadline, column, condition) in [
+            ("take_charge", "take_charge_by", "taken_at IS NULL"),
+            ("resolution", "resolve_by", "resolved_at IS NULL"),
+        ] {
+            let sql = format!(
+                "SELECT id, team, {column} FROM tickets WHERE {condition} \
+                 AND status NOT IN {FINISHED} AND {column} IS NOT NULL AND {column} <= $1 \
+                 ORDER BY {column}"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(horizon)
+                .fetch_all(self.pool())
+                .await?;
+            watched.extend(rows.into_iter().map(|r| Watched {
+                id: r.get(0),
+                team: r.get(1),
+                deadline,
+                due: r.get(2),
+            }));
+        }
+        Ok(watched)
+    }
+
+    /// Tickets resolved before `cutoff` and still `resolu`: due to close.
+    pub async fn resolved_before(&self, cutoff: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM tickets WHERE status = 'resolu' AND resolved_at IS NOT NULL \
+             AND resolved_at < $1 ORDER BY id",
+        )
+        .bind(cutoff)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The times of every ticket created at or after `since`.
+    pub async fn ticket_times(&self, since: Option<&str>) -> Result<Vec<TicketTimes>> {
+        let rows = sqlx::query(
+            "SELECT id, status, priority, team, created_at, taken_at, resolved_at, \
+             take_charge_by, resolve_by FROM tickets WHERE ($1 IS NULL OR created_at >= $1) \
+             ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TicketTimes {
+                id: r.get(0),
+                status: r.get(1),
+                priority: r.get(2),
+                team: r.get(3),
+                created_at: r.get(4),
+                taken_at: r.get(5),
+                resolved_at: r.get(6),
+                take_charge_by: r.get(7),
+                resolve_by: r.get(8),
+            })
+            .collect())
     }
 
     /// Counts of recorded mails per outcome.
