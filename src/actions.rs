@@ -115,6 +115,8 @@ pub(crate) enum Audience {
     Team,
     /// The team, the agent and the referents.
     TeamAndReferents,
+    /// The team, the agent and the escalation addresses.
+    TeamAndEscalation,
 }
 
 pub struct Actions {
@@ -501,6 +503,7 @@ impl Actions {
         let extra = match audience {
             Audience::Team => &[][..],
             Audience::TeamAndReferents => self.staff.referents(),
+            Audience::TeamAndEscalation => self.staff.escalation(),
         };
         let acting = self.staff.address_of(staff_event.actor);
         let to: Vec<String> = recipients([self.staff.team_addresses(team), agent, extra])

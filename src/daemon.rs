@@ -15,6 +15,7 @@ use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::store::{Store, StoreError};
+use crate::timers::Timers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -34,6 +35,8 @@ pub enum DaemonError {
     },
     #[error("mailbox {0}: {1}")]
     Mailbox(String, String),
+    #[error(transparent)]
+    Timers(#[from] Box<crate::actions::ActionError>),
 }
 
 /// Totals of a `run --once`.
@@ -54,7 +57,11 @@ struct Shared {
     wake_outbox: Notify,
     batch_size: usize,
     poll_interval: Duration,
+    reopen_days: u32,
 }
+
+/// How often SLA deadlines and resolved tickets are looked at.
+const TIMER_PERIOD: Duration = Duration::from_secs(60);
 
 /// Connects to the database, brings its schema up to date and builds the
 /// pipeline and the outbox.
@@ -67,6 +74,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
         wake_outbox: Notify::new(),
         batch_size: settings.gateway.batch_size,
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
+        reopen_days: settings.tickets.reopen_days,
     };
     Ok((Arc::new(shared), outbox))
 }
@@ -79,6 +87,10 @@ pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
     let started = std::time::Instant::now();
     let mut summary = read_every_mailbox(settings, &shared).await?;
     summary.intake_time = started.elapsed();
+    Timers::new(shared.pipeline.actions(), shared.reopen_days)
+        .sweep(chrono::Utc::now())
+        .await
+        .map_err(Box::new)?;
     summary.sent = outbox.deliver_due().await?.sent;
     summary.total_time = started.elapsed();
     Ok(summary)
@@ -117,6 +129,9 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     let outbox_shared = Arc::clone(&shared);
     let outbox_stopped = stopped.clone();
     tasks.spawn(async move { outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await });
+    let timers_shared = Arc::clone(&shared);
+    let timers_stopped = stopped.clone();
+    tasks.spawn(async move { run_timers(&timers_shared, timers_stopped).await });
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
     wait_for_signal().await;
     tracing::info!("stopping: finishing the batch under way");
@@ -147,6 +162,23 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// A timers pass every [`TIMER_PERIOD`]; an error is logged and the next
+/// pass tries again.
+async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
+    let timers = Timers::new(shared.pipeline.actions(), shared.reopen_days);
+    while !*stopped.borrow() {
+        match timers.sweep(chrono::Utc::now()).await {
+            Ok(done) if done.alerts + done.closed > 0 => {
+                tracing::info!(alerts = done.alerts, closed = done.closed, "timers pass");
+                shared.wake_outbox.notify_one();
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "timers pass failed"),
+        }
+        sleep_or_stop(TIMER_PERIOD, &mut stopped).await;
+    }
 }
 
 /// One mailbox's life: open, drain, wait for news; on error, reopen with

@@ -16,3 +16,4 @@ pub mod outbox;
 pub mod pipeline;
 pub mod source;
 pub mod store;
+pub mod timers;

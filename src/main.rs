@@ -15,6 +15,7 @@ use guichet::intake::priority::Priority;
 use guichet::outbox::Outbox;
 use guichet::pipeline::Pipeline;
 use guichet::store::{timestamp, Store, TicketFilter};
+use guichet::timers::Timers;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +55,10 @@ enum Command {
     /// Look at tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Do once what the daemon's timers do every minute: alert staff of SLA
+    /// deadlines near or past (once each), close resolved tickets left
+    /// unanswered for tickets.reopen_days; then deliver what that queued.
+    Sweep,
     /// Count the recorded outcomes of incoming mail.
     Outcomes {
         #[arg(long)]
@@ -291,6 +296,18 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                 internal,
             };
             return act(&settings, &id, &by, change).await;
+        }
+        Command::Sweep => {
+            let store = open_store(&settings).await?;
+            let actions = Actions::new(&settings, store.clone())?;
+            let done = Timers::new(&actions, settings.tickets.reopen_days)
+                .sweep(chrono::Utc::now())
+                .await?;
+            println!(
+                "{} SLA alert(s) queued, {} ticket(s) closed",
+                done.alerts, done.closed
+            );
+            Outbox::new(&settings.smtp, store)?.deliver_due().await?;
         }
         Command::Outcomes { json } => {
             let store = open_store(&settings).await?;

@@ -100,6 +100,11 @@ impl Pipeline {
         })
     }
 
+    /// The change path this pipeline uses (also the timers').
+    pub fn actions(&self) -> &Actions {
+        &self.actions
+    }
+
     /// The intake's reader as the settings shape it (also used by `guichet parse`).
     pub fn reader_for(settings: &Settings) -> Result<Reader, PipelineError> {
         let classifier = Classifier::new(

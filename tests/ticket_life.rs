@@ -1,0 +1,437 @@
+//! A ticket's life on the real stack: routed to a team that is told, taken
+//! by an agent, changed by the command line and by the agent's own mail,
+//! answered by the requester; strangers change nothing; SLA alerts go out
+//! once; a resolved ticket left unanswered is closed. Every outcome is
+//! checked where a user sees it: in the database and in IMAP mailboxes.
+
+mod common;
+
+use std::process::Output;
+use std::time::Duration;
+
+use guichet::config::Settings;
+use guichet::daemon;
+use guichet::intake::mail::{parse, Mail};
+use guichet::store::{Store, TicketView};
+
+const TICKET: &str = "CG42N1-000001";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A desk with its own support mailbox, requester, team, agent, referent
+/// and escalation mailboxes, and database.
+struct Desk {
+    stack: common::Stack,
+    support: String,
+    requester: String,
+    team: String,
+    agent: String,
+    referent: String,
+    escalation: String,
+    settings: Settings,
+    _db: common::TestDb,
+    dir: tempfile::TempDir,
+}
+
+/// `extra` is appended to the configuration (SLA targets, delays).
+async fn desk(tag: &str, extra: &str) -> Desk {
+    let stack = common::stack();
+    let address = |role: &str| common::unique_address(&format!("{role}-{tag}"));
+    let (support, requester, team, agent, referent, escalation) = (
+        address("support"),
+        address("req"),
+        address("team"),
+        address("agent"),
+        address("referent"),
+        address("escalation"),
+    );
+    let (db_url, db) = common::test_database_url(tag).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
+    let staff = format!(
+        "[teams.maintenance]\naddresses = [\"{team}\"]\n\
+         [[agents]]\nname = \"alice\"\naddress = \"{agent}\"\nteam = \"maintenance\"\n\
+         [notifications]\nreferents = [\"{referent}\"]\nescalation = [\"{escalation}\"]\n"
+    );
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(extra);
+    config.push_str(&staff);
+    std::fs::write(&path, config).unwrap();
+    let settings = Settings::load(Some(&path)).unwrap();
+    Desk {
+        stack,
+        support,
+        requester,
+        team,
+        agent,
+        referent,
+        escalation,
+        settings,
+        _db: db,
+        dir,
+    }
+}
+
+impl Desk {
+    /// Puts a mail straight into the support inbox, as if delivered.
+    async fn deliver(&self, raw: &[u8]) {
+        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
+    }
+
+    /// Delivers a mail and runs the daemon once over it.
+    async fn receive(&self, raw: &[u8]) {
+        self.deliver(raw).await;
+        daemon::run_once(&self.settings).await.unwrap();
+    }
+
+    /// Runs `guichet` with this desk's configuration.
+    fn cli(&self, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .arg("--config")
+            .arg(self.dir.path().join("guichet.toml"))
+            .args(args)
+            .env("GUICHET_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "guichet {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The `count` first mails in `user`'s inbox, parsed, once they arrived.
+    async fn inbox(&self, user: &str, count: usize) -> Vec<Mail> {
+        common::wait_for_messages(&self.stack, user, "INBOX", count, WAIT)
+            .await
+            .iter()
+            .map(|raw| parse(raw).unwrap())
+            .collect()
+    }
+
+    async fn ticket(&self) -> TicketView {
+        let store = Store::connect(&self.settings.database.url).await.unwrap();
+        store.ticket(TICKET).await.unwrap().unwrap()
+    }
+}
+
+fn request(from: &str, to: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Paul Durand <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Message-ID: <life-{}-{}@etab.example.test>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         Nom : Paul Durand\r\nFonction : Gestionnaire\r\nTéléphone : 04 77 00 00 01\r\n\
+         Etablissement / Ville : Lycée Honoré d'Urfé, Saint-Étienne\r\n\
+         Objet de la demande : {subject}\r\nPopulation concernée : salle des professeurs\r\n\
+         Description précise : L'imprimante affiche un bourrage papier permanent.\r\n\
+         URL : https://urfe.ent.example.test\r\n",
+        std::process::id(),
+        common::unique_address("m")
+    )
+    .into_bytes()
+}
+
+fn answer(from: &str, to: &str, subject: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
+    let threading = in_reply_to
+        .map(|id| format!("In-Reply-To: <{id}>\r\nReferences: <{id}>\r\n"))
+        .unwrap_or_default();
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Message-ID: <{}>\r\n{threading}Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         {body}\r\n\r\nLe lun. 23 nov. 2026 à 10:00, Assistance ENT <{to}> a écrit :\r\n> texte cité\r\n",
+        common::unique_address("answer")
+    )
+    .into_bytes()
+}
+
+fn find<'a>(mails: &'a [Mail], subject_part: &str) -> &'a Mail {
+    mails
+        .iter()
+        .find(|m| m.subject.contains(subject_part))
+        .unwrap_or_else(|| {
+            let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+            panic!("no mail about {subject_part:?} in {subjects:#?}")
+        })
+}
+
+fn history_has(ticket: &TicketView, action: &str, to: Option<&str>) -> bool {
+    ticket
+        .history
+        .iter()
+        .any(|h| h.action == action && (to.is_none() || h.to.as_deref() == to))
+}
+
+/// The story of one ticket, step by step, as requester, team and agent
+/// live it.
+#[tokio::test]
+async fn a_ticket_lives_through_commands_replies_and_notifications() {
+    let d = desk("life", "").await;
+
+    // Routed by the responsibility matrix; team and referent told.
+    d.receive(&request(
+        &d.requester,
+        &d.support,
+        "Imprimante : bourrage papier",
+    ))
+    .await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.team.as_deref(), Some("maintenance"));
+    assert_eq!(ticket.category.as_deref(), Some("materiel"));
+    assert!(ticket.take_charge_by.is_some() && ticket.resolve_by.is_some());
+    let team_news = d.inbox(&d.team, 1).await;
+    let new_ticket = find(&team_news, "Nouvelle demande");
+    assert!(new_ticket.subject.starts_with("[CG42N1-000001]"));
+    assert!(
+        new_ticket.text.contains("bourrage papier"),
+        "{}",
+        new_ticket.text
+    );
+    find(&d.inbox(&d.referent, 1).await, "Nouvelle demande");
+
+    // Taken by an agent on the command line: the requester is told.
+    let shown = d.cli_ok(&[
+        "tickets",
+        "assign",
+        TICKET,
+        "--team",
+        "maintenance",
+        "--agent",
+        "alice",
+    ]);
+    assert!(shown.contains("pris_en_charge"), "{shown}");
+    let requester_mails = d.inbox(&d.requester, 2).await;
+    assert_eq!(
+        find(&requester_mails, "Pris en charge").header("Auto-Submitted"),
+        Some("auto-generated")
+    );
+
+    // Priority and notes.
+    let before = d.ticket().await.resolve_by;
+    d.cli_ok(&["tickets", "priority", TICKET, "majeure"]);
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.priority, "majeure");
+    assert_ne!(ticket.resolve_by, before, "deadlines follow the priority");
+    d.cli_ok(&[
+        "tickets",
+        "note",
+        TICKET,
+        "Un technicien passe demain matin.",
+    ]);
+    d.cli_ok(&["tickets", "note", TICKET, "Voir le contrat.", "--internal"]);
+    let requester_mails = d.inbox(&d.requester, 3).await;
+    let note = find(&requester_mails, "Réponse de l'assistance");
+    assert!(note.text.contains("Un technicien passe demain matin."));
+    assert!(!requester_mails
+        .iter()
+        .any(|m| m.text.contains("Voir le contrat")));
+    let ticket = d.ticket().await;
+    assert!(history_has(&ticket, "priority", Some("majeure")));
+    assert!(history_has(&ticket, "internal_note", None));
+    assert!(ticket.messages.iter().any(|m| m.direction == "internal"));
+
+    // The agent answers the team's notice by mail with a command: the
+    // requester gets the status and the agent's words.
+    let notice_id = new_ticket.message_id.clone().unwrap();
+    let command = answer(
+        &d.agent,
+        &d.support,
+        &format!("RE: {}", new_ticket.subject),
+        Some(&notice_id),
+        "#statut en_attente\r\n\r\nPouvez-vous nous donner le modèle de l'imprimante ?",
+    );
+    d.receive(&command).await;
+    assert_eq!(d.ticket().await.status, "en_attente");
+    let requester_mails = d.inbox(&d.requester, 4).await;
+    let waiting = find(&requester_mails, "En attente de votre réponse");
+    assert!(
+        waiting.text.contains("le modèle de l'imprimante"),
+        "{}",
+        waiting.text
+    );
+    assert!(!waiting.text.contains("#statut"), "{}", waiting.text);
+
+    // The requester answers: the ticket resumes and the team is told.
+    let reply = answer(
+        &d.requester,
+        &d.support,
+        &format!("RE: {}", waiting.subject),
+        waiting.message_id.as_deref(),
+        "C'est une HP LaserJet M404.",
+    );
+    d.receive(&reply).await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "en_cours");
+    let team_news = d.inbox(&d.team, 2).await;
+    assert!(find(&team_news, "Réponse du demandeur")
+        .text
+        .contains("HP LaserJet M404"));
+
+    // A forbidden command is refused to the agent, and changes nothing.
+    let refused = answer(
+        &d.agent,
+        &d.support,
+        "RE: [CG42N1-000001]",
+        None,
+        "#statut nouveau\r\nRetour à la case départ.",
+    );
+    d.receive(&refused).await;
+    assert_eq!(d.ticket().await.status, "en_cours");
+    let agent_mails = d.inbox(&d.agent, 1).await;
+    let refusal = find(&agent_mails, "Commande refusée");
+    assert!(
+        refusal.text.contains("ne peut pas passer"),
+        "{}",
+        refusal.text
+    );
+    assert_eq!(
+        d.inbox(&d.requester, 4).await.len(),
+        4,
+        "nothing relayed to the requester"
+    );
+
+    // A stranger writing a command into the thread changes nothing and
+    // gets nothing back.
+    let stranger = common::unique_address("stranger-life");
+    let nosy = answer(
+        &stranger,
+        &d.support,
+        "RE: [CG42N1-000001]",
+        None,
+        "#statut resolu",
+    );
+    d.receive(&nosy).await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "en_cours");
+    assert!(history_has(&ticket, "mail_from_stranger", None));
+    assert!(common::imap_fetch_all(&d.stack, &stranger, "INBOX")
+        .await
+        .is_empty());
+
+    // Resolved by mail with a message; history names the agent.
+    let solved = answer(
+        &d.agent,
+        &d.support,
+        "RE: [CG42N1-000001]",
+        None,
+        "#statut resolu\r\nLe tambour a été remplacé.",
+    );
+    d.receive(&solved).await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "resolu");
+    assert!(ticket.resolved_at.is_some() && ticket.taken_at.is_some());
+    assert!(ticket.history.iter().any(|h| h.action == "status"
+        && h.actor == "agent:alice"
+        && h.to.as_deref() == Some("resolu")));
+    let resolved = find(&d.inbox(&d.requester, 5).await, "Résolu").clone();
+    assert!(resolved.text.contains("Le tambour a été remplacé."));
+    assert_eq!(
+        d.cli_ok(&[
+            "tickets",
+            "list",
+            "--team",
+            "maintenance",
+            "--status",
+            "resolu"
+        ])
+        .lines()
+        .count(),
+        1
+    );
+    assert_eq!(
+        d.cli_ok(&["tickets", "list", "--team", "ent"])
+            .lines()
+            .count(),
+        0
+    );
+}
+
+/// With deadlines already past, each alert goes to the team and the
+/// escalation address once, however many passes run.
+#[tokio::test]
+async fn sla_alerts_are_sent_once() {
+    let d = desk(
+        "sla",
+        "[sla]\nwarn_before_minutes = 5\n\
+         [sla.business_hours]\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\n\
+         start = \"00:00\"\nend = \"00:00\"\n\
+         [sla.targets.mineure]\ntake_charge_minutes = 0\nresolution_minutes = 0\n",
+    )
+    .await;
+    d.receive(&request(
+        &d.requester,
+        &d.support,
+        "Imprimante : bourrage papier",
+    ))
+    .await;
+    daemon::run_once(&d.settings).await.unwrap();
+    let swept = d.cli_ok(&["sweep"]);
+    assert!(swept.starts_with("0 SLA alert(s)"), "{swept}");
+
+    let ticket = d.ticket().await;
+    let alerts: Vec<_> = ticket
+        .history
+        .iter()
+        .filter(|h| h.action == "sla_alert")
+        .map(|h| (h.from.clone().unwrap(), h.to.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            ("take_charge".to_string(), "breached".to_string()),
+            ("resolution".to_string(), "breached".to_string())
+        ]
+    );
+    let escalated = d.inbox(&d.escalation, 2).await;
+    find(&escalated, "Échéance de prise en charge dépassée");
+    find(&escalated, "Échéance de résolution dépassée");
+    let team_news = d.inbox(&d.team, 3).await;
+    assert_eq!(
+        team_news
+            .iter()
+            .filter(|m| m.subject.contains("Échéance"))
+            .count(),
+        2
+    );
+    let staff_mails = ticket
+        .history
+        .iter()
+        .filter(|h| h.action == "mail_out" && h.note.as_deref() == Some("staff"))
+        .count();
+    assert_eq!(staff_mails, 3, "one new-ticket notice and two alerts");
+}
+
+/// A resolved ticket nobody answered within `tickets.reopen_days` is
+/// closed by the timers, and the requester is told.
+#[tokio::test]
+async fn resolved_ticket_left_unanswered_is_closed() {
+    let d = desk("close", "").await;
+    let config = d.dir.path().join("guichet.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[gateway]",
+        "[tickets]\nreopen_days = 0\n[gateway]",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    d.receive(&request(
+        &d.requester,
+        &d.support,
+        "Imprimante : bourrage papier",
+    ))
+    .await;
+    d.cli_ok(&["tickets", "set-status", TICKET, "resolu"]);
+    assert_eq!(d.ticket().await.status, "resolu");
+    let swept = d.cli_ok(&["sweep"]);
+    assert!(swept.contains("1 ticket(s) closed"), "{swept}");
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "ferme");
+    assert!(ticket
+        .history
+        .iter()
+        .any(|h| h.actor == "system" && h.to.as_deref() == Some("ferme")));
+    find(&d.inbox(&d.requester, 3).await, "Fermé");
+    assert!(d.cli_ok(&["sweep"]).contains("0 ticket(s) closed"));
+}
