@@ -413,6 +413,15 @@ impl Pipeline {
             ReplyEffect::Stranger => {
                 self.add_follow_up(tx, &inbound, Outcome::StrangerHeld, ticket_id)
                     .await?;
+                let detail = format!("de {}, rien ne lui a été envoyé", sender.email);
+                let event = StaffEvent {
+                    event: "Message d'un tiers retenu",
+                    detail: Some(&detail),
+                    note: Some(&reading.body),
+                    actor: "system",
+                };
+                self.tell_staff(tx, &ticket, &event, Audience::Team, now)
+                    .await?;
                 Ok((Outcome::StrangerHeld, Some(ticket_id.to_string())))
             }
             ReplyEffect::NewTicket => {

@@ -310,6 +310,8 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
     assert!(common::imap_fetch_all(&d.stack, &stranger, "INBOX")
         .await
         .is_empty());
+    let held = find(&d.inbox(&d.team, 3).await, "Message d'un tiers retenu").clone();
+    assert!(held.text.contains(&stranger), "{}", held.text);
 
     // Resolved by mail with a message; history names the agent.
     let solved = answer(
