@@ -253,3 +253,35 @@ fn parse_classifies_a_real_bounce_from_the_corpus() {
     let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(parsed["kind"], "bounce", "{parsed}");
 }
+
+/// The commented example a site copies must stay valid as the settings
+/// grow (its secrets point at files and variables a test provides).
+#[test]
+fn deploy_example_configuration_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/guichet.toml"))
+            .unwrap();
+    let secret = dir.path().join("imap-password");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let config = dir.path().join("guichet.toml");
+    std::fs::write(
+        &config,
+        example.replace("/etc/guichet/imap-password", &secret.display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(["--config", &config.display().to_string(), "check-config"])
+        .env("GUICHET_SMTP_PASSWORD", "s3cret")
+        .env("GUICHET_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = stdout(&out);
+    assert!(shown.contains("[teams.maintenance]"), "{shown}");
+    assert!(!shown.contains("s3cret"), "secrets masked");
+}
