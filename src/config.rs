@@ -119,7 +119,11 @@ pub struct OutcomeFolders {
     pub processed: String,
     /// Auto-replies, bounces, bulk and loop mail: recorded, never answered.
     pub ignored: String,
-    /// Mail that could not be read at all.
+    /// Requests from senders who may not open tickets.
+    pub refused: String,
+    /// Mail past a per-sender limit: kept, not answered.
+    pub held: String,
+    /// Mail that could not be read at all, or too big to handle.
     pub failed: String,
 }
 
@@ -130,6 +134,8 @@ impl OutcomeFolders {
         match disposition {
             Disposition::Processed => &self.processed,
             Disposition::Ignored => &self.ignored,
+            Disposition::Refused => &self.refused,
+            Disposition::Held => &self.held,
             Disposition::Failed => &self.failed,
         }
     }
@@ -140,6 +146,8 @@ impl Default for OutcomeFolders {
         Self {
             processed: "processed".into(),
             ignored: "ignored".into(),
+            refused: "refused".into(),
+            held: "held".into(),
             failed: "failed".into(),
         }
     }

@@ -364,11 +364,7 @@ impl MailboxReader {
                 let results = shared.pipeline.process(&name, &batch, Some(cursor)).await?;
                 shared.wake_outbox.notify_one();
                 let folders = &self.settings.folders;
-                for disposition in [
-                    Disposition::Processed,
-                    Disposition::Ignored,
-                    Disposition::Failed,
-                ] {
+                for disposition in Disposition::ALL {
                     let uids: Vec<u32> = batch
                         .iter()
                         .zip(&results)

@@ -32,6 +32,11 @@ pub enum Outcome {
     /// A reply to a ticket from someone who is not its requester: kept on
     /// the ticket for agents, nothing sent to anyone.
     StrangerHeld,
+    /// A request from someone who may not open tickets: no ticket, one
+    /// polite refusal a day at most.
+    Refused,
+    /// Past a per-sender limit: kept, not turned into a ticket, not answered.
+    Held,
     Failed,
 }
 
@@ -40,11 +45,23 @@ pub enum Outcome {
 pub enum Disposition {
     Processed,
     Ignored,
+    Refused,
+    Held,
     Failed,
 }
 
+impl Disposition {
+    pub const ALL: [Disposition; 5] = [
+        Disposition::Processed,
+        Disposition::Ignored,
+        Disposition::Refused,
+        Disposition::Held,
+        Disposition::Failed,
+    ];
+}
+
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::TicketCreated,
         Outcome::FollowUpAdded,
         Outcome::AutoReplyIgnored,
@@ -52,6 +69,8 @@ impl Outcome {
         Outcome::BulkIgnored,
         Outcome::LoopIgnored,
         Outcome::StrangerHeld,
+        Outcome::Refused,
+        Outcome::Held,
         Outcome::Failed,
     ];
 
@@ -64,6 +83,8 @@ impl Outcome {
             Outcome::BulkIgnored => "bulk_ignored",
             Outcome::LoopIgnored => "loop_ignored",
             Outcome::StrangerHeld => "stranger_held",
+            Outcome::Refused => "refused",
+            Outcome::Held => "held",
             Outcome::Failed => "failed",
         }
     }
@@ -82,6 +103,8 @@ impl Outcome {
             | Outcome::BounceRecorded
             | Outcome::BulkIgnored
             | Outcome::LoopIgnored => Disposition::Ignored,
+            Outcome::Refused => Disposition::Refused,
+            Outcome::Held => Disposition::Held,
             Outcome::Failed => Disposition::Failed,
         }
     }

@@ -220,6 +220,13 @@ impl Classifier {
         if self.weak_auto_reply_subject.is_match(&subject) && looks_automatic(mail) {
             return Some(format!("absence subject: {}", mail.subject));
         }
+        if let Some(from) = mail
+            .from
+            .as_ref()
+            .filter(|from| is_robot_address(&from.email))
+        {
+            return Some(format!("automatic sender {}", from.email));
+        }
         None
     }
 
@@ -277,6 +284,27 @@ fn sender_is_mailer(mail: &Mail) -> bool {
     });
     let from_text = mail.header("from").unwrap_or_default().to_lowercase();
     localpart_is_mailer || MAILER_NAMES.iter().any(|n| from_text.contains(n))
+}
+
+/// An address nobody reads answers at: `noreply@`, `ne-pas-repondre@`,
+/// a mail system's own address.
+fn is_robot_address(email: &str) -> bool {
+    let local = email.split('@').next().unwrap_or_default();
+    let squashed: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    const ROBOTS: &[&str] = &[
+        "noreply",
+        "donotreply",
+        "nepasrepondre",
+        "nereponspas",
+        "mailerdaemon",
+        "maildaemon",
+        "postmaster",
+    ];
+    ROBOTS.iter().any(|robot| squashed.starts_with(robot))
 }
 
 /// An empty Return-Path (`<>`): sent by a mail system or an auto-responder.
@@ -522,6 +550,24 @@ Votre demande est enregistrée.\n\
             "{PERSON}\nSubject: Vidéoprojecteur\nX-Auto-Response-Suppress: All"
         ));
         assert_eq!(suppress_only, Kind::Request);
+    }
+
+    #[test]
+    fn robot_senders_are_never_answered() {
+        for from in [
+            "From: noreply@ent.example.test",
+            "From: No-Reply <no-reply@ac-lyon.fr>",
+            "From: ne-pas-repondre@index-education.example",
+            "From: do_not_reply@example.test",
+            "From: MAILER-DAEMON@mx.example.test",
+        ] {
+            let kind = kind_of(&format!("{from}\nSubject: Votre compte"));
+            assert!(matches!(kind, Kind::AutoReply { .. }), "{from}: {kind:?}");
+        }
+        for from in ["From: noemie.reply@ac-lyon.fr", "From: postier@ac-lyon.fr"] {
+            let kind = kind_of(&format!("{from}\nSubject: Imprimante"));
+            assert_eq!(kind, Kind::Request, "{from}");
+        }
     }
 
     #[test]
