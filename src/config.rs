@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::desk::sla::{BusinessHours, SlaClock, SlaPolicy};
 use crate::desk::staff::{Agent, Staff};
 use crate::intake::fields::{Field, FieldLabels};
+use crate::intake::limits::Limits;
 use crate::intake::priority::{Priority, PriorityRules};
 use crate::intake::routing::{default_routes, RouteSettings, Router};
 
@@ -56,6 +57,8 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     #[serde(default)]
     pub sla: SlaSettings,
+    #[serde(default)]
+    pub limits: Limits,
     pub log: LogSettings,
 }
 

@@ -14,6 +14,7 @@ use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
+use crate::source::{plan_fetch, BATCH_BYTES};
 use crate::store::{Store, StoreError};
 use crate::timers::Timers;
 
@@ -58,6 +59,7 @@ struct Shared {
     batch_size: usize,
     poll_interval: Duration,
     reopen_days: u32,
+    max_message_bytes: u64,
 }
 
 /// How often SLA deadlines and resolved tickets are looked at.
@@ -75,6 +77,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
         batch_size: settings.gateway.batch_size,
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
         reopen_days: settings.tickets.reopen_days,
+        max_message_bytes: settings.limits.max_message_bytes,
     };
     Ok((Arc::new(shared), outbox))
 }
@@ -311,11 +314,17 @@ impl MailboxReader {
             Source::Maildir(maildir) => {
                 let mut names = Vec::new();
                 let mut batch = Vec::new();
+                let mut bytes = 0;
                 for file in maildir.waiting(shared.batch_size)? {
-                    if let Some(raw) = maildir.read(&file)? {
+                    if bytes >= BATCH_BYTES {
+                        break;
+                    }
+                    if let Some(fetched) = maildir.read(&file, shared.max_message_bytes)? {
+                        bytes += fetched.raw.len() as u64;
                         batch.push(Incoming {
                             source_ref: file.clone(),
-                            raw,
+                            raw: fetched.raw,
+                            oversize: fetched.oversize,
                         });
                         names.push(file);
                     }
@@ -342,20 +351,42 @@ impl MailboxReader {
                 let Some(chunk) = uids.chunks(shared.batch_size).next() else {
                     return Ok(Vec::new());
                 };
-                let fetched = session.fetch(chunk).await.map_err(|e| DaemonError::Imap {
+                let imap_error = |e| DaemonError::Imap {
                     mailbox: name.clone(),
                     source: e,
-                })?;
-                let batch: Vec<Incoming> = fetched
+                };
+                let sizes = session.sizes(chunk).await.map_err(imap_error)?;
+                let plan = plan_fetch(&sizes, shared.max_message_bytes, BATCH_BYTES);
+                let whole = session.fetch(&plan.whole).await.map_err(imap_error)?;
+                let oversized: Vec<u32> = plan.headers_only.iter().map(|(uid, _)| *uid).collect();
+                let headers = session
+                    .fetch_headers(&oversized)
+                    .await
+                    .map_err(imap_error)?;
+                let mut batch: Vec<(u32, Incoming)> = whole
                     .into_iter()
-                    .map(|(uid, raw)| Incoming {
-                        source_ref: format!("uid:{uid}"),
-                        raw,
+                    .map(|(uid, raw)| (uid, None, raw))
+                    .chain(headers.into_iter().map(|(uid, raw)| {
+                        let size = plan.headers_only.iter().find(|(u, _)| *u == uid);
+                        (uid, size.map(|(_, size)| *size), raw)
+                    }))
+                    .map(|(uid, oversize, raw)| {
+                        let source_ref = format!("uid:{uid}");
+                        (
+                            uid,
+                            Incoming {
+                                source_ref,
+                                raw,
+                                oversize,
+                            },
+                        )
                     })
                     .collect();
+                batch.sort_unstable_by_key(|(uid, _)| *uid);
+                let batch: Vec<Incoming> = batch.into_iter().map(|(_, m)| m).collect();
                 let cursor = crate::pipeline::Cursor {
                     uid_validity: session.uid_validity(),
-                    last_uid: chunk.last().copied().unwrap_or(*last_uid),
+                    last_uid: plan.stops_at.or(chunk.last().copied()).unwrap_or(*last_uid),
                 };
                 *last_uid = cursor.last_uid;
                 if batch.is_empty() {

@@ -13,11 +13,12 @@ use serde::Serialize;
 
 use crate::intake::classify::LOOP_HEADER;
 use crate::intake::fields::{Field, RequestFields};
+use crate::intake::limits::Dropped;
 use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
 
 /// The templates, by name, with their embedded defaults.
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 15] = [
     (
         "acknowledgement.subject.txt",
         include_str!("../deploy/templates/acknowledgement.subject.txt"),
@@ -51,6 +52,18 @@ const TEMPLATES: [(&str, &str); 12] = [
     ),
     ("staff.txt", include_str!("../deploy/templates/staff.txt")),
     ("staff.html", include_str!("../deploy/templates/staff.html")),
+    (
+        "too_big.subject.txt",
+        include_str!("../deploy/templates/too_big.subject.txt"),
+    ),
+    (
+        "too_big.txt",
+        include_str!("../deploy/templates/too_big.txt"),
+    ),
+    (
+        "too_big.html",
+        include_str!("../deploy/templates/too_big.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +109,8 @@ pub struct Acknowledgement<'a> {
     pub missing: &'a [Field],
     /// Message-ID of the request, to thread the answer under it.
     pub in_reply_to: Option<&'a str>,
+    /// Parts of the mail over a limit, not kept: the requester is told.
+    pub dropped: &'a [Dropped],
     /// The request's own References, oldest first.
     pub references: &'a [String],
 }
@@ -221,6 +236,7 @@ impl Notifier {
             priority => ack.priority.as_str(),
             fields => fields,
             missing => missing,
+            dropped => ack.dropped,
             signature => self.signature(),
         };
         let subject = self.render("acknowledgement.subject.txt", &context)?;
@@ -261,6 +277,31 @@ impl Notifier {
             in_reply_to: notice.thread_id,
             references: &references,
             auto_submitted: "auto-generated",
+        })
+    }
+
+    /// An automatic answer to a mail that made no ticket (too big, sender
+    /// not allowed): the template family `name` (`NAME.subject.txt`,
+    /// `NAME.txt`, `NAME.html`) rendered with `context` plus `signature`,
+    /// threaded under the sender's mail.
+    pub fn answer(
+        &self,
+        name: &str,
+        to: &Address,
+        in_reply_to: Option<&str>,
+        context: minijinja::Value,
+    ) -> Result<Outgoing, NotifyError> {
+        let context = minijinja::context! { signature => self.signature(), ..context };
+        let references: Vec<&str> = in_reply_to.into_iter().collect();
+        self.build(Envelope {
+            to: std::slice::from_ref(to),
+            subject: one_line(&self.render(&format!("{name}.subject.txt"), &context)?),
+            text: self.render(&format!("{name}.txt"), &context)?,
+            html: self.render(&format!("{name}.html"), &context)?,
+            message_id: self.new_message_id("avis"),
+            in_reply_to,
+            references: &references,
+            auto_submitted: "auto-replied",
         })
     }
 

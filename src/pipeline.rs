@@ -13,7 +13,9 @@ use crate::desk::commands::{read_agent_mail, AgentMail, Command};
 use crate::desk::status::Status;
 use crate::desk::{self, Disposition, Outcome, Plan, ReplyEffect, Sender};
 use crate::intake::classify::Classifier;
+use crate::intake::classify::Kind;
 use crate::intake::fields::{Field, RequestFields};
+use crate::intake::limits::{human_size, Limits};
 use crate::intake::mail::{self, Address};
 use crate::intake::routing::Router;
 use crate::intake::{format_ticket_id, Reader, Reading};
@@ -41,6 +43,9 @@ pub struct Incoming {
     /// Where it was read (`uid:42`, a file name): for logs and the record.
     pub source_ref: String,
     pub raw: Vec<u8>,
+    /// The message was over the size limit: `raw` is only its header block
+    /// and this is its real size.
+    pub oversize: Option<u64>,
 }
 
 /// The committed result for one mail of a batch.
@@ -83,6 +88,7 @@ pub struct Pipeline {
     prefix: String,
     digits: usize,
     reopen_days: u32,
+    limits: Limits,
 }
 
 impl Pipeline {
@@ -97,6 +103,7 @@ impl Pipeline {
             prefix: settings.tickets.prefix.clone(),
             digits: settings.tickets.digits,
             reopen_days: settings.tickets.reopen_days,
+            limits: settings.limits.clone(),
         })
     }
 
@@ -116,6 +123,7 @@ impl Pipeline {
             classifier,
             settings.field_labels(),
             settings.priority_rules()?,
+            settings.limits.clone(),
             &settings.tickets.prefix,
             settings.tickets.digits,
         ))
@@ -163,7 +171,16 @@ impl Pipeline {
         incoming: &Incoming,
         read: &Result<Reading, mail::MailError>,
     ) -> Result<Processed, StoreError> {
-        let plan = desk::plan(read);
+        let plan = match incoming.oversize {
+            Some(size) => Plan::Record {
+                outcome: Outcome::Failed,
+                reason: format!(
+                    "message too big: {size} bytes, limit {} (only its header was read)",
+                    self.limits.max_message_bytes
+                ),
+            },
+            None => desk::plan(read),
+        };
         let now = timestamp(Utc::now());
         let (outcome, reason) = match &plan {
             Plan::NewTicket { .. } => (Outcome::TicketCreated, None),
@@ -198,12 +215,15 @@ impl Pipeline {
             });
         };
         let (outcome, ticket_id) = match plan {
-            Plan::Record { .. } => (outcome, None),
+            Plan::Record { .. } => {
+                if let (Some(size), Some(reading)) = (incoming.oversize, reading) {
+                    self.answer_oversize(tx, reading, size, &now).await?;
+                }
+                (outcome, None)
+            }
             Plan::NewTicket { reading, requester } => {
-                let id = self
-                    .create_ticket(tx, mail_id, reading, requester, &now)
-                    .await?;
-                (Outcome::TicketCreated, Some(id))
+                self.open_ticket(tx, mail_id, reading, requester, &now)
+                    .await?
             }
             Plan::FollowUp {
                 reading,
@@ -219,6 +239,103 @@ impl Pipeline {
             ticket_id,
             duplicate: false,
         })
+    }
+
+    /// A new ticket, unless the sender already opened as many as the
+    /// per-sender limit allows this hour: then the mail is held, unanswered.
+    async fn open_ticket(
+        &self,
+        tx: &mut Batch,
+        mail_id: i64,
+        reading: &Reading,
+        requester: &Address,
+        now: &str,
+    ) -> Result<(Outcome, Option<String>), StoreError> {
+        let limit = self.limits.tickets_per_sender_per_hour;
+        let opened = tx
+            .tickets_opened_since(&requester.email, &an_hour_before(now))
+            .await?;
+        if opened >= i64::from(limit) {
+            tracing::warn!(sender = %requester.email, opened, limit, "sender over the ticket limit: mail held");
+            let reason =
+                format!("{opened} tickets opened by this sender in the last hour (limit {limit})");
+            tx.set_mail_outcome(mail_id, Outcome::Held.as_str(), &reason)
+                .await?;
+            return Ok((Outcome::Held, None));
+        }
+        let id = self
+            .create_ticket(tx, mail_id, reading, requester, now)
+            .await?;
+        Ok((Outcome::TicketCreated, Some(id)))
+    }
+
+    /// Whether `address` may get one more automatic answer this hour; past
+    /// the limit, a warning is logged and nothing is sent.
+    async fn may_answer(
+        &self,
+        tx: &mut Batch,
+        address: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let limit = self.limits.answers_per_sender_per_hour;
+        let sent = tx.answers_since(address, &an_hour_before(now)).await?;
+        if sent >= i64::from(limit) {
+            tracing::warn!(sender = %address, sent, limit, "sender over the answer limit: no answer");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Tells the sender of a message too big to read that nothing was
+    /// recorded and how to write again — unless it came from a robot.
+    async fn answer_oversize(
+        &self,
+        tx: &mut Batch,
+        reading: &Reading,
+        size: u64,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let person = matches!(reading.kind, Kind::Request | Kind::FollowUp { .. });
+        let Some(sender) = reading
+            .mail
+            .reply_to
+            .as_ref()
+            .or(reading.mail.from.as_ref())
+        else {
+            return Ok(());
+        };
+        if !person || !self.may_answer(tx, &sender.email, now).await? {
+            return Ok(());
+        }
+        let context = minijinja::context! {
+            subject => reading.mail.subject,
+            size => human_size(usize::try_from(size).unwrap_or(usize::MAX)),
+            limit => human_size(usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX)),
+        };
+        let notifier = self.actions.notifier();
+        match notifier.answer(
+            "too_big",
+            sender,
+            reading.mail.message_id.as_deref(),
+            context,
+        ) {
+            Ok(mail) => {
+                tx.queue_mail(&QueuedMail {
+                    ticket_id: None,
+                    kind: "too_big",
+                    message_id: &mail.message_id,
+                    envelope_from: &mail.envelope_from,
+                    recipients: &mail.recipients,
+                    raw: &mail.raw,
+                    created_at: now,
+                })
+                .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, "answer to an oversized mail not sent");
+                Ok(())
+            }
+        }
     }
 
     async fn create_ticket(
@@ -302,8 +419,22 @@ impl Pipeline {
             missing: &reading.missing,
             in_reply_to: reading.mail.message_id.as_deref(),
             references: &reading.mail.references,
+            dropped: &reading.dropped,
         });
+        let answer = self.may_answer(tx, &requester.email, now).await?;
         match ack {
+            Ok(_) if !answer => {
+                tx.append_history(&HistoryEntry {
+                    ticket_id: &ticket_id,
+                    at: now,
+                    actor: "system",
+                    action: "acknowledgement_withheld",
+                    from_value: None,
+                    to_value: None,
+                    note: Some("sender over the per-hour answer limit"),
+                })
+                .await?
+            }
             Ok(ack) => queue_on_ticket(tx, &ticket_id, "acknowledgement", &ack, now).await?,
             Err(error) => {
                 record_failure(tx, &ticket_id, "acknowledgement_failed", &error, now).await?
@@ -440,8 +571,8 @@ impl Pipeline {
         old_id: &str,
         old_exists: bool,
     ) -> Result<(Outcome, Option<String>), StoreError> {
-        let id = self
-            .create_ticket(
+        let opened = self
+            .open_ticket(
                 tx,
                 inbound.mail_id,
                 inbound.reading,
@@ -449,10 +580,10 @@ impl Pipeline {
                 inbound.now,
             )
             .await?;
-        if old_exists {
-            self.link_tickets(tx, old_id, &id, inbound.now).await?;
+        if let (true, Some(id)) = (old_exists, &opened.1) {
+            self.link_tickets(tx, old_id, id, inbound.now).await?;
         }
-        Ok((Outcome::TicketCreated, Some(id)))
+        Ok(opened)
     }
 
     /// The requester answered: a ticket waiting for them, or recently
@@ -760,7 +891,31 @@ impl Pipeline {
         tx.touch_ticket(ticket_id, now).await
     }
 
+    /// Records on the ticket what was over a limit and not kept.
+    async fn record_dropped(
+        &self,
+        tx: &mut Batch,
+        ticket_id: &str,
+        reading: &Reading,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        for dropped in &reading.dropped {
+            tx.append_history(&HistoryEntry {
+                ticket_id,
+                at: now,
+                actor: "system",
+                action: "part_dropped",
+                from_value: None,
+                to_value: Some(&dropped.part),
+                note: Some(&dropped.reason),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The inbound message and its attachments, tied to the ticket.
+    /// What was over a limit is recorded as dropped.
     async fn store_inbound(
         &self,
         tx: &mut Batch,
@@ -801,7 +956,7 @@ impl Pipeline {
             })
             .await?;
         }
-        Ok(())
+        self.record_dropped(tx, ticket_id, reading, now).await
     }
 }
 
@@ -883,6 +1038,12 @@ async fn record_failure(
         note: Some(&error.to_string()),
     })
     .await
+}
+
+/// The stored timestamp one hour before `now` (a stored timestamp).
+fn an_hour_before(now: &str) -> String {
+    let now = parse_timestamp(now).unwrap_or_else(Utc::now);
+    timestamp(now - chrono::Duration::hours(1))
 }
 
 /// One span per mail: every line logged while handling it names the

@@ -332,15 +332,17 @@ fn ordinary_mails_are_not_suppressed() {
         println!("  {}", describe(outcome));
     }
     assert!(ordinary.len() > 150);
-    // Measured: 2, both mailing-list posts (Precedence: list / bulk), which
-    // are bulk by rule; nothing else may be suppressed.
-    assert!(suppressed.len() <= 2, "too many false positives");
+    // Measured: 5 — two mailing-list posts (Precedence: list / bulk), bulk
+    // by rule, and three mails from noreply@ addresses, which are never
+    // answered by rule (nobody reads the answer). Nothing else may be.
+    assert!(suppressed.len() <= 5, "too many false positives");
     for outcome in suppressed {
-        assert!(
-            matches!(outcome.kind(), Some(Kind::Bulk { .. })),
-            "{}",
-            describe(outcome)
-        );
+        let by_rule = match outcome.kind() {
+            Some(Kind::Bulk { .. }) => true,
+            Some(Kind::AutoReply { reason }) => reason.starts_with("automatic sender noreply@"),
+            _ => false,
+        };
+        assert!(by_rule, "{}", describe(outcome));
     }
 }
 

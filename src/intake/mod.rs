@@ -5,6 +5,7 @@
 pub mod classify;
 pub mod fields;
 pub mod html;
+pub mod limits;
 pub mod mail;
 pub mod priority;
 pub mod reply;
@@ -14,6 +15,7 @@ use serde_json::json;
 
 use classify::{Classifier, Kind};
 use fields::{Field, FieldLabels, RequestFields};
+use limits::{Dropped, Limits};
 use mail::{Mail, MailError};
 use priority::{Priority, PriorityRules};
 
@@ -22,6 +24,7 @@ pub struct Reader {
     classifier: Classifier,
     labels: FieldLabels,
     rules: PriorityRules,
+    limits: Limits,
     prefix: String,
     digits: usize,
 }
@@ -43,6 +46,8 @@ pub struct Reading {
     pub priority: Priority,
     /// The new part of the text: quoted history and signature cut.
     pub body: String,
+    /// What was over a limit and not kept.
+    pub dropped: Vec<Dropped>,
 }
 
 impl Reader {
@@ -50,6 +55,7 @@ impl Reader {
         classifier: Classifier,
         labels: FieldLabels,
         rules: PriorityRules,
+        limits: Limits,
         prefix: &str,
         digits: usize,
     ) -> Self {
@@ -57,6 +63,7 @@ impl Reader {
             classifier,
             labels,
             rules,
+            limits,
             prefix: prefix.to_string(),
             digits,
         }
@@ -64,7 +71,8 @@ impl Reader {
 
     /// Decodes, classifies and reads one raw mail.
     pub fn read(&self, raw: &[u8]) -> Result<Reading, MailError> {
-        let mail = mail::parse(raw)?;
+        let mut mail = mail::parse(raw)?;
+        let dropped = self.limits.enforce(&mut mail);
         let kind = self.classifier.classify(&mail);
         let ticket_ref = match &kind {
             Kind::FollowUp { ticket_ref } => self.normalize_ref(ticket_ref),
@@ -94,6 +102,7 @@ impl Reader {
             missing,
             priority,
             body,
+            dropped,
         })
     }
 
@@ -135,6 +144,7 @@ impl Reading {
             "priority": self.priority,
             "ticket_ref": self.ticket_ref,
             "attachments": attachments,
+            "dropped": self.dropped,
             "body": self.body,
         })
     }

@@ -264,6 +264,53 @@ impl ImapSource {
     /// Raw messages for `uids`, ascending by UID, in one `UID FETCH`. A
     /// message expunged meanwhile is simply absent. Does not set `\Seen`.
     pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+        self.fetch_section(uids, "BODY.PEEK[]").await
+    }
+
+    /// Only the header block of `uids`: for messages too big to read, whose
+    /// sender must still be answered.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+        self.fetch_section(uids, "BODY.PEEK[HEADER]").await
+    }
+
+    /// The size in bytes of each of `uids`, so that a batch is bounded in
+    /// bytes as well as in count and a huge message is never fetched whole.
+    pub async fn sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>, ImapError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sizes = Vec::with_capacity(uids.len());
+        self.execute(
+            &format!("UID FETCH {} (UID RFC822.SIZE)", uid_set(uids)),
+            "UID FETCH",
+            |response| {
+                if let Response::Fetch(_, attributes) = response {
+                    let uid = attributes.iter().find_map(|a| match a {
+                        AttributeValue::Uid(uid) => Some(*uid),
+                        _ => None,
+                    });
+                    let size = attributes.iter().find_map(|a| match a {
+                        AttributeValue::Rfc822Size(size) => Some(*size),
+                        _ => None,
+                    });
+                    if let (Some(uid), Some(size)) = (uid, size) {
+                        sizes.push((uid, size));
+                    }
+                }
+            },
+        )
+        .await?;
+        sizes.sort_unstable();
+        sizes.dedup_by_key(|(uid, _)| *uid);
+        sizes.retain(|(uid, _)| uids.contains(uid));
+        Ok(sizes)
+    }
+
+    async fn fetch_section(
+        &mut self,
+        uids: &[u32],
+        section: &str,
+    ) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
@@ -271,7 +318,7 @@ impl ImapSource {
         wanted.sort_unstable();
         let mut messages = Vec::with_capacity(wanted.len());
         self.execute(
-            &format!("UID FETCH {} (UID BODY.PEEK[])", uid_set(&wanted)),
+            &format!("UID FETCH {} (UID {section})", uid_set(&wanted)),
             "UID FETCH",
             |response| {
                 if let Some((uid, body)) = fetched_message(response) {
@@ -752,7 +799,8 @@ fn announces_new_mail(response: &Response<'_>) -> bool {
     )
 }
 
-/// The UID and full raw message of a FETCH response, if it carries both.
+/// The UID and the fetched bytes (whole message or header block) of a
+/// FETCH response, if it carries both.
 fn fetched_message<'a>(response: &'a Response<'_>) -> Option<(u32, &'a [u8])> {
     let Response::Fetch(_, attributes) = response else {
         return None;
@@ -763,9 +811,7 @@ fn fetched_message<'a>(response: &'a Response<'_>) -> Option<(u32, &'a [u8])> {
     })?;
     let body = attributes.iter().find_map(|attribute| match attribute {
         AttributeValue::BodySection {
-            section: None,
-            data: Some(body),
-            ..
+            data: Some(body), ..
         }
         | AttributeValue::Rfc822(Some(body)) => Some(body.as_ref()),
         _ => None,

@@ -3,8 +3,10 @@
 //! moved into the Maildir++ folder of its outcome (`.processed/cur/`…), the
 //! layout Dovecot shows as IMAP folders.
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+use super::{header_block, Fetched, HEADER_PREFIX_BYTES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaildirError {
@@ -14,6 +16,15 @@ pub enum MaildirError {
         #[source]
         source: io::Error,
     },
+}
+
+/// The first `max` bytes of a file.
+fn read_prefix(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+    let mut prefix = Vec::with_capacity(max);
+    std::fs::File::open(path)?
+        .take(max as u64)
+        .read_to_end(&mut prefix)?;
+    Ok(prefix)
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> MaildirError + '_ {
@@ -60,14 +71,31 @@ impl MaildirSource {
         Ok(names)
     }
 
-    /// The bytes of a waiting mail; `None` if it vanished meanwhile.
-    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, MaildirError> {
+    /// A waiting mail: its bytes, or only its header block when it is over
+    /// `max_bytes`; `None` if it vanished meanwhile.
+    pub fn read(&self, name: &str, max_bytes: u64) -> Result<Option<Fetched>, MaildirError> {
         let path = self.root.join("new").join(name);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
+        let found = |result: io::Result<Fetched>| match result {
+            Ok(fetched) => Ok(Some(fetched)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path)(e)),
+        };
+        let size = match std::fs::metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(e) => return found(Err(e)),
+        };
+        if size <= max_bytes {
+            return found(std::fs::read(&path).map(|raw| Fetched {
+                raw,
+                oversize: None,
+            }));
         }
+        found(
+            read_prefix(&path, HEADER_PREFIX_BYTES).map(|prefix| Fetched {
+                raw: header_block(&prefix).to_vec(),
+                oversize: Some(size),
+            }),
+        )
     }
 
     /// Moves a waiting mail into `folder` (created if missing), marked seen.
@@ -107,11 +135,27 @@ mod tests {
         std::fs::write(dir.path().join("new/.0.partial"), b"being written").unwrap();
         assert_eq!(maildir.waiting(10).unwrap(), vec!["1.a", "2.b"]);
         assert_eq!(maildir.waiting(1).unwrap(), vec!["1.a"]);
-        assert_eq!(maildir.read("1.a").unwrap().as_deref(), Some(&b"first"[..]));
+        let first = maildir.read("1.a", 100).unwrap().unwrap();
+        assert_eq!(
+            (first.raw.as_slice(), first.oversize),
+            (&b"first"[..], None)
+        );
         maildir.move_to("1.a", "processed").unwrap();
         assert_eq!(maildir.waiting(10).unwrap(), vec!["2.b"]);
         assert!(dir.path().join(".processed/cur/1.a:2,S").exists());
         assert_eq!(maildir.folder_len("processed"), 1);
-        assert_eq!(maildir.read("1.a").unwrap(), None);
+        assert_eq!(maildir.read("1.a", 100).unwrap(), None);
+    }
+
+    #[test]
+    fn an_oversized_mail_is_read_by_its_header_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = MaildirSource::open(dir.path()).unwrap();
+        let mut big = b"From: a@b.test\r\nSubject: gros\r\n\r\n".to_vec();
+        big.resize(10_000, b'x');
+        std::fs::write(dir.path().join("new/1.big"), &big).unwrap();
+        let fetched = maildir.read("1.big", 1000).unwrap().unwrap();
+        assert_eq!(fetched.oversize, Some(10_000));
+        assert_eq!(fetched.raw, b"From: a@b.test\r\nSubject: gros\r\n\r\n");
     }
 }

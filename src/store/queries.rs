@@ -228,6 +228,10 @@ pub struct TicketTimes {
     pub resolve_by: Option<String>,
 }
 
+/// Outbox kinds that answer an incoming mail automatically: what the
+/// per-sender answer limit counts.
+const AUTOMATIC_ANSWERS: &str = "('acknowledgement', 'too_big', 'refusal')";
+
 /// Statuses after which no deadline is watched.
 const FINISHED: &str = "('resolu', 'ferme', 'sans_suite')";
 
@@ -261,6 +265,22 @@ impl Batch {
         sqlx::query("UPDATE mails SET ticket_id = $1, outcome = $2 WHERE id = $3")
             .bind(ticket_id)
             .bind(outcome)
+            .bind(mail_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the outcome of a recorded mail that made no ticket after all.
+    pub async fn set_mail_outcome(
+        &mut self,
+        mail_id: i64,
+        outcome: &str,
+        reason: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE mails SET outcome = $1, reason = $2 WHERE id = $3")
+            .bind(outcome)
+            .bind(nul_free(reason))
             .bind(mail_id)
             .execute(&mut *self.tx)
             .await?;
@@ -426,6 +446,34 @@ impl Batch {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Tickets `requester` opened since `since`, this transaction included.
+    pub async fn tickets_opened_since(&mut self, requester: &str, since: &str) -> Result<i64> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM tickets WHERE requester = $1 AND created_at >= $2")
+                .bind(requester)
+                .bind(since)
+                .fetch_one(&mut *self.tx)
+                .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    /// Automatic answers to incoming mail (acknowledgements, refusals)
+    /// queued for `address` alone since `since`, this transaction included.
+    pub async fn answers_since(&mut self, address: &str, since: &str) -> Result<i64> {
+        let recipients =
+            serde_json::to_string(&[address]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM outbox WHERE recipients = $1 AND created_at >= $2 \
+             AND kind IN {AUTOMATIC_ANSWERS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(recipients)
+            .bind(since)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.get::<i64, _>(0))
     }
 
     /// Records that an SLA alert goes out; `false` when it already did
