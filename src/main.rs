@@ -466,6 +466,9 @@ fn print_ticket(t: &guichet::store::TicketView) {
             .unwrap_or_default()
     );
     println!("created:   {}", t.created_at);
+    if let Some(failing) = &t.requester_failing {
+        println!("requester address failing {failing}");
+    }
     if !t.missing_fields.is_empty() {
         println!("missing:   {}", t.missing_fields.join(", "));
     }

@@ -215,13 +215,19 @@ impl Pipeline {
             });
         };
         let (outcome, ticket_id) = match plan {
-            Plan::Record { .. } => {
-                if let (Some(size), Some(reading)) = (incoming.oversize, reading) {
+            Plan::Record { .. } => match (incoming.oversize, reading) {
+                (Some(size), Some(reading)) => {
                     self.answer_oversize(tx, reading, size, &now).await?;
+                    (outcome, None)
                 }
-                (outcome, None)
-            }
+                (None, Some(reading)) if outcome == Outcome::BounceRecorded => {
+                    let ticket_id = self.tie_bounce(tx, mail_id, reading, &now).await?;
+                    (outcome, ticket_id)
+                }
+                _ => (outcome, None),
+            },
             Plan::NewTicket { reading, requester } => {
+                tx.clear_failing(&requester.email).await?;
                 self.open_ticket(tx, mail_id, reading, requester, &now)
                     .await?
             }
@@ -230,6 +236,7 @@ impl Pipeline {
                 requester,
                 ticket_id,
             } => {
+                tx.clear_failing(&requester.email).await?;
                 self.reply(tx, mail_id, reading, requester, ticket_id, &now)
                     .await?
             }
@@ -284,6 +291,52 @@ impl Pipeline {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// A bounce of one of our mails: recorded on the ticket the mail was
+    /// about, and the address it could not reach marked as failing. Never
+    /// answered. Returns the ticket, when the bounce names one of our mails.
+    async fn tie_bounce(
+        &self,
+        tx: &mut Batch,
+        mail_id: i64,
+        reading: &Reading,
+        now: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Kind::Bounce {
+            original_message_id: Some(original),
+            failed_recipient,
+        } = &reading.kind
+        else {
+            return Ok(None);
+        };
+        let Some((ticket_id, recipients)) = tx.outgoing(original).await? else {
+            return Ok(None);
+        };
+        let failed = failed_recipient
+            .clone()
+            .or_else(|| recipients.first().cloned());
+        let reason = format!("bounce of {original}: {}", reading.mail.subject);
+        if let Some(address) = &failed {
+            tx.mark_failing(address, &reason, ticket_id.as_deref(), now)
+                .await?;
+        }
+        let Some(ticket_id) = ticket_id else {
+            return Ok(None);
+        };
+        tx.link_mail(mail_id, &ticket_id, Outcome::BounceRecorded.as_str())
+            .await?;
+        tx.append_history(&HistoryEntry {
+            ticket_id: &ticket_id,
+            at: now,
+            actor: "system",
+            action: "bounce",
+            from_value: None,
+            to_value: failed.as_deref(),
+            note: Some(&reason),
+        })
+        .await?;
+        Ok(Some(ticket_id))
     }
 
     /// Tells the sender of a message too big to read that nothing was

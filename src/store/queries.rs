@@ -170,6 +170,8 @@ pub struct TicketView {
     pub resolve_by: Option<String>,
     pub taken_at: Option<String>,
     pub resolved_at: Option<String>,
+    /// Why our mail to the requester bounces, when it does.
+    pub requester_failing: Option<String>,
     pub messages: Vec<MessageView>,
     pub history: Vec<HistoryView>,
 }
@@ -282,6 +284,50 @@ impl Batch {
             .bind(outcome)
             .bind(nul_free(reason))
             .bind(mail_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The ticket and recipients of a mail we sent, by its Message-ID.
+    pub async fn outgoing(
+        &mut self,
+        message_id: &str,
+    ) -> Result<Option<(Option<String>, Vec<String>)>> {
+        let row = sqlx::query("SELECT ticket_id, recipients FROM outbox WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| Ok((r.get(0), json_list(&r.get::<String, _>(1))?)))
+            .transpose()
+    }
+
+    /// Marks an address as failing (our mail to it bounced).
+    pub async fn mark_failing(
+        &mut self,
+        address: &str,
+        reason: &str,
+        ticket_id: Option<&str>,
+        at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO failing_addresses (address, since, reason, ticket_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (address) \
+             DO UPDATE SET reason = excluded.reason, ticket_id = excluded.ticket_id",
+        )
+        .bind(address.to_lowercase())
+        .bind(at)
+        .bind(nul_free(reason))
+        .bind(ticket_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The address wrote to us: whatever bounced before, it works.
+    pub async fn clear_failing(&mut self, address: &str) -> Result<()> {
+        sqlx::query("DELETE FROM failing_addresses WHERE address = $1")
+            .bind(address.to_lowercase())
             .execute(&mut *self.tx)
             .await?;
         Ok(())
@@ -794,10 +840,17 @@ impl Store {
             resolve_by: r.get(15),
             taken_at: r.get(16),
             resolved_at: r.get(17),
+            requester_failing: None,
             attachments: Vec::new(),
             messages: Vec::new(),
             history: Vec::new(),
         };
+        view.requester_failing =
+            sqlx::query("SELECT since, reason FROM failing_addresses WHERE address = $1")
+                .bind(&view.requester)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|r| format!("since {}: {}", r.get::<String, _>(0), r.get::<String, _>(1)));
         view.attachments = sqlx::query(
             "SELECT filename, content_type, size FROM attachments WHERE ticket_id = $1 ORDER BY id",
         )

@@ -1,0 +1,322 @@
+//! A public support address under hostile or broken mail, on the real
+//! stack: a bounce of our own acknowledgement, a mail too big to read, an
+//! executable attachment, a flood from one sender, a naive vacation
+//! responder and another Guichet answering us. Each must end with a clear
+//! outcome, an answer only where one helps, and a conversation that stops.
+
+mod common;
+
+use std::time::Duration;
+
+use guichet::config::Settings;
+use guichet::daemon;
+use guichet::intake::mail::{parse, Mail};
+use guichet::store::Store;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A daemon's world: its support mailbox, a requester and a database.
+/// `extra` is appended to the configuration.
+struct Site {
+    stack: common::Stack,
+    support: String,
+    requester: String,
+    settings: Settings,
+    _db: common::TestDb,
+    _dir: tempfile::TempDir,
+}
+
+async fn site(tag: &str, extra: &str) -> Site {
+    let stack = common::stack();
+    let support = common::unique_address(&format!("support-{tag}"));
+    let requester = common::unique_address(&format!("req-{tag}"));
+    let (db_url, db) = common::test_database_url(tag).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(extra);
+    std::fs::write(&path, config).unwrap();
+    let settings = Settings::load(Some(&path)).unwrap();
+    Site {
+        stack,
+        support,
+        requester,
+        settings,
+        _db: db,
+        _dir: dir,
+    }
+}
+
+impl Site {
+    async fn deliver(&self, raw: &[u8]) {
+        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
+    }
+
+    async fn run(&self) -> daemon::Summary {
+        daemon::run_once(&self.settings).await.unwrap()
+    }
+
+    async fn store(&self) -> Store {
+        Store::connect(&self.settings.database.url).await.unwrap()
+    }
+
+    async fn outcome(&self, outcome: &str) -> i64 {
+        let counts = self.store().await.outcome_counts().await.unwrap();
+        counts
+            .iter()
+            .find(|(k, _)| k == outcome)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    async fn folder(&self, folder: &str) -> Vec<Vec<u8>> {
+        common::imap_fetch_all(&self.stack, &self.support, folder).await
+    }
+}
+
+async fn inbox(stack: &common::Stack, user: &str, count: usize) -> Vec<Mail> {
+    common::wait_for_messages(stack, user, "INBOX", count, WAIT)
+        .await
+        .iter()
+        .map(|raw| parse(raw).unwrap())
+        .collect()
+}
+
+fn request(from: &str, to: &str, subject: &str) -> String {
+    format!(
+        "From: Paul Durand <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Message-ID: <{}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Description précise : le poste 12 de la salle 104 ne démarre plus.\r\n",
+        common::unique_address("hostile")
+    )
+}
+
+/// A real-shaped DSN (RFC 3464) returning our acknowledgement's headers.
+fn bounce_of(original_raw: &[u8], to: &str, failed: &str) -> Vec<u8> {
+    let headers = String::from_utf8_lossy(guichet::source::header_block(original_raw)).into_owned();
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.etab.example.test>\r\n\
+         To: <{to}>\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <{}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.etab.example.test.\r\n\
+         I'm sorry to have to inform you that your message could not be delivered.\r\n\r\n\
+         <{failed}>: mailbox full\r\n\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; mx.etab.example.test\r\n\r\n\
+         Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.2.2\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--B--\r\n",
+        common::unique_address("dsn"),
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_bounce_of_our_acknowledgement_is_recorded_on_its_ticket() {
+    let s = site("bounce", "").await;
+    s.deliver(request(&s.requester, &s.support, "Poste en panne").as_bytes())
+        .await;
+    s.run().await;
+    let raw_ack = common::wait_for_messages(&s.stack, &s.requester, "INBOX", 1, WAIT)
+        .await
+        .remove(0);
+    s.deliver(&bounce_of(&raw_ack, &s.support, &s.requester))
+        .await;
+    let summary = s.run().await;
+    assert_eq!((summary.tickets, summary.sent), (0, 0), "{summary:?}");
+    assert_eq!(s.outcome("bounce_recorded").await, 1);
+    let ticket = s
+        .store()
+        .await
+        .ticket("CG42N1-000001")
+        .await
+        .unwrap()
+        .unwrap();
+    let bounce = ticket
+        .history
+        .iter()
+        .find(|h| h.action == "bounce")
+        .expect("bounce on the ticket");
+    assert_eq!(bounce.to.as_deref(), Some(s.requester.as_str()));
+    assert!(ticket.requester_failing.is_some());
+    assert_eq!(s.folder("ignored").await.len(), 1);
+
+    // The requester writes again: the address works.
+    s.deliver(request(&s.requester, &s.support, "RE: [CG42N1-000001]").as_bytes())
+        .await;
+    s.run().await;
+    let ticket = s
+        .store()
+        .await
+        .ticket("CG42N1-000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.requester_failing, None);
+}
+
+#[tokio::test]
+async fn a_mail_too_big_is_answered_and_kept_in_failed() {
+    let s = site("oversize", "[limits]\nmax_message_bytes = 200000\n").await;
+    let mut big = request(&s.requester, &s.support, "Vidéo du problème");
+    big.push_str(&format!("{}\r\n", "x".repeat(76)).repeat(6000));
+    s.deliver(big.as_bytes()).await;
+    s.deliver(request(&s.requester, &s.support, "Imprimante").as_bytes())
+        .await;
+    let summary = s.run().await;
+    assert_eq!((summary.mails, summary.tickets), (2, 1), "{summary:?}");
+    assert_eq!(s.outcome("failed").await, 1);
+    let failed = s.folder("failed").await;
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].len() > 400_000,
+        "the whole mail is kept on the server"
+    );
+    let mails = inbox(&s.stack, &s.requester, 2).await;
+    let refusal = mails
+        .iter()
+        .find(|m| m.subject.starts_with("Message non traité"))
+        .expect("the sender is told");
+    assert!(
+        refusal.text.contains("dépasse la taille maximale"),
+        "{}",
+        refusal.text
+    );
+    assert_eq!(refusal.header("Auto-Submitted"), Some("auto-replied"));
+}
+
+#[tokio::test]
+async fn an_executable_attachment_is_dropped_and_listed() {
+    let s = site("exe", "").await;
+    let raw = format!(
+        "From: <{r}>\r\nTo: <{t}>\r\nSubject: Logiciel de vie scolaire\r\nMessage-ID: <{id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"X\"\r\n\r\n\
+         --X\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nDescription précise : voir les pièces jointes.\r\n\
+         --X\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"capture.png\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+         --X\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"correctif.pdf.exe\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--X--\r\n",
+        r = s.requester,
+        t = s.support,
+        id = common::unique_address("exe"),
+    );
+    s.deliver(raw.as_bytes()).await;
+    assert_eq!(s.run().await.tickets, 1);
+    let ticket = s
+        .store()
+        .await
+        .ticket("CG42N1-000001")
+        .await
+        .unwrap()
+        .unwrap();
+    let kept: Vec<&str> = ticket
+        .attachments
+        .iter()
+        .map(|a| a.filename.as_str())
+        .collect();
+    assert_eq!(kept, ["capture.png"]);
+    assert!(ticket
+        .history
+        .iter()
+        .any(|h| h.action == "part_dropped" && h.to.as_deref() == Some("correctif.pdf.exe")));
+    let ack = &inbox(&s.stack, &s.requester, 1).await[0];
+    assert!(ack.text.contains("correctif.pdf.exe"), "{}", ack.text);
+    assert!(ack.text.contains("type de fichier refusé"), "{}", ack.text);
+}
+
+#[tokio::test]
+async fn a_flood_from_one_sender_is_held_past_the_limit() {
+    let s = site("flood", "[limits]\ntickets_per_sender_per_hour = 3\n").await;
+    for n in 0..6 {
+        s.deliver(request(&s.requester, &s.support, &format!("Demande {n}")).as_bytes())
+            .await;
+    }
+    let summary = s.run().await;
+    assert_eq!(
+        (summary.mails, summary.tickets, summary.sent),
+        (6, 3, 3),
+        "{summary:?}"
+    );
+    assert_eq!(s.outcome("held").await, 3);
+    assert_eq!(s.folder("held").await.len(), 3);
+    assert_eq!(s.folder("processed").await.len(), 3);
+}
+
+/// How the worst vacation responder answers: with no RFC 3834 header at
+/// all, either `Re:` and our subject, or a subject of its own.
+#[derive(Clone, Copy)]
+enum Responder {
+    Replying,
+    FreshSubject,
+}
+
+/// Plays a naive responder against the site until the site stops sending;
+/// returns how many rounds that took and how many mails the site sent it.
+async fn play(s: &Site, responder: Responder) -> (usize, usize) {
+    let address = &s.requester;
+    s.deliver(request(address, &s.support, "Poste en panne").as_bytes())
+        .await;
+    let mut answered = 0;
+    for round in 0..12 {
+        let sent = s.run().await.sent;
+        if sent == 0 {
+            return (round, answered);
+        }
+        let received = inbox(&s.stack, address, answered + sent).await;
+        for mail in &received[answered..] {
+            let subject = match responder {
+                Responder::Replying => format!("Re: {}", mail.subject),
+                Responder::FreshSubject => format!("Je suis absent ({round})"),
+            };
+            let answer = format!(
+                "From: <{address}>\r\nTo: <{}>\r\nSubject: {subject}\r\nMessage-ID: <{}>\r\n\r\n\
+                 Je suis absent jusqu'au 4 janvier.\r\n",
+                s.support,
+                common::unique_address("vacation")
+            );
+            s.deliver(answer.as_bytes()).await;
+        }
+        answered = received.len();
+    }
+    panic!("still talking after 12 rounds");
+}
+
+#[tokio::test]
+async fn a_naive_vacation_responder_does_not_keep_us_talking() {
+    let limits = "[limits]\ntickets_per_sender_per_hour = 3\nanswers_per_sender_per_hour = 3\n";
+    // Its `Re:` lands on the ticket as a follow-up, which is not answered.
+    let replying = site("pingpong-re", limits).await;
+    assert_eq!(play(&replying, Responder::Replying).await, (1, 1));
+    assert_eq!(replying.outcome("follow_up_added").await, 1);
+    // A subject of its own opens tickets, until the sender's limit.
+    let fresh = site("pingpong-new", limits).await;
+    assert_eq!(play(&fresh, Responder::FreshSubject).await, (3, 3));
+    assert_eq!(fresh.outcome("ticket_created").await, 3);
+    assert_eq!(fresh.outcome("held").await, 1);
+}
+
+/// Two Guichet instances, each the other's requester: our mail carries the
+/// loop header, so the other side records it and never answers.
+#[tokio::test]
+async fn two_guichets_pointed_at_each_other_settle_at_once() {
+    let a = site("guichet-a", "").await;
+    let b = site("guichet-b", "").await;
+    common::send_mail(
+        &a.stack,
+        &b.support,
+        &[&a.support],
+        request(&b.support, &a.support, "Demande de B").as_bytes(),
+    )
+    .await;
+    common::wait_for_messages(&a.stack, &a.support, "INBOX", 1, WAIT).await;
+    assert_eq!(a.run().await.sent, 1, "A acknowledges B's request");
+    common::wait_for_messages(&b.stack, &b.support, "INBOX", 1, WAIT).await;
+    assert_eq!(
+        b.run().await.sent,
+        0,
+        "B does not answer A's acknowledgement"
+    );
+    assert_eq!(a.run().await.mails, 0, "nothing comes back to A");
+    assert_eq!(a.outcome("ticket_created").await, 1);
+    assert_eq!(b.outcome("loop_ignored").await, 1);
+    assert_eq!(b.outcome("ticket_created").await, 0);
+}
