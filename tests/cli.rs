@@ -107,6 +107,20 @@ fn embedded_default_turns_a_maildir_drop_into_a_ticket_and_an_eml() {
 }
 
 #[test]
+fn a_bad_since_date_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [&["tickets", "list"][..], &["stats"]] {
+        let output = guichet(dir.path(), &[command, &["--since", "2026-02-30"]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("--since: \"2026-02-30\" is neither YYYY-MM-DD nor an RFC 3339 time"),
+            "{command:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn check_config_names_the_bad_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -10,13 +10,11 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::status::Status;
 use crate::intake::priority::Priority;
 
 /// The `by_team` key of tickets no team was given.
 pub const NO_TEAM: &str = "(aucune)";
-
-/// Statuses in which a ticket needs nothing more from the desk.
-const CLOSED_STATUSES: [&str; 3] = ["resolu", "ferme", "sans_suite"];
 
 /// One ticket as the indicators need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,9 +24,11 @@ pub struct TicketRecord {
     pub priority: String,
     pub team: Option<String>,
     pub created_at: DateTime<Utc>,
-    /// First move to `pris_en_charge`.
+    /// First move to a status in which somebody works on the ticket
+    /// ([`Status::means_taken`], `resolu` included); kept when reopened.
     pub taken_at: Option<DateTime<Utc>>,
-    /// First move to `resolu`.
+    /// Last move to `resolu`; cleared when the ticket is reopened, so only
+    /// a resolution that stands counts.
     pub resolved_at: Option<DateTime<Utc>>,
     pub take_charge_by: Option<DateTime<Utc>>,
     pub resolve_by: Option<DateTime<Utc>>,
@@ -42,11 +42,12 @@ pub struct Indicators {
     pub by_priority: BTreeMap<String, usize>,
     /// Tickets without a team are counted under [`NO_TEAM`].
     pub by_team: BTreeMap<String, usize>,
-    /// From creation to being taken in charge (see [`TicketRecord`]: a
-    /// ticket resolved without a `pris_en_charge` step counts as taken when
-    /// resolved).
+    /// From creation to being taken in charge (see
+    /// [`TicketRecord::taken_at`]: a ticket resolved without an earlier
+    /// working status counts as taken when resolved).
     pub take_charge: DurationStats,
-    /// From creation to the first resolution.
+    /// From creation to the resolution that stands (see
+    /// [`TicketRecord::resolved_at`]).
     pub resolution: DurationStats,
     /// Per priority class; the three classes of the agreement always appear,
     /// other stored values too if any.
@@ -132,8 +133,11 @@ struct DeadlineCheck {
 }
 
 impl TicketRecord {
+    /// As [`Status::is_open`], the one place that says which statuses are
+    /// done with. A status this version does not know counts as open, as
+    /// in the store's deadline watch: its deadlines stay in sight.
     fn is_open(&self) -> bool {
-        !CLOSED_STATUSES.contains(&self.status.as_str())
+        Status::from_text(&self.status).is_none_or(Status::is_open)
     }
 
     /// When the ticket was first taken in charge: resolving a ticket takes it
@@ -552,6 +556,41 @@ mod tests {
         assert_eq!(ind.sla["mineure"].take_charge_met, 1);
         assert_eq!(ind.sla["mineure"].resolution_met, 1);
         assert!(ind.overdue.is_empty());
+    }
+
+    #[test]
+    fn only_open_statuses_are_overdue() {
+        let now = at(12, 0);
+        let records: Vec<_> = Status::ALL
+            .iter()
+            .map(|status| {
+                with_deadlines(
+                    ticket(status.as_str(), status.as_str(), "mineure"),
+                    at(9, 0),
+                    at(10, 0),
+                )
+            })
+            .collect();
+        let ind = compute(&records, now);
+        let overdue: Vec<_> = ind
+            .overdue
+            .iter()
+            .filter(|o| o.deadline == Deadline::TakeCharge)
+            .map(|o| o.id.as_str())
+            .collect();
+        assert_eq!(
+            overdue,
+            [
+                "affecte",
+                "en_attente",
+                "en_cours",
+                "escalade",
+                "nouveau",
+                "pris_en_charge"
+            ]
+        );
+        // Closed without the step: neither overdue nor counted.
+        assert_eq!(ind.sla["mineure"].take_charge_missed, 6);
     }
 
     #[test]

@@ -288,3 +288,21 @@ pub fn write_config(
     std::fs::write(&path, config).unwrap();
     path
 }
+
+/// Writes `DIR/guichet.toml` for a desk that needs no mail server: requests
+/// read from the Maildir `DIR/mail`, mail written as `.eml` files into
+/// `DIR/outbox`, tickets stored in `db_url`; `extra` is appended as is
+/// (SLA targets, routing rules…). Returns the path.
+pub fn write_maildir_config(dir: &Path, db_url: &str, extra: &str) -> PathBuf {
+    let path = dir.join("guichet.toml");
+    let root = dir.display();
+    let config = format!(
+        "[database]\nurl = \"{db_url}\"\n\
+         [[mailboxes]]\nname = \"support\"\nurl = \"maildir://{root}/mail\"\n\
+         [smtp]\nurl = \"file://{root}/outbox\"\n\
+         from = \"Assistance ENT <support@guichet.localhost>\"\n\
+         {extra}"
+    );
+    std::fs::write(&path, config).unwrap();
+    path
+}
