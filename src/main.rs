@@ -62,6 +62,9 @@ enum Command {
     Sweep,
     /// Count the recorded outcomes of incoming mail.
     Outcomes {
+        /// Mails received on or after this date (YYYY-MM-DD, Paris) or instant (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -340,9 +343,13 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Stats { since, json } => {
             return show_stats(&settings, since.as_deref(), json).await
         }
-        Command::Outcomes { json } => {
+        Command::Outcomes { since, json } => {
+            let since = match read_since(since.as_deref()) {
+                Ok(since) => since,
+                Err(code) => return Ok(code),
+            };
             let store = open_store(&settings).await?;
-            let counts = store.outcome_counts().await?;
+            let counts = store.outcome_counts(since.as_deref()).await?;
             if json {
                 let map: serde_json::Map<_, _> =
                     counts.into_iter().map(|(k, v)| (k, v.into())).collect();

@@ -61,7 +61,7 @@ impl Site {
     }
 
     async fn outcome(&self, outcome: &str) -> i64 {
-        let counts = self.store().await.outcome_counts().await.unwrap();
+        let counts = self.store().await.outcome_counts(None).await.unwrap();
         counts
             .iter()
             .find(|(k, _)| k == outcome)

@@ -257,7 +257,7 @@ async fn robots_get_no_answer_and_are_moved_aside() {
         3
     );
     let store = open_store(&w.settings).await;
-    let outcomes = store.outcome_counts().await.unwrap();
+    let outcomes = store.outcome_counts(None).await.unwrap();
     let count = |o: &str| {
         outcomes
             .iter()

@@ -275,6 +275,13 @@ async fn stats_since_counts_only_tickets_created_from_that_day() {
 
     let instant = (created + TimeDelta::days(1)).to_rfc3339();
     assert_eq!(desk.stats(&["--since", &instant])["total"], 0);
+
+    // The mails' outcomes filter the same way.
+    let outcomes = |since: &str| -> Value {
+        serde_json::from_str(&desk.ok(&["outcomes", "--json", "--since", since])).unwrap()
+    };
+    assert_eq!(outcomes(&that_day)["ticket_created"], 5);
+    assert_eq!(outcomes(&next_day), json!({}));
 }
 
 #[tokio::test]

@@ -1009,12 +1009,15 @@ impl Store {
             .collect())
     }
 
-    /// Counts of recorded mails per outcome.
-    pub async fn outcome_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows =
-            sqlx::query("SELECT outcome, COUNT(*) FROM mails GROUP BY outcome ORDER BY outcome")
-                .fetch_all(self.pool())
-                .await?;
+    /// Counts of recorded mails per outcome, received at or after `since`.
+    pub async fn outcome_counts(&self, since: Option<&str>) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT outcome, COUNT(*) FROM mails WHERE ($1 IS NULL OR received_at >= $1) \
+             GROUP BY outcome ORDER BY outcome",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
