@@ -184,6 +184,11 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&settings, cli.log_json);
+    // A broken template file is a configuration error, found before any work.
+    if let Err(error) = guichet::pipeline::notifier_for(&settings) {
+        eprintln!("guichet: {error}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

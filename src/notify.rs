@@ -68,7 +68,8 @@ const TEMPLATES: [(&str, &str); 15] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    #[error("template {name}: {source:#}")]
+    /// `source` names the template's line (`… (in status.txt:3)`).
+    #[error("template {name}: {source}")]
     Template {
         name: String,
         #[source]
@@ -186,12 +187,12 @@ impl Notifier {
         let mut templates = Environment::new();
         templates.set_keep_trailing_newline(true);
         for (name, embedded) in TEMPLATES {
-            let source = match templates_dir
+            let file = templates_dir
                 .map(|dir| dir.join(name))
-                .filter(|p| p.exists())
-            {
+                .filter(|p| p.exists());
+            let source = match &file {
                 Some(path) => {
-                    std::fs::read_to_string(&path).map_err(|source| NotifyError::Read {
+                    std::fs::read_to_string(path).map_err(|source| NotifyError::Read {
                         path: path.display().to_string(),
                         source,
                     })?
@@ -201,7 +202,10 @@ impl Notifier {
             templates
                 .add_template_owned(name, source)
                 .map_err(|source| NotifyError::Template {
-                    name: name.into(),
+                    name: file.map_or_else(
+                        || format!("{name} (embedded)"),
+                        |path| path.display().to_string(),
+                    ),
                     source,
                 })?;
         }

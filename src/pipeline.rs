@@ -1015,7 +1015,7 @@ impl Pipeline {
 
 /// The notifier as the settings shape it: our From, our Message-ID domain,
 /// the site's templates.
-pub(crate) fn notifier_for(settings: &Settings) -> Result<Notifier, PipelineError> {
+pub fn notifier_for(settings: &Settings) -> Result<Notifier, PipelineError> {
     let from = settings.from_mailbox().map_err(|problem| {
         PipelineError::Config(ConfigError::Invalid {
             key: "smtp.from".into(),

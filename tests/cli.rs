@@ -141,6 +141,47 @@ fn check_config_names_the_bad_key_and_exits_2() {
     let output = guichet(dir.path(), &["--config", "typo.toml", "check-config"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("urll"));
+
+    // A syntax error names the file, the line and the column.
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "[tickets
+prefix = 1
+",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["--config", "broken.toml", "check-config"]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("broken.toml") && error.contains("line 1, column 9"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_broken_template_file_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/status.txt"),
+        "Bonjour,\nStatut : {{ status }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[gateway]\ntemplates_dir = \"templates\"\npoll_interval_secs = 5\nbatch_size = 10\n",
+    )
+    .unwrap();
+    for command in ["check-config", "run"] {
+        let output = guichet(dir.path(), &["--config", "site.toml", command]);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            error.contains("templates/status.txt") && error.contains("status.txt:2"),
+            "{error}"
+        );
+    }
 }
 
 #[test]
