@@ -205,9 +205,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Targets whose most verbose levels would write credentials: async-imap
+/// traces every command it sends, `LOGIN user "password"` included. They
+/// are capped whatever the configured level.
+const CREDENTIAL_LOGGERS: &[&str] = &["async_imap::imap_stream=debug"];
+
 fn init_logging(settings: &Settings, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let filter = CREDENTIAL_LOGGERS
+        .iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, |filter, directive| filter.add_directive(directive));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

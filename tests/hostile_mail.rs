@@ -320,3 +320,34 @@ async fn two_guichets_pointed_at_each_other_settle_at_once() {
     assert_eq!(b.outcome("loop_ignored").await, 1);
     assert_eq!(b.outcome("ticket_created").await, 0);
 }
+
+/// The most verbose logs of a whole run (IMAP login, fetch, SMTP delivery)
+/// never carry the mailbox password; the stack's password is `secret`.
+#[tokio::test]
+async fn passwords_never_reach_the_logs() {
+    let s = site("logs", "").await;
+    s.deliver(request(&s.requester, &s.support, "Poste en panne").as_bytes())
+        .await;
+    let config = s._dir.path().join("guichet.toml");
+    for format in [None, Some("--log-json")] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"));
+        command
+            .arg("--config")
+            .arg(&config)
+            .args(format)
+            .args(["run", "--once"]);
+        let out = command.env("GUICHET_LOG", "trace").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let logs = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(
+            logs.contains("sqlx::query"),
+            "trace logs were written: {logs}"
+        );
+        assert!(!logs.contains("secret"), "a password in the logs");
+    }
+    assert_eq!(s.outcome("ticket_created").await, 1);
+}
