@@ -12,6 +12,12 @@
 //! is the specification it follows.
 
 pub mod grammar;
+pub mod remedy;
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// Why a sync mail cannot be read or rendered. Every variant names the
 /// label, and the line when there is one, because the message is mailed to
@@ -129,5 +135,90 @@ impl SyncError {
                 format!("Réglage « {key} » incorrect : {problem}.")
             }
         }
+    }
+}
+
+/// A secret shared with one partner: the `Key` of the remedy dialect, the
+/// HMAC key of the guichet dialect. `Debug` never shows it.
+#[derive(Clone)]
+pub struct SharedKey(String);
+
+impl SharedKey {
+    /// Shorter keys are refused: 32 characters is 128 bits as hexadecimal
+    /// (`openssl rand -hex 32` gives 64).
+    pub const MIN_CHARS: usize = 32;
+
+    /// The key as configured. It travels as a single-line value (the
+    /// remedy `Key:`), so surrounding blanks and control characters, which
+    /// the grammar would strip or break on, are refused rather than
+    /// silently never matching.
+    pub fn new(secret: &str) -> Result<Self, SyncError> {
+        let problem = if secret.chars().count() < Self::MIN_CHARS {
+            format!("at least {} characters are needed", Self::MIN_CHARS)
+        } else if secret.trim() != secret || secret.chars().any(char::is_control) {
+            "no surrounding blanks nor control characters".to_string()
+        } else {
+            return Ok(Self(secret.to_string()));
+        };
+        Err(SyncError::Setting {
+            key: "key".into(),
+            problem,
+        })
+    }
+
+    /// Whether `given` is the key, in constant time: both are hashed first
+    /// so that neither content nor length shows in the timing.
+    pub fn matches(&self, given: &str) -> bool {
+        let given = Sha256::digest(given.as_bytes());
+        let ours = Sha256::digest(self.0.as_bytes());
+        given.ct_eq(&ours).into()
+    }
+
+    /// For the dialects: the remedy `Key:` line and the HMAC key.
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedKey(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_keys_are_long_single_line_and_hidden() {
+        assert!(SharedKey::new("court").is_err());
+        assert!(SharedKey::new(&"x".repeat(31)).is_err());
+        let padded = format!(" {} ", "x".repeat(40));
+        assert!(SharedKey::new(&padded).is_err());
+        assert!(SharedKey::new(&format!("{}\n", "x".repeat(40))).is_err());
+        let err = SharedKey::new("court").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Setting);
+
+        let key = SharedKey::new("é-clé-partagée-de-trente-deux-car").unwrap();
+        assert_eq!(format!("{key:?}"), "SharedKey(***)");
+        assert!(key.matches("é-clé-partagée-de-trente-deux-car"));
+        assert!(!key.matches("é-clé-partagée-de-trente-deux-cax"));
+        assert!(!key.matches("é-clé-partagée-de-trente-deux-car "));
+        assert!(!key.matches(""));
+    }
+
+    #[test]
+    fn error_kinds_decide_report_or_quarantine() {
+        assert_eq!(SyncError::BadSignature.kind(), ErrorKind::Unauthenticated);
+        assert_eq!(SyncError::BadKey.kind(), ErrorKind::Unauthenticated);
+        let missing = SyncError::MissingLabel {
+            label: "Incident Number".into(),
+        };
+        assert_eq!(missing.kind(), ErrorKind::Malformed);
+        assert_eq!(
+            missing.message_fr(),
+            "Le libellé obligatoire « Incident Number » est absent ou vide."
+        );
     }
 }
