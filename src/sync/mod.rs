@@ -12,10 +12,12 @@
 //! is the specification it follows.
 
 pub mod grammar;
+pub mod partner;
 pub mod remedy;
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -141,7 +143,11 @@ impl SyncError {
 /// A secret shared with one partner: the `Key` of the remedy dialect, the
 /// HMAC key of the guichet dialect. `Debug` never shows it.
 #[derive(Clone)]
-pub struct SharedKey(String);
+pub struct SharedKey {
+    secret: String,
+    /// Keyed once here, where a failure can be reported as a setting.
+    mac: Hmac<Sha256>,
+}
 
 impl SharedKey {
     /// Shorter keys are refused: 32 characters is 128 bits as hexadecimal
@@ -158,7 +164,15 @@ impl SharedKey {
         } else if secret.trim() != secret || secret.chars().any(char::is_control) {
             "no surrounding blanks nor control characters".to_string()
         } else {
-            return Ok(Self(secret.to_string()));
+            return <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+                .map(|mac| Self {
+                    secret: secret.to_string(),
+                    mac,
+                })
+                .map_err(|e| SyncError::Setting {
+                    key: "key".into(),
+                    problem: e.to_string(),
+                });
         };
         Err(SyncError::Setting {
             key: "key".into(),
@@ -170,13 +184,18 @@ impl SharedKey {
     /// so that neither content nor length shows in the timing.
     pub fn matches(&self, given: &str) -> bool {
         let given = Sha256::digest(given.as_bytes());
-        let ours = Sha256::digest(self.0.as_bytes());
+        let ours = Sha256::digest(self.secret.as_bytes());
         given.ct_eq(&ours).into()
     }
 
-    /// For the dialects: the remedy `Key:` line and the HMAC key.
+    /// For the remedy dialect's `Key:` line.
     fn expose(&self) -> &str {
-        &self.0
+        &self.secret
+    }
+
+    /// A fresh HMAC-SHA256 keyed with the secret, for the guichet dialect.
+    fn mac(&self) -> Hmac<Sha256> {
+        self.mac.clone()
     }
 }
 
