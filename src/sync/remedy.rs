@@ -108,6 +108,12 @@ pub struct ModifyFields {
     pub work_info_access: String,
     /// Fixed values every `Modify` carries.
     pub constants: BTreeMap<String, String>,
+    /// Plain labels of the ITSM's modify template that the reply must send
+    /// back unchanged, besides `Schema`, `Server` and `Request ID`: the
+    /// label under which the site's Email Engine writes its own modify key,
+    /// if it is not the shared `Key`. Must not be `labels.key`, so that the
+    /// shared key is never stored with the template.
+    pub echo_labels: Vec<String>,
 }
 
 /// The labels the ITSM's notification template writes.
@@ -242,6 +248,7 @@ impl Default for ModifyFields {
             work_info_type_value: "General Information".into(),
             work_info_access: "z1D_View_Access".into(),
             constants: BTreeMap::new(),
+            echo_labels: Vec::new(),
         }
     }
 }
@@ -412,13 +419,29 @@ impl RemedySettings {
             ("labels.last_modified", &l.last_modified),
             ("labels.key", &l.key),
         ];
-        for (key, name) in labels {
+        let echo = self
+            .modify
+            .echo_labels
+            .iter()
+            .map(|name| ("modify.echo_labels", name));
+        for (key, name) in labels.into_iter().chain(echo) {
             if !Label::Plain(name.clone()).is_valid() {
                 return Err(setting(
                     key,
                     "not a label: no `:`, line break or surrounding blanks",
                 ));
             }
+        }
+        if self
+            .modify
+            .echo_labels
+            .iter()
+            .any(|name| same_label(name, &l.key))
+        {
+            return Err(setting(
+                "modify.echo_labels",
+                "must not hold labels.key: the shared key is never stored",
+            ));
         }
         Ok(())
     }
@@ -581,11 +604,11 @@ fn details(ticket: &NewTicket<'_>) -> String {
     }
     if let Some(description) = &ticket.fields.description {
         text.push_str(&format!(
-            "\n{} :\n{description}\n",
+            "\n{} :\n{description}",
             Field::Description.label_fr()
         ));
     }
-    text
+    text.trim_end().to_string()
 }
 
 /// `text` on one line (line breaks become spaces), at most `max` characters,
@@ -601,14 +624,18 @@ fn one_line(text: &str, max: usize) -> String {
 }
 
 /// What the ITSM's last modify template for an incident gave: a `Modify`
-/// must answer it with the same form, server and `Request ID`. The wiring
-/// keeps it per ticket (it serialises). Its `Key` is not kept: it was
-/// checked to be the shared key, which the reply carries again.
+/// must answer it with the same form, server and `Request ID`, and the
+/// values of `modify.echo_labels` unchanged. The wiring keeps it per ticket
+/// (it serialises). The shared `Key` is not kept: it was checked, and the
+/// reply carries it again from the settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModifyTemplate {
     pub request_id: String,
     pub form: Option<String>,
     pub server: Option<String>,
+    /// `(label, value)` for each of `modify.echo_labels`, in settings order.
+    #[serde(default)]
+    pub echo: Vec<(String, String)>,
 }
 
 /// A change made on our side, to be told to the ITSM.
@@ -673,6 +700,12 @@ pub fn render_modify(
     let server = template.server.as_deref().or(settings.server.as_deref());
     let mut pairs = instruction("Modify", form, server, key);
     pairs.push(Pair::plain(REQUEST_ID, template.request_id.as_str()));
+    pairs.extend(
+        template
+            .echo
+            .iter()
+            .map(|(label, value)| Pair::plain(label, value.as_str())),
+    );
     pairs.extend(
         names
             .constants
@@ -764,7 +797,7 @@ pub fn parse_notification(
         work_info,
         resolution: text(&labels.resolution)?,
         last_modified,
-        modify_template: modify_template(&pairs)?,
+        modify_template: modify_template(&pairs, &settings.modify.echo_labels)?,
     })
 }
 
@@ -836,8 +869,12 @@ fn date(located: &Located, order: DateOrder) -> Result<DateTime<Utc>, SyncError>
 }
 
 /// The modify template a mail carries when its `Action` is `Modify`; such
-/// a mail must give the `Request ID` a reply has to keep.
-fn modify_template(pairs: &Pairs) -> Result<Option<ModifyTemplate>, SyncError> {
+/// a mail must give the `Request ID` and the echoed labels a reply has to
+/// keep.
+fn modify_template(
+    pairs: &Pairs,
+    echo_labels: &[String],
+) -> Result<Option<ModifyTemplate>, SyncError> {
     let is_modify = pairs
         .value(ACTION)?
         .is_some_and(|l| same_label(&l.pair.value, "Modify"));
@@ -848,10 +885,15 @@ fn modify_template(pairs: &Pairs) -> Result<Option<ModifyTemplate>, SyncError> {
         Some(schema) => Some(schema),
         None => pairs.value(FORM)?,
     };
+    let echo = echo_labels
+        .iter()
+        .map(|label| Ok((label.clone(), pairs.require(label)?.pair.value.clone())))
+        .collect::<Result<_, SyncError>>()?;
     Ok(Some(ModifyTemplate {
         request_id: pairs.require(REQUEST_ID)?.pair.value.clone(),
         form: form.map(|l| l.pair.value.clone()),
         server: pairs.value(SERVER)?.map(|l| l.pair.value.clone()),
+        echo,
     }))
 }
 
@@ -1041,7 +1083,7 @@ mod tests {
                        \n\
                        Description précise :\n\
                        Depuis ce matin : erreur 503.\n\
-                       Merci de traiter.\n";
+                       Merci de traiter.";
         let expected: Vec<(String, String)> = [
             ("Action", "Submit"),
             ("Schema", "HPD:IncidentInterface_Create"),
@@ -1132,6 +1174,7 @@ mod tests {
             request_id: "000000000000430".into(),
             form: Some("HPD:Help Desk Classic".into()),
             server: Some("ar-prod".into()),
+            echo: vec![("Modify Key".into(), "#A8F3…9C#".into())],
         }
     }
 
@@ -1155,6 +1198,7 @@ mod tests {
             ("Server", "ar-prod"),
             ("Key", "0123456789abcdef0123456789abcdef"),
             ("Request ID", "000000000000430"),
+            ("Modify Key", "#A8F3…9C#"),
             ("!Status!", "Resolved"),
             ("!Status_Reason!", "No Further Action Required"),
             ("!Resolution!", "Serveur redémarré.\nCause : disque plein."),
@@ -1178,6 +1222,7 @@ mod tests {
             request_id: "000000000000431".into(),
             form: None,
             server: None,
+            echo: Vec::new(),
         };
         let internal = TicketChange {
             number: "CG42N1-000123",
@@ -1297,6 +1342,7 @@ mod tests {
                 request_id: "000000000000430".into(),
                 form: Some("HPD:Help Desk".into()),
                 server: Some("ar-prod".into()),
+                echo: Vec::new(),
             })
         );
         let json = serde_json::to_string(&update.modify_template).unwrap();
@@ -1304,6 +1350,37 @@ mod tests {
             serde_json::from_str::<Option<ModifyTemplate>>(&json).unwrap(),
             update.modify_template
         );
+    }
+
+    #[test]
+    fn echo_labels_are_kept_from_the_template_and_checked() {
+        let mut site = settings();
+        site.modify.echo_labels = vec!["Modify Key".into()];
+        site.validate().unwrap();
+        let template = NOTIFICATION.replace(
+            "Priority: High",
+            "Action: Modify\nRequest ID: 000000000000430\nmodify key: #A8F3…9C#",
+        );
+        let update = parse_notification(&template, &site, &key()).unwrap();
+        assert_eq!(
+            update.modify_template.unwrap().echo,
+            [("Modify Key".to_string(), "#A8F3…9C#".to_string())]
+        );
+        let without = NOTIFICATION.replace("Priority: High", "Action: Modify\nRequest ID: 1");
+        assert_eq!(
+            parse_notification(&without, &site, &key()),
+            Err(SyncError::MissingLabel {
+                label: "Modify Key".into()
+            })
+        );
+        // Not a modify template: nothing to echo, nothing required.
+        assert!(parse_notification(NOTIFICATION, &site, &key()).is_ok());
+
+        site.modify.echo_labels = vec!["KEY".into()];
+        assert!(matches!(
+            site.validate(),
+            Err(SyncError::Setting { key, .. }) if key == "modify.echo_labels"
+        ));
     }
 
     #[test]
