@@ -10,15 +10,18 @@
 //!   label, named or numbered; the text before its opening `!` is ignored.
 //! - `Label: [$$first line` … `last line$$]` — a value over several lines:
 //!   everything between `[$$` and the first `$$]` is the value, colons and
-//!   line breaks included; what follows `$$]` on its line is ignored.
+//!   line breaks included; what follows `$$]` on its line is ignored. A
+//!   `[$$` inside the value is an error: it is how a block left open shows,
+//!   when the next block's `$$]` would otherwise close it and swallow the
+//!   labels in between.
 //! - Single-line values lose their surrounding blanks (the Email Engine does
 //!   the same); values in a block are kept as they are.
 //! - CRLF, CR and LF all end a line; values read back with LF only.
 //!
 //! [`render`] writes pairs so that [`Pairs::parse`] reads them back
-//! unchanged, with one exception: a block cannot contain `$$]`, so the
-//! renderer writes it as `$$ ]` (there is no escape in the Email Engine's
-//! grammar).
+//! unchanged, with one exception: a block cannot contain `[$$` nor `$$]`,
+//! so the renderer writes them `[ $$` and `$$ ]` (there is no escape in the
+//! Email Engine's grammar); [`as_read_back`] says what is read back.
 
 use std::fmt;
 use std::sync::LazyLock;
@@ -31,7 +34,8 @@ use super::SyncError;
 const OPEN: &str = "[$$";
 /// Closes a multi-line value.
 const CLOSE: &str = "$$]";
-/// What the renderer writes for a `$$]` inside a block value.
+/// What the renderer writes for a `[$$` or a `$$]` inside a block value.
+const OPEN_NEUTRALISED: &str = "[ $$";
 const CLOSE_NEUTRALISED: &str = "$$ ]";
 
 /// `free text !Name!` up to the delimiting colon: the last `!…!` wins, so
@@ -225,36 +229,37 @@ fn read_value(
     lines: &[&str],
     line: usize,
 ) -> Result<(String, usize), SyncError> {
-    let Some(block) = rest.trim_start().strip_prefix(OPEN) else {
+    let Some(first) = rest.trim_start().strip_prefix(OPEN) else {
         return Ok((rest.trim().to_string(), 1));
     };
+    let unterminated = || SyncError::UnterminatedBlock {
+        label: label.to_string(),
+        line,
+    };
+    let texts = std::iter::once(first).chain(lines.iter().skip(1).copied());
     let mut value = String::new();
-    let mut current = block;
-    for (used, next) in lines.iter().enumerate().skip(1) {
-        if let Some(end) = current.find(CLOSE) {
-            value.push_str(&current[..end]);
-            return Ok((value, used));
+    for (index, text) in texts.enumerate() {
+        if index > 0 {
+            value.push('\n');
         }
-        value.push_str(current);
-        value.push('\n');
-        current = next;
-    }
-    match current.find(CLOSE) {
-        Some(end) => {
-            value.push_str(&current[..end]);
-            Ok((value, lines.len()))
+        if let Some(end) = text.find(CLOSE) {
+            value.push_str(&text[..end]);
+            // A block opened inside this one: this one was never closed.
+            return if value.contains(OPEN) {
+                Err(unterminated())
+            } else {
+                Ok((value, index + 1))
+            };
         }
-        None => Err(SyncError::UnterminatedBlock {
-            label: label.to_string(),
-            line,
-        }),
+        value.push_str(text);
     }
+    Err(unterminated())
 }
 
 /// Writes pairs one per line, LF-terminated. A value goes in a `[$$ … $$]`
 /// block when it would not read back from a single line: it spans lines,
 /// has surrounding blanks or starts with `[$$`. Inside a block, CR and CRLF
-/// become LF and `$$]` becomes `$$ ]`.
+/// become LF, `[$$` becomes `[ $$` and `$$]` becomes `$$ ]`.
 ///
 /// Labels are written as given: [`Label::is_valid`] says which read back
 /// (the dialects only render constant labels or validated settings).
@@ -275,9 +280,9 @@ pub fn render(pairs: &[Pair]) -> String {
 }
 
 /// The value [`Pairs::parse`] reads back from what [`render`] writes for
-/// `value`: itself, except in a block (CR and CRLF become LF, `$$]`
-/// becomes `$$ ]`). A signer computes its signature over this, so that it
-/// signs what the receiver will read.
+/// `value`: itself, except in a block (CR and CRLF become LF, `[$$`
+/// becomes `[ $$`, `$$]` becomes `$$ ]`). A signer computes its signature
+/// over this, so that it signs what the receiver will read.
 pub fn as_read_back(value: &str) -> String {
     if fits_one_line(value) {
         value.to_string()
@@ -285,6 +290,7 @@ pub fn as_read_back(value: &str) -> String {
         value
             .replace("\r\n", "\n")
             .replace('\r', "\n")
+            .replace(OPEN, OPEN_NEUTRALISED)
             .replace(CLOSE, CLOSE_NEUTRALISED)
     }
 }
@@ -447,6 +453,25 @@ mod tests {
     }
 
     #[test]
+    fn a_block_left_open_is_not_closed_by_the_next_one() {
+        let body = "Resolution: [$$Frontal redémarré.\n\
+                    Cause : disque plein.\n\
+                    Work Info: [$$Intervention terminée.$$]\n\
+                    Key: k";
+        assert_eq!(
+            Pairs::parse(body).unwrap_err(),
+            SyncError::UnterminatedBlock {
+                label: "Resolution".into(),
+                line: 1
+            }
+        );
+        let pairs = [Pair::plain("Notes", "voir [$$x$$] et [$$]\n")];
+        let text = render(&pairs);
+        assert_eq!(text, "Notes: [$$voir [ $$x$$ ] et [ $$ ]\n$$]\n");
+        assert_eq!(read_back(&text)[0].value, as_read_back(&pairs[0].value));
+    }
+
+    #[test]
     fn labels_compare_without_case_or_extra_spaces() {
         let pairs =
             Pairs::parse("INCIDENT   number: INC1\nvendor ticket NUMBER: CG42N1-000001").unwrap();
@@ -528,12 +553,13 @@ mod tests {
             "Action: Submit\n\
              Empty:\n\
              Spaced: [$$ a $$]\n\
-             Looks like a block: [$$[$$x$$]\n\
+             Looks like a block: [$$[ $$x$$]\n\
              !Notes!: [$$a\nb\nc$$]\n\
              Dollars: prix: 3$$] fin\n"
         );
         let back = read_back(&render(&pairs));
-        assert_eq!(back[..4], pairs[..4]);
+        assert_eq!(back[..3], pairs[..3]);
+        assert_eq!(back[3], Pair::plain("Looks like a block", "[ $$x"));
         assert_eq!(back[4], Pair::field("Notes", "a\nb\nc"));
         assert_eq!(back[5], pairs[5]);
         for (pair, read) in pairs.iter().zip(&back) {
@@ -696,8 +722,8 @@ mod tests {
                 }
             }
             let back = read_back(&body);
-            // The generator writes no CR inside values, so only `$$]`
-            // differs: checked literally, not through as_read_back.
+            // The generator writes no CR inside values, so only `[$$` and
+            // `$$]` differ: checked literally, not through as_read_back.
             let expected: Vec<Pair> = pairs
                 .iter()
                 .map(|p| Pair {
@@ -705,7 +731,9 @@ mod tests {
                     value: if fits_one_line(&p.value) {
                         p.value.clone()
                     } else {
-                        p.value.replace(CLOSE, CLOSE_NEUTRALISED)
+                        p.value
+                            .replace(OPEN, OPEN_NEUTRALISED)
+                            .replace(CLOSE, CLOSE_NEUTRALISED)
                     },
                 })
                 .collect();
