@@ -934,6 +934,53 @@ mod tests {
         );
     }
 
+    /// The worked example of `docs/itsm-sync.md`, which a partner can
+    /// check with `openssl dgst -sha256 -hmac`: the document and the code
+    /// must not drift apart.
+    #[test]
+    fn documented_example_signature() {
+        let snapshot = TicketSnapshot {
+            ticket: "CG42N1-000124".into(),
+            partner_ticket: None,
+            sequence: 1,
+            status: Status::Nouveau,
+            priority: Priority::Mineure,
+            team: None,
+            requester: "a@ac-lyon.example".into(),
+            subject: "Imprimante".into(),
+            fields: RequestFields {
+                description: Some("Bourrage papier  \nsalle 12".into()),
+                ..RequestFields::default()
+            },
+            messages: vec![],
+        };
+        let key = SharedKey::new("0123456789abcdef0123456789abcdef").unwrap();
+        let body = render_signed(&snapshot, "cg42-dsi", &key);
+        assert!(body.ends_with(
+            "Signature: hmac-sha256=ef0831277a7893cf0b81568e34d52ae09b21d295030449e2703fcb4a79080164\n"
+        ));
+        let signed_pairs: Vec<Pair> = Pairs::parse(&body)
+            .unwrap()
+            .iter()
+            .skip_while(|l| !l.pair.label.is(VERSION_LABEL))
+            .take_while(|l| !l.pair.label.is(SIGNATURE_LABEL))
+            .map(|l| l.pair.clone())
+            .collect();
+        let expected = "guichet-sync\n1\n1\n\
+                        instance\n8\ncg42-dsi\n\
+                        ticket\n13\nCG42N1-000124\n\
+                        sequence\n1\n1\n\
+                        status\n7\nnouveau\n\
+                        priority\n7\nmineure\n\
+                        requester\n17\na@ac-lyon.example\n\
+                        subject\n10\nImprimante\n\
+                        field description\n24\nBourrage papier\nsalle 12\n";
+        assert_eq!(
+            String::from_utf8(canonical(&signed_pairs)).unwrap(),
+            expected
+        );
+    }
+
     #[test]
     fn canonical_form_is_unambiguous() {
         let one = [Pair::plain("A", "x\nb\n1\ny")];
