@@ -530,10 +530,7 @@ pub fn render_submit(
     key: &SharedKey,
 ) -> RemedyMail {
     let names = &settings.submit;
-    let summary = one_line(
-        ticket.fields.subject.as_deref().unwrap_or(ticket.subject),
-        names.summary_max_chars,
-    );
+    let summary = summary(ticket, names.summary_max_chars);
     let mut pairs = instruction(
         "Submit",
         &settings.submit_form,
@@ -555,18 +552,37 @@ pub fn render_submit(
         Pair::field(&names.impact, scale.impact.as_str()),
         Pair::field(&names.vendor_ticket, ticket.number),
     ]);
-    let requester = ticket.fields.name.as_deref().unwrap_or(ticket.requester);
-    if let Some(name) = &names.requester {
-        pairs.push(Pair::field(name, requester));
-    }
-    if let (Some(name), Some(establishment)) = (&names.establishment, &ticket.fields.establishment)
-    {
-        pairs.push(Pair::field(name, establishment.as_str()));
-    }
+    pairs.extend(own_fields(ticket, names));
     RemedyMail {
         subject: format!("[{}] {summary}", ticket.number),
         body: render(&pairs),
     }
+}
+
+/// The request's `Objet`, else the mail's subject, else the ticket number:
+/// the ITSM refuses an incident without a summary.
+fn summary(ticket: &NewTicket<'_>, max: usize) -> String {
+    let text = ticket.fields.subject.as_deref().unwrap_or(ticket.subject);
+    let line = one_line(text, max);
+    if line.is_empty() {
+        format!("Demande {}", ticket.number)
+    } else {
+        line
+    }
+}
+
+/// The requester's name and the establishment in fields of their own,
+/// for sites that set `submit.requester` / `submit.establishment`.
+fn own_fields(ticket: &NewTicket<'_>, names: &SubmitFields) -> Vec<Pair> {
+    let requester = ticket.fields.name.as_deref().unwrap_or(ticket.requester);
+    let establishment = ticket.fields.establishment.as_deref();
+    [
+        (&names.requester, Some(requester)),
+        (&names.establishment, establishment),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some(Pair::field(name.as_ref()?, value?)))
+    .collect()
 }
 
 /// `Action`, `Schema`, `Server` and `Key`: what every instruction starts
@@ -1167,6 +1183,18 @@ mod tests {
         assert!(summary.starts_with("Très éé") && summary.ends_with('…'));
         let details = &pairs.require("Detailed_Decription").unwrap().pair.value;
         assert!(!details.contains("Description précise"), "{details}");
+
+        let nothing = RequestFields::default();
+        let blank = NewTicket {
+            fields: &nothing,
+            subject: "  ",
+            ..ticket
+        };
+        let body = render_submit(&blank, &settings(), &key()).body;
+        assert!(
+            body.contains("!Description!: Demande CG42N1-000125\n"),
+            "{body}"
+        );
     }
 
     fn template() -> ModifyTemplate {
