@@ -5,6 +5,8 @@
 //! ([`desk`]) → one transaction ([`store`]) → mark processed ([`source`]);
 //! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
 //! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
+//! [`sync`] reads and writes the formatted mails that keep a ticket in step
+//! with the academy's ITSM or a partner Guichet (not wired in yet).
 
 pub mod actions;
 pub mod config;
@@ -16,4 +18,5 @@ pub mod outbox;
 pub mod pipeline;
 pub mod source;
 pub mod store;
+pub mod sync;
 pub mod timers;
