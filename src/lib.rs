@@ -4,6 +4,7 @@
 //! mailbox ([`source`]) → parsed and classified mail ([`intake`]) → decisions
 //! ([`desk`]) → one transaction ([`store`]) → mark processed ([`source`]);
 //! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
+//! [`registry`] tells which establishment a sender writes for (not wired yet).
 //! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
 
 pub mod actions;
@@ -14,5 +15,6 @@ pub mod intake;
 pub mod notify;
 pub mod outbox;
 pub mod pipeline;
+pub mod registry;
 pub mod source;
 pub mod store;
