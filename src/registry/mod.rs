@@ -5,7 +5,8 @@
 //! with its name, city, web addresses and the senders allowed to write for
 //! it, each with a role. [`Registry::identify`] tells from a mail's sender,
 //! and from what its text says when the sender alone cannot, which
-//! establishment a request comes from.
+//! establishment a request comes from; [`Policy::admit`] says what becomes of
+//! a request the registry does not place.
 //!
 //! Pure like the intake: [`Registry::identify`] takes strings and returns a
 //! value.
@@ -13,6 +14,7 @@
 mod from_csv;
 mod from_toml;
 mod load;
+mod policy;
 mod sender;
 mod site;
 mod uai;
@@ -25,6 +27,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use load::{Location, Problem, RegistryError};
+pub use policy::{Admission, Policy, RegistrySettings};
 pub use sender::{Address, Domain, Role, Sender, SenderError, UnknownRole};
 pub use uai::{find_uais, Uai, UaiError};
 
