@@ -9,8 +9,17 @@
 //! a request the registry does not place.
 //!
 //! Pure like the intake: [`Registry::identify`] takes strings and returns a
-//! value.
+//! value. The only I/O is [`RegistryFile`], which loads the file and reloads
+//! it when it changes.
+//!
+//! Wiring, in order: [`RegistrySettings`] in the configuration;
+//! [`RegistryFile::open`] at start-up (an error stops the daemon with the
+//! file, line and problem); [`RegistryFile::refresh`] before each batch (an
+//! error is logged, the previous registry stays); per request,
+//! `file.registry().identify(from, &[subject, body, establishment_field],
+//! &settings.shared_domains)`, then `settings.policy.admit(&identification)`.
 
+mod file;
 mod from_csv;
 mod from_toml;
 mod load;
@@ -26,6 +35,7 @@ use std::path::Path;
 use serde::Serialize;
 use url::Url;
 
+pub use file::RegistryFile;
 pub use load::{Location, Problem, RegistryError};
 pub use policy::{Admission, Policy, RegistrySettings};
 pub use sender::{Address, Domain, Role, Sender, SenderError, UnknownRole};
