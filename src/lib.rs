@@ -4,6 +4,7 @@
 //! mailbox ([`source`]) → parsed and classified mail ([`intake`]) → decisions
 //! ([`desk`]) → one transaction ([`store`]) → mark processed ([`source`]);
 //! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
+//! [`registry`] tells which establishment a sender writes for (not wired yet).
 //! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
 //! [`sync`] reads and writes the formatted mails that keep a ticket in step
 //! with the academy's ITSM or a partner Guichet (not wired in yet).
@@ -16,6 +17,7 @@ pub mod intake;
 pub mod notify;
 pub mod outbox;
 pub mod pipeline;
+pub mod registry;
 pub mod source;
 pub mod store;
 pub mod sync;
