@@ -13,6 +13,7 @@ use crate::intake::fields::{Field, FieldLabels};
 use crate::intake::limits::Limits;
 use crate::intake::priority::{Priority, PriorityRules};
 use crate::intake::routing::{default_routes, RouteSettings, Router};
+use crate::registry::{RegistryFile, RegistrySettings};
 
 /// The defaults a fresh clone runs on: SQLite and a Maildir under `var/`,
 /// outgoing mail written as files.
@@ -59,6 +60,9 @@ pub struct Settings {
     pub sla: SlaSettings,
     #[serde(default)]
     pub limits: Limits,
+    /// Who may open tickets; without it, anyone may.
+    #[serde(default)]
+    pub registry: Option<RegistrySettings>,
     pub log: LogSettings,
 }
 
@@ -486,6 +490,7 @@ impl Settings {
         self.router()?;
         self.sla.business_hours.schedule()?;
         self.staff()?;
+        self.registry_file()?;
         Ok(())
     }
 
@@ -546,6 +551,18 @@ impl Settings {
             .map(|r| (r.pattern.as_str(), r.priority));
         PriorityRules::new(pairs)
             .map_err(|(i, e)| invalid(format!("priority.rules[{i}].pattern"), e.to_string()))
+    }
+
+    /// The establishment registry, loaded (`None` without a `[registry]`
+    /// section); a malformed file is named with its line.
+    pub fn registry_file(&self) -> Result<Option<RegistryFile>, ConfigError> {
+        self.registry
+            .as_ref()
+            .map(|registry| {
+                RegistryFile::open(&registry.path)
+                    .map_err(|e| invalid("registry.path", e.to_string()))
+            })
+            .transpose()
     }
 
     /// The routing rules, compiled.

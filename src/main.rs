@@ -550,6 +550,14 @@ fn print_ticket(t: &guichet::store::TicketView) {
             .unwrap_or_default()
     );
     println!("created:   {}", t.created_at);
+    match (&t.establishment, &t.verification) {
+        (Some(place), Some(how)) => println!(
+            "school:    {place} — {} ({how})",
+            t.sender_role.as_deref().unwrap_or("?")
+        ),
+        (None, Some(how)) => println!("school:    not placed by the registry ({how})"),
+        _ => {}
+    }
     if let Some(failing) = &t.requester_failing {
         println!("requester address failing {failing}");
     }

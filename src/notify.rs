@@ -18,7 +18,7 @@ use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
 
 /// The templates, by name, with their embedded defaults.
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 18] = [
     (
         "acknowledgement.subject.txt",
         include_str!("../deploy/templates/acknowledgement.subject.txt"),
@@ -63,6 +63,18 @@ const TEMPLATES: [(&str, &str); 15] = [
     (
         "too_big.html",
         include_str!("../deploy/templates/too_big.html"),
+    ),
+    (
+        "refusal.subject.txt",
+        include_str!("../deploy/templates/refusal.subject.txt"),
+    ),
+    (
+        "refusal.txt",
+        include_str!("../deploy/templates/refusal.txt"),
+    ),
+    (
+        "refusal.html",
+        include_str!("../deploy/templates/refusal.html"),
     ),
 ];
 

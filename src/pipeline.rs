@@ -20,6 +20,7 @@ use crate::intake::mail::{self, Address};
 use crate::intake::routing::Router;
 use crate::intake::{format_ticket_id, Reader, Reading};
 use crate::notify::{Acknowledgement, Notifier, NotifyError, Outgoing};
+use crate::registry::{Establishment, Gate, Verdict};
 use crate::store::{
     parse_timestamp, timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket,
     QueuedMail, StatusUpdate, Store, StoreError, TicketState,
@@ -89,6 +90,8 @@ pub struct Pipeline {
     digits: usize,
     reopen_days: u32,
     limits: Limits,
+    /// Who may open tickets; `None`: anyone.
+    gate: Option<Gate>,
 }
 
 impl Pipeline {
@@ -104,6 +107,10 @@ impl Pipeline {
             digits: settings.tickets.digits,
             reopen_days: settings.tickets.reopen_days,
             limits: settings.limits.clone(),
+            gate: match (settings.registry_file()?, &settings.registry) {
+                (Some(file), Some(registry)) => Some(Gate::new(file, registry)),
+                _ => None,
+            },
         })
     }
 
@@ -137,6 +144,9 @@ impl Pipeline {
         batch: &[Incoming],
         cursor: Option<Cursor>,
     ) -> Result<Vec<Processed>, StoreError> {
+        if let Some(gate) = &self.gate {
+            gate.refresh();
+        }
         let readings: Vec<_> = batch.iter().map(|m| self.reader.read(&m.raw)).collect();
         let mut tx = self.store.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
@@ -248,8 +258,9 @@ impl Pipeline {
         })
     }
 
-    /// A new ticket, unless the sender already opened as many as the
-    /// per-sender limit allows this hour: then the mail is held, unanswered.
+    /// A new ticket, unless the registry refuses the sender (then one
+    /// polite refusal a day), or the sender already opened as many as the
+    /// per-sender limit allows this hour (then the mail is held, unanswered).
     async fn open_ticket(
         &self,
         tx: &mut Batch,
@@ -258,6 +269,24 @@ impl Pipeline {
         requester: &Address,
         now: &str,
     ) -> Result<(Outcome, Option<String>), StoreError> {
+        let verdict = match &self.gate {
+            Some(gate) => {
+                let stated = reading.fields.establishment.as_deref().unwrap_or_default();
+                gate.check(
+                    &requester.email,
+                    &[&reading.mail.subject, &reading.body, stated],
+                )
+            }
+            None => Verdict::Accepted,
+        };
+        if let Verdict::Refused { candidates } = &verdict {
+            let reason = "sender not allowed to open tickets (registry)";
+            tracing::info!(sender = %requester.email, "request refused by the registry");
+            tx.set_mail_outcome(mail_id, Outcome::Refused.as_str(), reason)
+                .await?;
+            self.refuse(tx, reading, requester, candidates, now).await?;
+            return Ok((Outcome::Refused, None));
+        }
         let limit = self.limits.tickets_per_sender_per_hour;
         let opened = tx
             .tickets_opened_since(&requester.email, &an_hour_before(now))
@@ -271,9 +300,70 @@ impl Pipeline {
             return Ok((Outcome::Held, None));
         }
         let id = self
-            .create_ticket(tx, mail_id, reading, requester, now)
+            .create_ticket(tx, mail_id, reading, requester, &verdict, now)
             .await?;
         Ok((Outcome::TicketCreated, Some(id)))
+    }
+
+    /// Tells a sender the registry refused who may write and how — once a
+    /// day at most, and within the per-hour answer limit.
+    async fn refuse(
+        &self,
+        tx: &mut Batch,
+        reading: &Reading,
+        sender: &Address,
+        candidates: &[Establishment],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let day_before = parse_timestamp(now).unwrap_or_else(Utc::now) - chrono::Duration::days(1);
+        if tx
+            .refusals_since(&sender.email, &timestamp(day_before))
+            .await?
+            > 0
+            || !self.may_answer(tx, &sender.email, now).await?
+        {
+            return Ok(());
+        }
+        let candidates: Vec<String> = candidates.iter().map(ToString::to_string).collect();
+        let context = minijinja::context! {
+            subject => reading.mail.subject,
+            sender => sender.email,
+            candidates => candidates,
+        };
+        self.queue_answer(tx, "refusal", sender, reading, context, now)
+            .await
+    }
+
+    /// Queues an automatic answer that belongs to no ticket; a template
+    /// that fails to render is logged, not fatal to the batch.
+    async fn queue_answer(
+        &self,
+        tx: &mut Batch,
+        kind: &str,
+        to: &Address,
+        reading: &Reading,
+        context: minijinja::Value,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let notifier = self.actions.notifier();
+        match notifier.answer(kind, to, reading.mail.message_id.as_deref(), context) {
+            Ok(mail) => {
+                tx.queue_mail(&QueuedMail {
+                    ticket_id: None,
+                    kind,
+                    message_id: &mail.message_id,
+                    envelope_from: &mail.envelope_from,
+                    recipients: &mail.recipients,
+                    raw: &mail.raw,
+                    created_at: now,
+                })
+                .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, kind, "automatic answer not sent");
+                Ok(())
+            }
+        }
     }
 
     /// Whether `address` may get one more automatic answer this hour; past
@@ -365,30 +455,8 @@ impl Pipeline {
             size => human_size(usize::try_from(size).unwrap_or(usize::MAX)),
             limit => human_size(usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX)),
         };
-        let notifier = self.actions.notifier();
-        match notifier.answer(
-            "too_big",
-            sender,
-            reading.mail.message_id.as_deref(),
-            context,
-        ) {
-            Ok(mail) => {
-                tx.queue_mail(&QueuedMail {
-                    ticket_id: None,
-                    kind: "too_big",
-                    message_id: &mail.message_id,
-                    envelope_from: &mail.envelope_from,
-                    recipients: &mail.recipients,
-                    raw: &mail.raw,
-                    created_at: now,
-                })
-                .await
-            }
-            Err(error) => {
-                tracing::warn!(%error, "answer to an oversized mail not sent");
-                Ok(())
-            }
-        }
+        self.queue_answer(tx, "too_big", sender, reading, context, now)
+            .await
     }
 
     async fn create_ticket(
@@ -397,13 +465,15 @@ impl Pipeline {
         mail_id: i64,
         reading: &Reading,
         requester: &Address,
+        verdict: &Verdict,
         now: &str,
     ) -> Result<String, StoreError> {
         let number = tx.next_ticket_number(&self.prefix).await?;
         let ticket_id = format_ticket_id(&self.prefix, self.digits, number.unsigned_abs());
-        let fields = serde_json::to_string(&reading.fields)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let missing: Vec<&str> = reading.missing.iter().map(|f| f.key()).collect();
+        let (request, missing_fields) = placed_fields(reading, verdict);
+        let fields =
+            serde_json::to_string(&request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let missing: Vec<&str> = missing_fields.iter().map(|f| f.key()).collect();
         let missing =
             serde_json::to_string(&missing).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let subject = reading
@@ -412,6 +482,16 @@ impl Pipeline {
             .as_deref()
             .unwrap_or(&reading.mail.subject);
         let route = self.router.route(&reading.fields);
+        let placed = match verdict {
+            Verdict::Placed {
+                establishment,
+                role,
+                ..
+            } => Some((establishment, *role)),
+            _ => None,
+        };
+        let placed_name = placed.map(|(e, _)| e.to_string());
+        let placed_uai = placed.map(|(e, _)| e.uai.to_string());
         let created = parse_timestamp(now).unwrap_or_else(Utc::now);
         let deadlines = self.actions.clock().deadlines(created, reading.priority);
         let ticket = NewTicket {
@@ -428,6 +508,10 @@ impl Pipeline {
             category: route.category.as_deref(),
             take_charge_by: &timestamp(deadlines.take_charge_by),
             resolve_by: &timestamp(deadlines.resolve_by),
+            establishment_uai: placed_uai.as_deref(),
+            establishment: placed_name.as_deref(),
+            sender_role: placed.map(|(_, role)| role.key()),
+            verification: verdict.verification(),
             created_at: now,
         };
         tx.insert_ticket(&ticket).await?;
@@ -468,8 +552,8 @@ impl Pipeline {
             ticket_id: &ticket_id,
             to: requester,
             priority: reading.priority,
-            fields: &reading.fields,
-            missing: &reading.missing,
+            fields: &request,
+            missing: &missing_fields,
             in_reply_to: reading.mail.message_id.as_deref(),
             references: &reading.mail.references,
             dropped: &reading.dropped,
@@ -1091,6 +1175,19 @@ async fn record_failure(
         note: Some(&error.to_string()),
     })
     .await
+}
+
+/// The request's fields and what is still missing, with the establishment
+/// the registry placed it in filled in when the mail did not say (a stated
+/// establishment stays as written; the registry's is stored beside it).
+fn placed_fields(reading: &Reading, verdict: &Verdict) -> (RequestFields, Vec<Field>) {
+    let mut fields = reading.fields.clone();
+    let mut missing = reading.missing.clone();
+    if let (Verdict::Placed { establishment, .. }, None) = (verdict, &fields.establishment) {
+        fields.establishment = Some(establishment.to_string());
+        missing.retain(|f| *f != Field::Establishment);
+    }
+    (fields, missing)
 }
 
 /// The stored timestamp one hour before `now` (a stored timestamp).

@@ -319,10 +319,13 @@ fn deploy_example_configuration_is_valid() {
             .unwrap();
     let secret = dir.path().join("imap-password");
     std::fs::write(&secret, "s3cret\n").unwrap();
+    let registry = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/registry.example.csv");
     let config = dir.path().join("guichet.toml");
     std::fs::write(
         &config,
-        example.replace("/etc/guichet/imap-password", &secret.display().to_string()),
+        example
+            .replace("/etc/guichet/imap-password", &secret.display().to_string())
+            .replace("/etc/guichet/registry.toml", registry),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_guichet"))
@@ -338,5 +341,29 @@ fn deploy_example_configuration_is_valid() {
     );
     let shown = stdout(&out);
     assert!(shown.contains("[teams.maintenance]"), "{shown}");
+    assert!(shown.contains("registry.example.csv"), "{shown}");
     assert!(!shown.contains("s3cret"), "secrets masked");
+}
+
+#[test]
+fn a_broken_registry_is_refused_at_start_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("registry.csv"),
+        "uai,name,city,sender,role\n0429001F,Lycée Jean Clavier,Saint-Étienne,ce@ac-lyon.fr,direction\n\
+         0429002A,Collège d'Urfé,Saint-Étienne,cdi@ac-lyon.fr,direction\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[registry]\npath = \"registry.csv\"\n",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["--config", "site.toml", "check-config"]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("registry.csv:3") && error.contains("0429002A"),
+        "{error}"
+    );
 }

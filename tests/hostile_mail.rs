@@ -351,3 +351,122 @@ async fn passwords_never_reach_the_logs() {
     }
     assert_eq!(s.outcome("ticket_created").await, 1);
 }
+
+/// A registry listing the requester for one lycée and a shared domain for
+/// two; `policy` as given.
+fn with_registry(dir: &std::path::Path, listed: &str, shared_domain: &str, policy: &str) -> String {
+    let registry = dir.join("registry.toml");
+    std::fs::write(
+        &registry,
+        format!(
+            "[[establishment]]\nuai = \"0429001F\"\nname = \"Lycée Jean Clavier\"\ncity = \"Saint-Étienne\"\n\
+             [[establishment.sender]]\naddress = \"{listed}\"\nrole = \"direction\"\n\
+             [[establishment.sender]]\ndomain = \"{shared_domain}\"\nrole = \"correspondant_ent\"\n\
+             [[establishment]]\nuai = \"0429002G\"\nname = \"Collège Honoré d'Urfé\"\ncity = \"Saint-Étienne\"\n\
+             [[establishment.sender]]\ndomain = \"{shared_domain}\"\nrole = \"correspondant_ent\"\n"
+        ),
+    )
+    .unwrap();
+    format!(
+        "[registry]\npath = \"{}\"\npolicy = \"{policy}\"\nshared_domains = [\"{shared_domain}\"]\n",
+        registry.display()
+    )
+}
+
+#[tokio::test]
+async fn only_registered_senders_open_tickets_and_others_get_one_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = common::unique_address("proviseur");
+    let shared = "example.test";
+    let s = site(
+        "registry",
+        &with_registry(dir.path(), &listed, shared, "refuse"),
+    )
+    .await;
+    // Every stack address is on the shared domain: a sender there who does
+    // not name a school is not placed either.
+    let stranger = common::unique_address("inconnu");
+
+    // Registered address: a ticket, placed in its lycée, the establishment
+    // filled in although the mail did not give it.
+    s.deliver(request(&listed, &s.support, "Imprimante").as_bytes())
+        .await;
+    // Shared domain naming its school by UAI: placed there.
+    let colleague = common::unique_address("cpe");
+    let mut named = request(&colleague, &s.support, "Pronote");
+    named.push_str("UAI : 0429002G\r\n");
+    s.deliver(named.as_bytes()).await;
+    // Shared domain without saying which school: refused, asked for the UAI.
+    let vague = common::unique_address("vague");
+    s.deliver(request(&vague, &s.support, "ENT").as_bytes())
+        .await;
+    // Someone writing twice without saying which school: refused twice,
+    // told once.
+    for subject in ["Aide", "Aide (relance)"] {
+        s.deliver(request(&stranger, &s.support, subject).as_bytes())
+            .await;
+    }
+    let summary = s.run().await;
+    assert_eq!(summary.tickets, 2, "{summary:?}");
+    assert_eq!(
+        summary.sent, 4,
+        "two acknowledgements, two refusals: {summary:?}"
+    );
+    assert_eq!(s.outcome("refused").await, 3);
+    assert_eq!(s.folder("refused").await.len(), 3);
+
+    let store = s.store().await;
+    let first = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    assert_eq!(first.requester, listed);
+    assert_eq!(
+        first.establishment.as_deref(),
+        Some("Lycée Jean Clavier, Saint-Étienne (0429001F)")
+    );
+    assert_eq!(first.verification.as_deref(), Some("address"));
+    assert_eq!(first.sender_role.as_deref(), Some("direction"));
+    assert_eq!(
+        first.fields["establishment"],
+        "Lycée Jean Clavier, Saint-Étienne (0429001F)"
+    );
+    assert!(!first.missing_fields.contains(&"establishment".to_string()));
+    let second = store.ticket("CG42N1-000002").await.unwrap().unwrap();
+    assert_eq!(second.verification.as_deref(), Some("uai_in_text"));
+    assert!(second.establishment.unwrap().contains("0429002G"));
+
+    let refusal = &inbox(&s.stack, &vague, 1).await[0];
+    assert!(
+        refusal.subject.starts_with("Demande non enregistrée"),
+        "{}",
+        refusal.subject
+    );
+    assert!(
+        refusal.text.contains("0429001F") && refusal.text.contains("0429002G"),
+        "{}",
+        refusal.text
+    );
+    let told = inbox(&s.stack, &stranger, 1).await;
+    assert_eq!(told.len(), 1, "one refusal a day");
+}
+
+#[tokio::test]
+async fn an_unverified_sender_gets_a_flagged_ticket_under_accept_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = common::unique_address("proviseur-u");
+    let s = site(
+        "unverified",
+        &with_registry(dir.path(), &listed, "ac-lyon.fr", "accept_unverified"),
+    )
+    .await;
+    s.deliver(request(&s.requester, &s.support, "Imprimante").as_bytes())
+        .await;
+    assert_eq!(s.run().await.tickets, 1);
+    let ticket = s
+        .store()
+        .await
+        .ticket("CG42N1-000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.verification.as_deref(), Some("unverified"));
+    assert_eq!(ticket.establishment, None);
+}

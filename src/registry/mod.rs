@@ -22,6 +22,7 @@
 mod file;
 mod from_csv;
 mod from_toml;
+mod gate;
 mod load;
 mod policy;
 mod sender;
@@ -36,6 +37,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use file::RegistryFile;
+pub use gate::{Gate, Verdict};
 pub use load::{Location, Problem, RegistryError};
 pub use policy::{Admission, Policy, RegistrySettings};
 pub use sender::{Address, Domain, Role, Sender, SenderError, UnknownRole};
@@ -83,6 +85,18 @@ pub enum Evidence {
     UaiInText,
     /// The same, by one of the establishment's web addresses.
     UrlInText,
+}
+
+impl Evidence {
+    /// The stored name, identical to the serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Address => "address",
+            Evidence::Domain => "domain",
+            Evidence::UaiInText => "uai_in_text",
+            Evidence::UrlInText => "url_in_text",
+        }
+    }
 }
 
 /// Which establishment a mail comes from, or why that is not known.

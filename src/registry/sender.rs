@@ -25,7 +25,7 @@ impl Role {
     ];
 
     /// The key written in registry files.
-    fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             Role::Direction => "direction",
             Role::CorrespondantEnt => "correspondant_ent",

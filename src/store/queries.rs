@@ -39,6 +39,12 @@ pub struct NewTicket<'a> {
     pub category: Option<&'a str>,
     pub take_charge_by: &'a str,
     pub resolve_by: &'a str,
+    /// Where the registry placed the request, and how (`address`…,
+    /// `unverified`); all `None` without a registry.
+    pub establishment_uai: Option<&'a str>,
+    pub establishment: Option<&'a str>,
+    pub sender_role: Option<&'a str>,
+    pub verification: Option<&'a str>,
     pub created_at: &'a str,
 }
 
@@ -174,6 +180,12 @@ pub struct TicketView {
     pub resolved_at: Option<String>,
     /// Why our mail to the requester bounces, when it does.
     pub requester_failing: Option<String>,
+    /// Where the registry placed the request (`name, city (UAI)`), the
+    /// requester's role there, and how it was told (`unverified` when it
+    /// was not and the policy let it in).
+    pub establishment: Option<String>,
+    pub sender_role: Option<String>,
+    pub verification: Option<String>,
     pub messages: Vec<MessageView>,
     pub history: Vec<HistoryView>,
 }
@@ -398,9 +410,10 @@ impl Batch {
     pub async fn insert_ticket(&mut self, t: &NewTicket<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO tickets (id, status, priority, requester, requester_name, subject, fields, \
-             missing_fields, thread_id, team, category, take_charge_by, resolve_by, created_at, \
-             updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+             missing_fields, thread_id, team, category, take_charge_by, resolve_by, \
+             establishment_uai, establishment, sender_role, verification, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $18)",
         )
         .bind(t.id)
         .bind(t.status)
@@ -415,6 +428,10 @@ impl Batch {
         .bind(t.category)
         .bind(t.take_charge_by)
         .bind(t.resolve_by)
+        .bind(t.establishment_uai)
+        .bind(t.establishment)
+        .bind(t.sender_role)
+        .bind(t.verification)
         .bind(t.created_at)
         .execute(&mut *self.tx)
         .await?;
@@ -546,6 +563,21 @@ impl Batch {
                 .bind(since)
                 .fetch_one(&mut *self.tx)
                 .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    /// Refusals sent to `address` since `since`: one a day is enough.
+    pub async fn refusals_since(&mut self, address: &str, since: &str) -> Result<i64> {
+        let recipients =
+            serde_json::to_string(&[address]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM outbox WHERE recipients = $1 AND created_at >= $2 \
+             AND kind = 'refusal'",
+        )
+        .bind(recipients)
+        .bind(since)
+        .fetch_one(&mut *self.tx)
+        .await?;
         Ok(row.get::<i64, _>(0))
     }
 
@@ -855,7 +887,8 @@ impl Store {
         let Some(r) = sqlx::query(
             "SELECT id, status, priority, team, agent, requester, requester_name, subject, fields, \
              missing_fields, thread_id, created_at, updated_at, category, take_charge_by, \
-             resolve_by, taken_at, resolved_at FROM tickets WHERE id = $1",
+             resolve_by, taken_at, resolved_at, establishment, sender_role, verification \
+             FROM tickets WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -885,6 +918,9 @@ impl Store {
             taken_at: r.get(16),
             resolved_at: r.get(17),
             requester_failing: None,
+            establishment: r.get(18),
+            sender_role: r.get(19),
+            verification: r.get(20),
             attachments: Vec::new(),
             messages: Vec::new(),
             history: Vec::new(),
