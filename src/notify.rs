@@ -472,3 +472,93 @@ fn header(name: &'static str, value: &str) -> HeaderValue {
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=y>";
+
+    fn notifier() -> Notifier {
+        Notifier::new(
+            "Assistance <support@guichet.example.test>".parse().unwrap(),
+            "guichet.example.test",
+            None,
+        )
+        .unwrap()
+    }
+
+    /// Every HTML template escapes what came from a mail: a requester's
+    /// subject, fields and text never reach a mail reader as markup.
+    #[test]
+    fn html_parts_escape_what_a_mail_brought() {
+        let fields = RequestFields {
+            subject: Some(HOSTILE.into()),
+            description: Some(HOSTILE.into()),
+            ..RequestFields::default()
+        };
+        let lines = field_lines(&fields);
+        let context = minijinja::context! {
+            ticket_id => "CG42N1-000001", subject => HOSTILE, requester_name => HOSTILE,
+            priority => "mineure", fields => lines, missing => Vec::<&str>::new(),
+            dropped => vec![Dropped { part: HOSTILE.into(), reason: HOSTILE.into() }],
+            status => HOSTILE, note => HOSTILE, text => HOSTILE, event => HOSTILE,
+            detail => HOSTILE, team => HOSTILE, agent => HOSTILE, requester => HOSTILE,
+            sender => HOSTILE, candidates => vec![HOSTILE], size => "1 Mo", limit => "1 Mo",
+            signature => HOSTILE,
+        };
+        let notifier = notifier();
+        for (name, _) in TEMPLATES.iter().filter(|(name, _)| name.ends_with(".html")) {
+            let html = notifier.render(name, &context).unwrap();
+            assert!(html.contains("&lt;script&gt;"), "{name}: {html}");
+            assert!(
+                !html.contains("<script>") && !html.contains("<img"),
+                "{name}: {html}"
+            );
+        }
+    }
+
+    /// A subject can never add a header: line breaks become spaces.
+    #[test]
+    fn subjects_stay_on_one_line() {
+        assert_eq!(
+            one_line("Imprimante\r\nBcc: x@y.test\n  en panne"),
+            "Imprimante Bcc: x@y.test en panne"
+        );
+    }
+
+    #[test]
+    fn a_staff_notice_goes_to_every_address_and_names_the_ticket() {
+        let fields = RequestFields::default();
+        let to = vec![
+            "maintenance@cg42.example".to_string(),
+            "referent@cg42.example".to_string(),
+        ];
+        let mail = notifier()
+            .staff(&StaffNotice {
+                ticket_id: "CG42N1-000007",
+                to: &to,
+                event: "Nouvelle demande",
+                detail: None,
+                subject: "Imprimante",
+                status_label: "Nouveau",
+                priority: "mineure",
+                team: Some("maintenance"),
+                agent: None,
+                requester: "prof@etab.example",
+                fields: &fields,
+                note: None,
+                thread_id: Some("req-1@etab.example"),
+            })
+            .unwrap();
+        assert_eq!(mail.recipients, to);
+        assert!(mail.message_id.starts_with("CG42N1-000007."));
+        assert_eq!(
+            mail.subject,
+            "[CG42N1-000007] Nouvelle demande : Imprimante"
+        );
+        let raw = String::from_utf8_lossy(&mail.raw);
+        assert!(raw.contains("In-Reply-To: <req-1@etab.example>"), "{raw}");
+        assert!(raw.contains("Auto-Submitted: auto-generated"));
+    }
+}
