@@ -632,6 +632,30 @@ fn is_enclosed_headers(part: &MessagePart<'_>) -> bool {
 mod tests {
     use super::*;
 
+    /// MIME nesting cannot exhaust the stack: multiparts are walked with a
+    /// heap stack by mail-parser, enclosed messages decoded three deep.
+    #[test]
+    fn deep_nesting_is_read_without_overflow() {
+        let depth = 20_000;
+        let mut raw = String::from("From: a@b.test\r\nSubject: profond\r\n");
+        for level in 0..depth {
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
+            ));
+        }
+        raw.push_str("Content-Type: text/plain\r\n\r\nau fond\r\n");
+        assert!(parse(raw.as_bytes()).is_ok());
+
+        let mut enclosed = String::from("From: c@d.test\r\nSubject: dedans\r\n\r\ntexte\r\n");
+        for _ in 0..200 {
+            enclosed = format!(
+                "From: a@b.test\r\nSubject: enveloppe\r\nContent-Type: message/rfc822\r\n\r\n{enclosed}"
+            );
+        }
+        let mail = parse(enclosed.as_bytes()).unwrap();
+        assert_eq!(mail.subject, "enveloppe");
+    }
+
     const SIMPLE: &[u8] = b"From: Jean Dupont <Jean.Dupont@AC-Lyon.fr>\r\n\
 To: support@guichet.example.test, Marie <marie@example.test>\r\n\
 Cc: chef@example.test\r\n\
