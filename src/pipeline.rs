@@ -289,7 +289,7 @@ impl Pipeline {
         }
         let limit = self.limits.tickets_per_sender_per_hour;
         let opened = tx
-            .tickets_opened_since(&requester.email, &an_hour_before(now))
+            .tickets_opened_since(&requester.email, &an_hour_before(now), i64::from(limit))
             .await?;
         if opened >= i64::from(limit) {
             tracing::warn!(sender = %requester.email, opened, limit, "sender over the ticket limit: mail held");
@@ -375,7 +375,9 @@ impl Pipeline {
         now: &str,
     ) -> Result<bool, StoreError> {
         let limit = self.limits.answers_per_sender_per_hour;
-        let sent = tx.answers_since(address, &an_hour_before(now)).await?;
+        let sent = tx
+            .answers_since(address, &an_hour_before(now), i64::from(limit))
+            .await?;
         if sent >= i64::from(limit) {
             tracing::warn!(sender = %address, sent, limit, "sender over the answer limit: no answer");
             return Ok(false);

@@ -555,14 +555,24 @@ impl Batch {
         Ok(())
     }
 
-    /// Tickets `requester` opened since `since`, this transaction included.
-    pub async fn tickets_opened_since(&mut self, requester: &str, since: &str) -> Result<i64> {
-        let row =
-            sqlx::query("SELECT COUNT(*) FROM tickets WHERE requester = $1 AND created_at >= $2")
-                .bind(requester)
-                .bind(since)
-                .fetch_one(&mut *self.tx)
-                .await?;
+    /// Tickets `requester` opened since `since`, this transaction included,
+    /// counted up to `at_most`: a limit check never needs more, and a busy
+    /// sender must not make every mail scan all their tickets.
+    pub async fn tickets_opened_since(
+        &mut self,
+        requester: &str,
+        since: &str,
+        at_most: i64,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE requester = $1 \
+             AND created_at >= $2 LIMIT $3) AS recent",
+        )
+        .bind(requester)
+        .bind(since)
+        .bind(at_most)
+        .fetch_one(&mut *self.tx)
+        .await?;
         Ok(row.get::<i64, _>(0))
     }
 
@@ -582,17 +592,19 @@ impl Batch {
     }
 
     /// Automatic answers to incoming mail (acknowledgements, refusals)
-    /// queued for `address` alone since `since`, this transaction included.
-    pub async fn answers_since(&mut self, address: &str, since: &str) -> Result<i64> {
+    /// queued for `address` alone since `since`, this transaction included,
+    /// counted up to `at_most`.
+    pub async fn answers_since(&mut self, address: &str, since: &str, at_most: i64) -> Result<i64> {
         let recipients =
             serde_json::to_string(&[address]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sql = format!(
-            "SELECT COUNT(*) FROM outbox WHERE recipients = $1 AND created_at >= $2 \
-             AND kind IN {AUTOMATIC_ANSWERS}"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE recipients = $1 \
+             AND created_at >= $2 AND kind IN {AUTOMATIC_ANSWERS} LIMIT $3) AS recent"
         );
         let row = sqlx::query(&sql)
             .bind(recipients)
             .bind(since)
+            .bind(at_most)
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(row.get::<i64, _>(0))
