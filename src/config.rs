@@ -60,6 +60,9 @@ pub struct Settings {
     #[serde(default)]
     pub limits: Limits,
     pub log: LogSettings,
+    /// Partners tickets are kept in step with (issue 4, `crate::sync`).
+    #[serde(default)]
+    pub sync: crate::sync::settings::SyncSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -128,6 +131,8 @@ pub struct OutcomeFolders {
     pub held: String,
     /// Mail that could not be read at all, or too big to handle.
     pub failed: String,
+    /// Sync mail not proven to come from a partner.
+    pub quarantine: String,
 }
 
 impl OutcomeFolders {
@@ -140,6 +145,7 @@ impl OutcomeFolders {
             Disposition::Refused => &self.refused,
             Disposition::Held => &self.held,
             Disposition::Failed => &self.failed,
+            Disposition::Quarantine => &self.quarantine,
         }
     }
 }
@@ -152,6 +158,7 @@ impl Default for OutcomeFolders {
             refused: "refused".into(),
             held: "held".into(),
             failed: "failed".into(),
+            quarantine: "quarantine".into(),
         }
     }
 }
@@ -486,7 +493,20 @@ impl Settings {
         self.router()?;
         self.sla.business_hours.schedule()?;
         self.staff()?;
+        self.sync.validate(&self.sync_context())?;
         Ok(())
+    }
+
+    /// What the `[sync]` section is checked against (issue 4).
+    pub fn sync_context(&self) -> crate::sync::settings::Context<'_> {
+        let mut teams: Vec<&str> = self.teams.keys().map(String::as_str).collect();
+        teams.extend(self.routing.rules.iter().map(|r| r.team.as_str()));
+        teams.push(&self.routing.default_team);
+        crate::sync::settings::Context {
+            mailboxes: self.mailboxes.iter().map(|m| m.name.as_str()).collect(),
+            own_addresses: self.own_addresses(),
+            teams,
+        }
     }
 
     /// The From of outgoing mail, parsed.
@@ -606,6 +626,7 @@ impl Settings {
             mailbox.secret.mask();
         }
         masked.smtp.secret.mask();
+        masked.sync.mask();
         toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
