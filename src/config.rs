@@ -502,9 +502,19 @@ impl Settings {
         let mut teams: Vec<&str> = self.teams.keys().map(String::as_str).collect();
         teams.extend(self.routing.rules.iter().map(|r| r.team.as_str()));
         teams.push(&self.routing.default_team);
+        // Our sync From is ours too: never a partner's address.
+        let mut own_addresses = self.own_addresses();
+        let sync_from = self
+            .sync
+            .from
+            .as_deref()
+            .map(str::parse::<lettre::message::Mailbox>);
+        if let Some(Ok(from)) = sync_from {
+            own_addresses.push(from.email.to_string().to_lowercase());
+        }
         crate::sync::settings::Context {
             mailboxes: self.mailboxes.iter().map(|m| m.name.as_str()).collect(),
-            own_addresses: self.own_addresses(),
+            own_addresses,
             teams,
         }
     }

@@ -410,6 +410,19 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
         &unknown,
     ))
     .await;
+    // An automatic answer from the ITSM's address, without a sync label,
+    // is ignored as any auto-reply: never answered by an error mail.
+    let away = format!(
+        "From: <{}>\r\nTo: <{}>\r\nSubject: Absence\r\nMessage-ID: <{}>\r\n\
+         Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Boîte non surveillée : merci de ne pas répondre.\r\n",
+        d.itsm,
+        d.support,
+        common::unique_address("away"),
+    );
+    d.receive(away.as_bytes()).await;
+    assert_eq!(d.outcome("auto_reply_ignored").await, 1);
+    assert_eq!(d.queued("sync_error").await, 3);
     assert_eq!(d.ticket().await.status, "nouveau");
     assert_eq!(d.outcome("sync_rejected").await, 3);
     assert_eq!(d.folder("failed").await.len(), 3);

@@ -81,7 +81,7 @@ impl Exchange {
     pub fn new(settings: &Settings) -> Result<Self, ConfigError> {
         let sync = &settings.sync;
         let from_text = sync.from.as_deref().unwrap_or(&settings.smtp.from);
-        let from = from_text.parse().map_err(|e| ConfigError::Invalid {
+        let from: Mailbox = from_text.parse().map_err(|e| ConfigError::Invalid {
             key: if sync.from.is_some() {
                 "sync.from"
             } else {
@@ -90,11 +90,9 @@ impl Exchange {
             .into(),
             problem: format!("not a mail address ({e})"),
         })?;
-        let mut own_addresses = settings.own_addresses();
-        if let Ok(mailbox) = from_text.parse::<Mailbox>() {
-            own_addresses.push(mailbox.email.to_string().to_lowercase());
-        }
         let context = settings.sync_context();
+        let mut own_addresses = context.own_addresses.clone();
+        own_addresses.push(from.email.to_string().to_lowercase());
         Ok(Self {
             partners: sync.resolve(&context)?,
             teams: context.teams.iter().map(|t| t.to_string()).collect(),
@@ -151,7 +149,10 @@ impl Exchange {
     /// Whether `reading`, read in `mailbox`, is a sync mail, and whose.
     ///
     /// - Our own mail coming back is not (the classifier calls it a loop).
-    /// - Mail from a partner's address is that partner's.
+    /// - Mail from a partner's address is that partner's, unless it is an
+    ///   automatic mail (auto-reply, bounce, a loop header…) without a
+    ///   single sync label: answering those with an error mail could start
+    ///   a loop between two robots.
     /// - Mail from anyone else is a stranger's sync mail when its text has
     ///   the shape of one (a `Guichet-Sync:` line, or a remedy partner's
     ///   incident number and key labels) — a bounce excepted, since it may
@@ -164,34 +165,17 @@ impl Exchange {
         if self.own_addresses.contains(&sender) {
             return None;
         }
+        let request = matches!(reading.kind, Kind::Request | Kind::FollowUp { .. });
+        let shape = Shape::of(&reading.mail.text, &self.partners);
         if let Some(partner) = self.partners.iter().find(|p| p.sends_from(&sender)) {
-            return Some(Origin::Partner(partner));
+            return (request || shape != Shape::None).then_some(Origin::Partner(partner));
         }
         let bounce = matches!(reading.kind, Kind::Bounce { .. });
-        let request = matches!(reading.kind, Kind::Request | Kind::FollowUp { .. });
         let in_sync_mailbox = self.mailbox.as_deref() == Some(mailbox);
-        if (!bounce && self.shaped_like_sync(&reading.mail.text)) || (in_sync_mailbox && request) {
+        if (!bounce && shape == Shape::Whole) || (in_sync_mailbox && request) {
             return Some(Origin::Stranger);
         }
         None
-    }
-
-    /// A cheap look at the labels of `text`, without parsing values.
-    fn shaped_like_sync(&self, text: &str) -> bool {
-        let labels: Vec<&str> = text
-            .lines()
-            .filter_map(|line| line.split_once(':').map(|(label, _)| label.trim()))
-            .collect();
-        let has = |name: &str| labels.iter().any(|l| super::grammar::same_label(l, name));
-        if has("Guichet-Sync") {
-            return true;
-        }
-        self.partners.iter().any(|p| match &p.speaks {
-            Speaks::Remedy { settings, .. } => {
-                has(&settings.labels.incident_number) && has(&settings.labels.key)
-            }
-            Speaks::Guichet { .. } => false,
-        })
     }
 
     /// The checks made on the headers before the body is read: the
@@ -424,6 +408,45 @@ impl Exchange {
     }
 }
 
+/// How much a text looks like sync mail, from a cheap look at its labels
+/// (values are not parsed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// No sync label at all.
+    None,
+    /// Some sync label (an incident number, a key).
+    Some,
+    /// A `Guichet-Sync:` line, or a remedy incident number with a key.
+    Whole,
+}
+
+impl Shape {
+    fn of(text: &str, partners: &[Partner]) -> Shape {
+        let labels: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.split_once(':').map(|(label, _)| label.trim()))
+            .collect();
+        let has = |name: &str| labels.iter().any(|l| super::grammar::same_label(l, name));
+        if has("Guichet-Sync") {
+            return Shape::Whole;
+        }
+        let mut shape = Shape::None;
+        for partner in partners {
+            if let Speaks::Remedy { settings, .. } = &partner.speaks {
+                let incident = has(&settings.labels.incident_number);
+                let key = has(&settings.labels.key);
+                if incident && key {
+                    return Shape::Whole;
+                }
+                if incident || key {
+                    shape = Shape::Some;
+                }
+            }
+        }
+        shape
+    }
+}
+
 /// Appends a sync entry to a ticket's history.
 pub(crate) async fn history(
     tx: &mut Batch,
@@ -502,6 +525,8 @@ pub struct PartnerSide {
     pub unsent: i64,
     /// Sync mail the server refused for good.
     pub failed: i64,
+    /// remedy: the ITSM never named the incident our `Submit` created.
+    pub no_incident: bool,
     pub last_inbound_at: Option<String>,
     /// Minutes since the partner last wrote about the ticket.
     pub last_inbound_minutes: Option<i64>,
@@ -509,10 +534,11 @@ pub struct PartnerSide {
 }
 
 impl PartnerSide {
-    /// Something of ours has not reached the partner, or the partner never
-    /// answered about the ticket.
+    /// Something of ours has not reached the partner, or the ITSM never
+    /// confirmed the incident. (A partner Guichet writes only when its
+    /// side changes: its silence is no delay.)
     pub fn is_behind(&self) -> bool {
-        self.waiting > 0 || self.unsent > 0 || self.failed > 0 || self.remote_id.is_none()
+        self.waiting > 0 || self.unsent > 0 || self.failed > 0 || self.no_incident
     }
 }
 
@@ -524,10 +550,13 @@ pub async fn partner_sides(
 ) -> Result<Vec<PartnerSide>, StoreError> {
     let mut sides = Vec::new();
     for link in store.sync_links().await? {
-        let (unsent, failed) = match exchange.partner(&link.partner) {
+        let partner = exchange.partner(&link.partner);
+        let (unsent, failed) = match partner {
             Some(partner) => store.sync_outbox(&link.ticket_id, &partner.to).await?,
             None => (0, 0),
         };
+        let remedy = partner.is_some_and(|p| matches!(p.speaks, Speaks::Remedy { .. }));
+        let remote_missing = link.remote_id.is_none();
         let last_inbound_minutes = link
             .last_inbound_at
             .as_deref()
@@ -542,6 +571,7 @@ pub async fn partner_sides(
             waiting_since: link.waiting_since,
             unsent,
             failed,
+            no_incident: remedy && remote_missing,
             last_inbound_at: link.last_inbound_at,
             last_inbound_minutes,
             last_outbound_at: link.last_outbound_at,
@@ -658,6 +688,42 @@ mod tests {
             .iter()
             .map(|v| ("authentication-results".to_string(), v.to_string()))
             .collect()
+    }
+
+    fn remedy_partner() -> Vec<Partner> {
+        let settings: super::super::settings::SyncSettings = toml::from_str(
+            r#"
+            admin = "dsi@cg42.example"
+            [[partners]]
+            name = "academie"
+            dialect = "remedy"
+            addresses = ["arsystem@ac-lyon.example"]
+            to = "arsystem-incoming@ac-lyon.example"
+            admin = "itsm-admin@ac-lyon.example"
+            key = "0123456789abcdef0123456789abcdef"
+            "#,
+        )
+        .unwrap();
+        let context = super::super::settings::Context {
+            mailboxes: vec!["support"],
+            own_addresses: Vec::new(),
+            teams: vec!["support"],
+        };
+        settings.resolve(&context).unwrap()
+    }
+
+    #[test]
+    fn sync_mail_is_told_by_its_labels() {
+        let partners = remedy_partner();
+        let shape = |text: &str| Shape::of(text, &partners);
+        assert_eq!(shape("Bonjour\nGuichet-Sync: 1\n"), Shape::Whole);
+        assert_eq!(
+            shape("Incident Number: INC1\nSTATUS: New\n  key : x\n"),
+            Shape::Whole
+        );
+        assert_eq!(shape("Incident Number: INC1\n"), Shape::Some);
+        assert_eq!(shape("> Incident Number: INC1\n> Key: x\n"), Shape::None);
+        assert_eq!(shape("Je suis absent jusqu'au 3 : merci.\n"), Shape::None);
     }
 
     #[test]

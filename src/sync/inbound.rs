@@ -530,9 +530,12 @@ async fn apply_snapshot<'a>(
 ) -> Result<Result<Verdict<'a>, SyncError>, StoreError> {
     let snapshot = update.snapshot;
     let name = &partner.name;
-    let ticket = match snapshot_ticket(tx, partner, &snapshot, now).await? {
-        Ok(Some(ticket)) => ticket,
-        Ok(None) => create_copy(actions, tx, partner, &snapshot, now).await?,
+    let (ticket, created) = match snapshot_ticket(tx, partner, &snapshot, now).await? {
+        Ok(Some(ticket)) => (ticket, false),
+        Ok(None) => (
+            create_copy(actions, tx, partner, &snapshot, now).await?,
+            true,
+        ),
         Err(error) => return Ok(Err(error)),
     };
     add_messages(tx, partner, &ticket, &snapshot, now).await?;
@@ -559,6 +562,12 @@ async fn apply_snapshot<'a>(
     apply_state(actions, tx, partner, &ticket, &snapshot, now).await?;
     applied.sequence = Some(sequence);
     tx.record_sync_applied(&applied).await?;
+    if created {
+        // Our other partners get the copy as it now stands, messages
+        // included.
+        let state = current(tx, &ticket).await?;
+        outbound::after_creation(actions, tx, &state, &partner.actor(), now).await?;
+    }
     Ok(Ok(Verdict::Applied { ticket }))
 }
 
@@ -596,7 +605,7 @@ async fn snapshot_ticket(
 /// Our copy of a partner's ticket: numbered here, in the snapshot's team
 /// when we have it (else routed), `nouveau` until its state is applied.
 /// No acknowledgement: the requester wrote to the partner, not to us. Our
-/// staff are told, and our other partners get it like any new ticket.
+/// staff are told.
 async fn create_copy(
     actions: &Actions,
     tx: &mut Batch,
@@ -680,7 +689,6 @@ async fn create_copy(
             .await?
         }
     }
-    outbound::after_creation(actions, tx, &state, &actor, now).await?;
     Ok(id)
 }
 
