@@ -256,7 +256,7 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
         .any(|h| h.action == "status" && h.actor == "itsm:academie"));
     let itsm_mails = inbox(&d.stack, &d.itsm_in, 2).await;
     let modify = find(&itsm_mails, "Modify");
-    assert_eq!(modify.in_reply_to, [assigned_id.clone()]);
+    assert_eq!(modify.in_reply_to, std::slice::from_ref(&assigned_id));
     let pairs = Pairs::parse(&modify.text).unwrap();
     assert_eq!(value(&pairs, "Action"), "Modify");
     assert_eq!(value(&pairs, "Request ID"), "000000000000430");
