@@ -11,13 +11,10 @@ use super::{Batch, Result, Store};
 /// A ticket shared with a partner.
 #[derive(Debug, Clone, Default)]
 pub struct SyncLink {
-    pub partner: String,
     pub ticket_id: String,
     /// The incident number (remedy) or the partner's ticket (guichet),
     /// once the partner named it.
     pub remote_id: Option<String>,
-    /// guichet: the last snapshot sequence we sent.
-    pub sent_sequence: i64,
     /// guichet: messages up to this row were sent, or are not to be.
     pub sent_message_row: i64,
     /// guichet: the last sequence applied from the partner.
@@ -68,20 +65,18 @@ pub struct SyncLinkState {
     pub last_outbound_at: Option<String>,
 }
 
-const LINK_COLUMNS: &str = "partner, ticket_id, remote_id, sent_sequence, sent_message_row, \
-     applied_sequence, applied_modified_at, template, template_message_id";
+const LINK_COLUMNS: &str = "ticket_id, remote_id, sent_message_row, applied_sequence, \
+     applied_modified_at, template, template_message_id";
 
 fn link(r: &sqlx::any::AnyRow) -> SyncLink {
     SyncLink {
-        partner: r.get(0),
-        ticket_id: r.get(1),
-        remote_id: r.get(2),
-        sent_sequence: r.get(3),
-        sent_message_row: r.get(4),
-        applied_sequence: r.get(5),
-        applied_modified_at: r.get(6),
-        template: r.get(7),
-        template_message_id: r.get(8),
+        ticket_id: r.get(0),
+        remote_id: r.get(1),
+        sent_message_row: r.get(2),
+        applied_sequence: r.get(3),
+        applied_modified_at: r.get(4),
+        template: r.get(5),
+        template_message_id: r.get(6),
     }
 }
 
