@@ -326,12 +326,64 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     // No echo: the ITSM's own changes never came back to it as a Modify.
     assert_eq!(d.queued("sync_modify").await, 1);
 
+    // We reopen the ticket, then ask the requester a question: two
+    // Modifies. The ITSM notifies both changes; the first notification
+    // echoes the older Modify and must not move the ticket back.
+    d.cli(&["tickets", "set-status", TICKET, "en_cours"]);
+    d.cli(&[
+        "tickets",
+        "set-status",
+        TICKET,
+        "en_attente",
+        "--note",
+        "Le bourrage revient-il ?",
+    ]);
+    assert_eq!(d.queued("sync_modify").await, 3);
+    let status_mails = |t: &TicketView| {
+        t.history
+            .iter()
+            .filter(|h| h.action == "mail_out" && h.note.as_deref() == Some("status"))
+            .count()
+    };
+    let told_before = status_mails(&d.ticket().await);
+    let first_echo = update("In Progress", "", "23/11/2026 10:10:00", KEY);
+    d.receive(&notification(
+        &d.itsm,
+        &d.support,
+        &common::unique_address("echo-1"),
+        &first_echo,
+    ))
+    .await;
+    assert_eq!(d.ticket().await.status, "en_attente");
+    let second_echo = update(
+        "Pending",
+        "Status Reason: Client Action Required\r\n",
+        "23/11/2026 10:11:00",
+        KEY,
+    );
+    d.receive(&notification(
+        &d.itsm,
+        &d.support,
+        &common::unique_address("echo-2"),
+        &second_echo,
+    ))
+    .await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "en_attente");
+    assert_eq!(history_count(&ticket, "sync_echo"), 1);
+    assert_eq!(
+        status_mails(&ticket),
+        told_before,
+        "no mail to the requester"
+    );
+    assert_eq!(d.queued("sync_modify").await, 3, "echoes are not answered");
+
     // A replay sends the current state again.
     let replay = d.cli(&["sync", "replay", TICKET]);
     assert!(replay.contains("academie"), "{replay}");
-    let itsm_mails = inbox(&d.stack, &d.itsm_in, 3).await;
-    let again = Pairs::parse(&itsm_mails[2].text).unwrap();
-    assert_eq!(value(&again, "Status"), "Resolved");
+    let itsm_mails = inbox(&d.stack, &d.itsm_in, 5).await;
+    let again = Pairs::parse(&itsm_mails[4].text).unwrap();
+    assert_eq!(value(&again, "Status"), "Pending");
     assert_eq!(value(&again, "Request ID"), "000000000000430");
 }
 

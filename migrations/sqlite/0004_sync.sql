@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS sync_links (
     applied_sequence    INTEGER NOT NULL DEFAULT 0,  -- guichet: last sequence applied from the partner
     applied_modified_at TEXT,                        -- remedy: Last Modified Date of the last update applied
     template            TEXT,                        -- remedy: the last modify template (JSON)
-    template_message_id TEXT,                        -- its Message-ID, which every Modify answers
+        template_message_id TEXT,                        -- its Message-ID, which every Modify answers
+    told_statuses       TEXT,                        -- remedy: ITSM statuses our Modifies set, not yet seen back (JSON array, oldest first)
     last_inbound_at     TEXT,
     last_outbound_at    TEXT,
     created_at          TEXT NOT NULL,

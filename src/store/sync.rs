@@ -25,6 +25,9 @@ pub struct SyncLink {
     /// remedy: the last modify template, as JSON.
     pub template: Option<String>,
     pub template_message_id: Option<String>,
+    /// remedy: the ITSM statuses our `Modify`s set and no notification
+    /// has shown back yet, oldest first (JSON array).
+    pub told_statuses: Option<String>,
 }
 
 /// How far an inbound sync mail moved a link forward.
@@ -66,7 +69,7 @@ pub struct SyncLinkState {
 }
 
 const LINK_COLUMNS: &str = "ticket_id, remote_id, sent_message_row, applied_sequence, \
-     applied_modified_at, template, template_message_id";
+     applied_modified_at, template, template_message_id, told_statuses";
 
 fn link(r: &sqlx::any::AnyRow) -> SyncLink {
     SyncLink {
@@ -77,6 +80,7 @@ fn link(r: &sqlx::any::AnyRow) -> SyncLink {
         applied_modified_at: r.get(4),
         template: r.get(5),
         template_message_id: r.get(6),
+        told_statuses: r.get(7),
     }
 }
 
@@ -178,6 +182,24 @@ impl Batch {
         )
         .bind(template)
         .bind(message_id)
+        .bind(partner)
+        .bind(ticket_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the ITSM statuses told and not yet seen back.
+    pub async fn set_sync_told(
+        &mut self,
+        partner: &str,
+        ticket_id: &str,
+        told_statuses: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sync_links SET told_statuses = $1 WHERE partner = $2 AND ticket_id = $3",
+        )
+        .bind(told_statuses)
         .bind(partner)
         .bind(ticket_id)
         .execute(&mut *self.tx)

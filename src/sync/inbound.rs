@@ -419,8 +419,12 @@ async fn apply_itsm_changes(
                 .await?;
         }
     }
+    let echo = match &update.itsm_status {
+        Some(said) => older_echo(tx, itsm.partner, ticket, said, now).await?,
+        None => false,
+    };
     // `New` is an incident's first state: no ticket goes back to nouveau.
-    if let Some(to) = update.status.filter(|s| *s != Status::Nouveau) {
+    if let Some(to) = update.status.filter(|s| *s != Status::Nouveau && !echo) {
         if current(tx, ticket).await?.status != to.as_str() {
             let note = update
                 .resolution
@@ -447,6 +451,34 @@ async fn apply_itsm_changes(
         }
     }
     Ok(())
+}
+
+/// Whether the notification's status is the echo of a `Modify` of ours
+/// older than our last one (see [`outbound::older_echo`]); recorded when
+/// it is.
+async fn older_echo(
+    tx: &mut Batch,
+    partner: &Partner,
+    ticket: &str,
+    said: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let link = tx
+        .sync_link(&partner.name, ticket)
+        .await?
+        .unwrap_or_default();
+    let mut told = outbound::told_statuses(&link)?;
+    if told.is_empty() {
+        return Ok(false);
+    }
+    let echo = outbound::older_echo(&mut told, said);
+    let json = serde_json::to_string(&told).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.set_sync_told(&partner.name, ticket, &json).await?;
+    if echo {
+        let note = format!("status {said} echoes an older Modify of ours: not applied");
+        history(tx, ticket, "sync_echo", &partner.name, &note, now).await?;
+    }
+    Ok(echo)
 }
 
 /// The ticket as it stands now in the transaction.

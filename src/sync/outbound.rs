@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::exchange::{history, SyncMail};
+use super::grammar::same_label;
 use super::partner::{self, Direction, SyncMessage, TicketSnapshot};
 use super::remedy::{self, ModifyTemplate, NewTicket, RemedySettings, TicketChange, WorkInfo};
 use super::settings::{Partner, Speaks};
@@ -354,7 +355,66 @@ async fn modify(
     actions
         .sync()
         .queue_sync_mail(tx, actions.notifier(), sync_mail, now)
-        .await
+        .await?;
+    let itsm_status = told
+        .status
+        .map(|s| settings.status_out.get(s).status.as_str());
+    match itsm_status.filter(|s| !s.is_empty()) {
+        Some(status) => remember_told(tx, partner, ticket, status).await,
+        None => Ok(()),
+    }
+}
+
+/// How many statuses told and not yet seen back are remembered per ticket.
+const TOLD_KEPT: usize = 20;
+
+/// Whether the ITSM status `said` by a notification is the echo of one of
+/// our `Modify`s older than the last one (the ITSM notifies every change,
+/// those our `Modify`s make too): applying it would move the ticket back.
+/// `told` holds the statuses our `Modify`s set, oldest first; what the
+/// notification shows the ITSM has seen is dropped. A status we never
+/// told is the ITSM's own change: applied, and `told` starts afresh.
+pub(crate) fn older_echo(told: &mut Vec<String>, said: &str) -> bool {
+    match told.iter().position(|t| same_label(t, said)) {
+        Some(seen) => {
+            let older = seen + 1 < told.len();
+            told.drain(..=seen);
+            older
+        }
+        None => {
+            told.clear();
+            false
+        }
+    }
+}
+
+/// The ITSM statuses told and not yet seen back for a link.
+pub(crate) fn told_statuses(link: &SyncLink) -> Result<Vec<String>, StoreError> {
+    link.told_statuses
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| StoreError::Corrupt(format!("told statuses: {e}")))
+}
+
+/// Remembers that a `Modify` sets the ITSM status `status`.
+async fn remember_told(
+    tx: &mut Batch,
+    partner: &Partner,
+    ticket: &str,
+    status: &str,
+) -> Result<(), StoreError> {
+    let link = tx
+        .sync_link(&partner.name, ticket)
+        .await?
+        .unwrap_or_default();
+    let mut told = told_statuses(&link)?;
+    told.push(status.to_string());
+    let excess = told.len().saturating_sub(TOLD_KEPT);
+    told.drain(..excess);
+    let json = serde_json::to_string(&told).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.set_sync_told(&partner.name, ticket, &json).await
 }
 
 fn read_template(json: &str) -> Result<ModifyTemplate, StoreError> {
@@ -446,4 +506,34 @@ fn stored_fields(ticket: &TicketState) -> Result<RequestFields, StoreError> {
 
 fn corrupt(ticket: &TicketState, what: &str) -> StoreError {
     StoreError::Corrupt(format!("ticket {}: unreadable {what}", ticket.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn told(statuses: &[&str]) -> Vec<String> {
+        statuses.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_echo_of_an_older_modify_is_not_applied() {
+        // We told Pending, then In Progress; the ITSM echoes both.
+        let mut queue = told(&["Pending", "In Progress"]);
+        assert!(older_echo(&mut queue, "pending"), "the first echo is older");
+        assert_eq!(queue, told(&["In Progress"]));
+        assert!(
+            !older_echo(&mut queue, "In  Progress"),
+            "the last one is ours now"
+        );
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_status_never_told_is_the_itsm_own_change() {
+        let mut queue = told(&["Pending", "In Progress"]);
+        assert!(!older_echo(&mut queue, "Resolved"));
+        assert!(queue.is_empty(), "starts afresh");
+        assert!(!older_echo(&mut queue, "Pending"));
+    }
 }
