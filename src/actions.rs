@@ -126,6 +126,8 @@ pub struct Actions {
     clock: SlaClock,
     /// Teams a ticket may be assigned to: configured, routed to, default.
     teams: BTreeSet<String>,
+    /// The partners shared tickets are kept in step with (issue 4).
+    sync: crate::sync::exchange::Exchange,
 }
 
 impl Actions {
@@ -139,6 +141,7 @@ impl Actions {
             staff: settings.staff()?,
             clock: settings.sla_clock()?,
             teams,
+            sync: crate::sync::exchange::Exchange::new(settings)?,
         })
     }
 
@@ -158,6 +161,10 @@ impl Actions {
         &self.store
     }
 
+    pub fn sync(&self) -> &crate::sync::exchange::Exchange {
+        &self.sync
+    }
+
     /// Applies one change in its own transaction.
     pub async fn perform(&self, request: &Request<'_>) -> Result<(), ActionError> {
         let mut tx = self.store.begin().await?;
@@ -170,8 +177,24 @@ impl Actions {
     }
 
     /// Applies a change inside the caller's transaction: checked, recorded,
-    /// notified. `ticket` is its state as read in that transaction.
+    /// notified, and told to the partners the ticket is shared with (but
+    /// the one that made it). `ticket` is its state as read in that
+    /// transaction.
     pub(crate) async fn apply(
+        &self,
+        tx: &mut Batch,
+        ticket: &TicketState,
+        actor: &str,
+        change: &Change<'_>,
+        now: &str,
+    ) -> Result<(), ActionError> {
+        self.apply_change(tx, ticket, actor, change, now).await?;
+        // Sync hook (issue 4): Submit/Modify or snapshot, same transaction.
+        crate::sync::outbound::after_change(self, tx, ticket, actor, change, now).await?;
+        Ok(())
+    }
+
+    async fn apply_change(
         &self,
         tx: &mut Batch,
         ticket: &TicketState,
@@ -297,19 +320,22 @@ impl Actions {
         if let Some(text) = internal_note {
             record_internal_note(tx, &ticket.id, actor, text, now).await?;
         }
-        let requester = Address {
-            name: ticket.requester_name.clone(),
-            email: ticket.requester.clone(),
-        };
-        let notice = self.notifier.status_change(&StatusNotice {
-            ticket_id: &ticket.id,
-            to: &requester,
-            subject: &ticket.subject,
-            status_label: to.label_fr(),
-            note: public_note,
-            thread_id: ticket.thread_id.as_deref(),
-        })?;
-        queue_on_ticket(tx, &ticket.id, "status", &notice, now).await?;
+        // A partner Guichet told the requester already (issue 4).
+        if crate::sync::tells_requester(actor) {
+            let requester = Address {
+                name: ticket.requester_name.clone(),
+                email: ticket.requester.clone(),
+            };
+            let notice = self.notifier.status_change(&StatusNotice {
+                ticket_id: &ticket.id,
+                to: &requester,
+                subject: &ticket.subject,
+                status_label: to.label_fr(),
+                note: public_note,
+                thread_id: ticket.thread_id.as_deref(),
+            })?;
+            queue_on_ticket(tx, &ticket.id, "status", &notice, now).await?;
+        }
         let changed = TicketState {
             status: to.as_str().to_string(),
             ..ticket.clone()

@@ -64,6 +64,9 @@ pub struct Settings {
     #[serde(default)]
     pub registry: Option<RegistrySettings>,
     pub log: LogSettings,
+    /// Partners tickets are kept in step with (issue 4, `crate::sync`).
+    #[serde(default)]
+    pub sync: crate::sync::settings::SyncSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -132,6 +135,8 @@ pub struct OutcomeFolders {
     pub held: String,
     /// Mail that could not be read at all, or too big to handle.
     pub failed: String,
+    /// Sync mail not proven to come from a partner.
+    pub quarantine: String,
 }
 
 impl OutcomeFolders {
@@ -144,6 +149,7 @@ impl OutcomeFolders {
             Disposition::Refused => &self.refused,
             Disposition::Held => &self.held,
             Disposition::Failed => &self.failed,
+            Disposition::Quarantine => &self.quarantine,
         }
     }
 }
@@ -156,6 +162,7 @@ impl Default for OutcomeFolders {
             refused: "refused".into(),
             held: "held".into(),
             failed: "failed".into(),
+            quarantine: "quarantine".into(),
         }
     }
 }
@@ -491,7 +498,30 @@ impl Settings {
         self.sla.business_hours.schedule()?;
         self.staff()?;
         self.registry_file()?;
+        self.sync.validate(&self.sync_context())?;
         Ok(())
+    }
+
+    /// What the `[sync]` section is checked against (issue 4).
+    pub fn sync_context(&self) -> crate::sync::settings::Context<'_> {
+        let mut teams: Vec<&str> = self.teams.keys().map(String::as_str).collect();
+        teams.extend(self.routing.rules.iter().map(|r| r.team.as_str()));
+        teams.push(&self.routing.default_team);
+        // Our sync From is ours too: never a partner's address.
+        let mut own_addresses = self.own_addresses();
+        let sync_from = self
+            .sync
+            .from
+            .as_deref()
+            .map(str::parse::<lettre::message::Mailbox>);
+        if let Some(Ok(from)) = sync_from {
+            own_addresses.push(from.email.to_string().to_lowercase());
+        }
+        crate::sync::settings::Context {
+            mailboxes: self.mailboxes.iter().map(|m| m.name.as_str()).collect(),
+            own_addresses,
+            teams,
+        }
     }
 
     /// The From of outgoing mail, parsed.
@@ -623,6 +653,7 @@ impl Settings {
             mailbox.secret.mask();
         }
         masked.smtp.secret.mask();
+        masked.sync.mask();
         toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

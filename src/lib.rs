@@ -6,8 +6,9 @@
 //! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
 //! [`registry`] tells which establishment a sender writes for (not wired yet).
 //! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
-//! [`sync`] reads and writes the formatted mails that keep a ticket in step
-//! with the academy's ITSM or a partner Guichet (not wired in yet).
+//! [`sync`] keeps shared tickets in step with the academy's ITSM or a
+//! partner Guichet by formatted mail: its mail is applied by the pipeline,
+//! and every change told back through the outbox.
 
 pub mod actions;
 pub mod config;

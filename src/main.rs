@@ -16,6 +16,7 @@ use guichet::intake::priority::Priority;
 use guichet::outbox::Outbox;
 use guichet::pipeline::Pipeline;
 use guichet::store::{timestamp, Store, TicketFilter};
+use guichet::sync::exchange::{partner_sides, replay, Exchange, PartnerSide, ReplayError};
 use guichet::timers::Timers;
 
 #[derive(Parser)]
@@ -97,6 +98,31 @@ enum Command {
         /// The same indicators as JSON, minutes as numbers, times in RFC 3339.
         #[arg(long)]
         json: bool,
+    },
+    /// Tickets shared with the ITSM or a partner Guichet ([sync]).
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Shared tickets whose partner side is behind: changes waiting for the
+    /// ITSM's modify template, sync mail not yet delivered or refused for
+    /// good, or no word from the partner about the ticket yet; with how
+    /// long ago the partner last wrote about it.
+    Status {
+        /// Every shared ticket, up to date or not.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a ticket's current state to its partners again (or to the
+    /// partner named, sharing the ticket with it if it was not yet).
+    Replay {
+        id: String,
+        #[arg(long)]
+        partner: Option<String>,
     },
 }
 
@@ -354,6 +380,12 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             );
             Outbox::new(&settings.smtp, store)?.deliver_due().await?;
         }
+        Command::Sync(SyncCommand::Status { all, json }) => {
+            return sync_status(&settings, all, json).await
+        }
+        Command::Sync(SyncCommand::Replay { id, partner }) => {
+            return sync_replay(&settings, &id, partner.as_deref()).await
+        }
         Command::Stats { since, json } => {
             return show_stats(&settings, since.as_deref(), json).await
         }
@@ -416,6 +448,75 @@ async fn act(settings: &Settings, id: &str, by: &Actor, change: Change<'_>) -> R
     }
     let outbox = Outbox::new(&settings.smtp, store)?;
     outbox.deliver_due().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet sync status`: the shared tickets whose partner side is behind
+/// (all of them with `--all`).
+async fn sync_status(settings: &Settings, all: bool, json: bool) -> Result<ExitCode> {
+    let exchange = Exchange::new(settings)?;
+    let store = open_store(settings).await?;
+    let sides: Vec<PartnerSide> = partner_sides(&store, &exchange, chrono::Utc::now())
+        .await?
+        .into_iter()
+        .filter(|side| all || side.is_behind())
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&sides)?);
+    } else if exchange.partners().is_empty() {
+        println!("no partner configured ([sync] partners)");
+    } else if sides.is_empty() {
+        println!("no shared ticket is behind on its partner's side");
+    }
+    if !json {
+        for side in &sides {
+            println!("{}", partner_side_line(side));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of `guichet sync status`.
+fn partner_side_line(side: &PartnerSide) -> String {
+    let waiting = match (&side.waiting_since, side.waiting) {
+        (Some(since), n) if n > 0 => format!("waiting {n} since {since}"),
+        _ => "waiting 0".to_string(),
+    };
+    let inbound = match side.last_inbound_minutes {
+        Some(minutes) => format!("last inbound {minutes} min ago"),
+        None => "no inbound yet".to_string(),
+    };
+    format!(
+        "{}  {:<14} {:<14} {:<18} {}  unsent {}  failed {}  {}",
+        side.ticket_id,
+        side.partner,
+        side.ticket_status,
+        side.remote_id.as_deref().unwrap_or("-"),
+        waiting,
+        side.unsent,
+        side.failed,
+        inbound
+    )
+}
+
+/// `guichet sync replay`: the ticket's current state sent again, then the
+/// outbox delivered at once.
+async fn sync_replay(settings: &Settings, id: &str, partner: Option<&str>) -> Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let actions = Actions::new(settings, store.clone())?;
+    match replay(&actions, id, partner).await {
+        Ok(partners) => println!("{id}: current state sent to {}", partners.join(", ")),
+        Err(
+            error @ (ReplayError::UnknownTicket(_)
+            | ReplayError::UnknownPartner { .. }
+            | ReplayError::NotShared(_)),
+        ) => {
+            eprintln!("guichet: {error}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Outbox::new(&settings.smtp, store)?.deliver_due().await?;
     Ok(ExitCode::SUCCESS)
 }
 

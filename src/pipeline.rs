@@ -181,6 +181,13 @@ impl Pipeline {
         incoming: &Incoming,
         read: &Result<Reading, mail::MailError>,
     ) -> Result<Processed, StoreError> {
+        // Sync hook (issue 4): a partner's sync mail is applied, never
+        // read as a request.
+        if let Some(processed) =
+            crate::sync::inbound::intercept(&self.actions, tx, mailbox, incoming, read).await?
+        {
+            return Ok(processed);
+        }
         let plan = match incoming.oversize {
             Some(size) => Plan::Record {
                 outcome: Outcome::Failed,
@@ -601,6 +608,8 @@ impl Pipeline {
         };
         self.tell_staff(tx, &state, &event, Audience::TeamAndReferents, now)
             .await?;
+        // Sync hook (issue 4): shared with the partners that take new tickets.
+        crate::sync::outbound::after_creation(&self.actions, tx, &state, &actor, now).await?;
         Ok(ticket_id)
     }
 
@@ -667,6 +676,7 @@ impl Pipeline {
         };
         match effect {
             ReplyEffect::Append | ReplyEffect::Resume | ReplyEffect::Reopen => {
+                let before = ticket.clone();
                 self.add_follow_up(tx, &inbound, Outcome::FollowUpAdded, ticket_id)
                     .await?;
                 let ticket = self
@@ -674,6 +684,16 @@ impl Pipeline {
                     .await?;
                 self.requester_replied(tx, &inbound, ticket, status, effect)
                     .await?;
+                // Sync hook (issue 4): the requester's words and the new status.
+                crate::sync::outbound::after_requester_reply(
+                    &self.actions,
+                    tx,
+                    &before,
+                    &sender.email,
+                    &reading.body,
+                    now,
+                )
+                .await?;
                 Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
             }
             ReplyEffect::Staff => {

@@ -38,6 +38,17 @@ pub enum Outcome {
     /// Past a per-sender limit: kept, not turned into a ticket, not answered.
     Held,
     Failed,
+    /// A partner's sync mail, authenticated and applied (issue 4).
+    SyncApplied,
+    /// A partner's sync mail older than the last one applied for its
+    /// ticket: recorded, not applied.
+    SyncStale,
+    /// A sync mail not proven to come from a partner: nothing applied nor
+    /// answered; our admin is told.
+    SyncQuarantined,
+    /// A partner's sync mail that cannot be read or applied: kept; the
+    /// partner's admin is told what is wrong.
+    SyncRejected,
 }
 
 /// Where a mail goes on the server once its outcome is committed.
@@ -48,20 +59,23 @@ pub enum Disposition {
     Refused,
     Held,
     Failed,
+    /// Sync mail not proven to come from a partner.
+    Quarantine,
 }
 
 impl Disposition {
-    pub const ALL: [Disposition; 5] = [
+    pub const ALL: [Disposition; 6] = [
         Disposition::Processed,
         Disposition::Ignored,
         Disposition::Refused,
         Disposition::Held,
         Disposition::Failed,
+        Disposition::Quarantine,
     ];
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 14] = [
         Outcome::TicketCreated,
         Outcome::FollowUpAdded,
         Outcome::AutoReplyIgnored,
@@ -72,6 +86,10 @@ impl Outcome {
         Outcome::Refused,
         Outcome::Held,
         Outcome::Failed,
+        Outcome::SyncApplied,
+        Outcome::SyncStale,
+        Outcome::SyncQuarantined,
+        Outcome::SyncRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +104,10 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::Held => "held",
             Outcome::Failed => "failed",
+            Outcome::SyncApplied => "sync_applied",
+            Outcome::SyncStale => "sync_stale",
+            Outcome::SyncQuarantined => "sync_quarantined",
+            Outcome::SyncRejected => "sync_rejected",
         }
     }
 
@@ -96,16 +118,19 @@ impl Outcome {
 
     pub fn disposition(self) -> Disposition {
         match self {
-            Outcome::TicketCreated | Outcome::FollowUpAdded | Outcome::StrangerHeld => {
-                Disposition::Processed
-            }
+            Outcome::TicketCreated
+            | Outcome::FollowUpAdded
+            | Outcome::StrangerHeld
+            | Outcome::SyncApplied
+            | Outcome::SyncStale => Disposition::Processed,
             Outcome::AutoReplyIgnored
             | Outcome::BounceRecorded
             | Outcome::BulkIgnored
             | Outcome::LoopIgnored => Disposition::Ignored,
             Outcome::Refused => Disposition::Refused,
             Outcome::Held => Disposition::Held,
-            Outcome::Failed => Disposition::Failed,
+            Outcome::Failed | Outcome::SyncRejected => Disposition::Failed,
+            Outcome::SyncQuarantined => Disposition::Quarantine,
         }
     }
 }
@@ -242,6 +267,12 @@ mod tests {
         assert_eq!(Outcome::BounceRecorded.disposition(), Disposition::Ignored);
         assert_eq!(Outcome::Failed.disposition(), Disposition::Failed);
         assert_eq!(Outcome::from_stored("nonsense"), None);
+        assert_eq!(Outcome::SyncApplied.disposition(), Disposition::Processed);
+        assert_eq!(
+            Outcome::SyncQuarantined.disposition(),
+            Disposition::Quarantine
+        );
+        assert_eq!(Outcome::SyncRejected.disposition(), Disposition::Failed);
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //! timestamps.
 
 mod queries;
+mod sync;
 
 pub use queries::{
     AttachmentView, HistoryEntry, HistoryView, MessageView, NewAttachment, NewMail, NewMessage,
     NewTicket, OutboxMail, QueuedMail, StatusUpdate, TicketFilter, TicketState, TicketSummary,
     TicketTimes, TicketView, Watched,
 };
+pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 
 use std::str::FromStr;
 use std::time::Duration;

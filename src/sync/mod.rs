@@ -6,14 +6,23 @@
 //! - [`partner`]: two Guichet instances keeping their copies of a ticket in
 //!   step with signed snapshots.
 //!
-//! Everything here is pure: text in, values out, no clock, no I/O, no
-//! database. Deciding which mailbox, which ticket, what was already applied
-//! and where an error is reported is the wiring's job; `docs/itsm-sync.md`
-//! is the specification it follows.
+//! [`grammar`], [`remedy`] and [`partner`] are pure: text in, values out,
+//! no clock, no I/O, no database. The wiring decides which mailbox, which
+//! ticket, what was already applied and where an error is reported:
+//! [`settings`] (the `[sync]` section), [`exchange`] (recognising and
+//! proving sync mail, reports, `guichet sync status|replay`), `inbound`
+//! (applying a partner's mail in the pipeline's transaction) and
+//! `outbound` (telling partners about our changes through the outbox).
+//! `docs/itsm-sync.md` is the specification they follow.
 
+pub mod exchange;
 pub mod grammar;
+pub(crate) mod inbound;
+pub(crate) mod outbound;
 pub mod partner;
 pub mod remedy;
+pub mod settings;
+mod wire;
 
 use std::fmt;
 
@@ -59,6 +68,8 @@ pub enum SyncError {
     WrongInstance { found: String, expected: String },
     #[error("setting `{key}`: {problem}")]
     Setting { key: String, problem: String },
+    #[error("`{label}` names {value:?}, which is not a ticket known here")]
+    UnknownTicket { label: String, value: String },
 }
 
 /// What the wiring does with a refused mail (see `docs/itsm-sync.md`,
@@ -136,8 +147,23 @@ impl SyncError {
             SyncError::Setting { key, problem } => {
                 format!("Réglage « {key} » incorrect : {problem}.")
             }
+            SyncError::UnknownTicket { label, value } => format!(
+                "« {value} » (« {label} ») ne désigne aucun ticket connu de Guichet : \
+                 rien n'a été appliqué."
+            ),
         }
     }
+}
+
+/// How a change made by a partner Guichet is recorded: `partner:NAME`.
+pub const PARTNER_ACTOR: &str = "partner:";
+
+/// Whether the requester is told of a change made by `actor`. A partner
+/// Guichet already told them when the change was made there: telling them
+/// again from here would double every mail. The ITSM never writes to our
+/// requesters, so its changes (`itsm:NAME`) are told as any other.
+pub fn tells_requester(actor: &str) -> bool {
+    !actor.starts_with(PARTNER_ACTOR)
 }
 
 /// A secret shared with one partner: the `Key` of the remedy dialect, the
@@ -239,5 +265,18 @@ mod tests {
             missing.message_fr(),
             "Le libellé obligatoire « Incident Number » est absent ou vide."
         );
+        let unknown = SyncError::UnknownTicket {
+            label: "Vendor Ticket Number".into(),
+            value: "CG42N1-999999".into(),
+        };
+        assert_eq!(unknown.kind(), ErrorKind::Malformed);
+        assert!(unknown.message_fr().contains("« CG42N1-999999 »"));
+    }
+
+    #[test]
+    fn only_a_partner_guichet_has_told_the_requester_already() {
+        assert!(!tells_requester("partner:prestataire"));
+        assert!(tells_requester("itsm:academie"));
+        assert!(tells_requester("agent:alice"));
     }
 }
