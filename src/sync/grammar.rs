@@ -76,12 +76,14 @@ impl Label {
     }
 
     /// Whether [`render`] can write this label so that it reads back the
-    /// same: not blank, no `:` or line break, no surrounding spaces; no `!`
-    /// in a field name; a plain label must not end like a field label.
+    /// same: not blank, no `:` or line break, no surrounding blanks (nor
+    /// byte order marks, see [`trim_label`]); no `!` in a field name; a
+    /// plain label must not end like a field label.
     pub fn is_valid(&self) -> bool {
         let name = self.name();
-        let shape =
-            !name.trim().is_empty() && name.trim() == name && !name.contains([':', '\n', '\r']);
+        let shape = !trim_label(name).is_empty()
+            && trim_label(name) == name
+            && !name.contains([':', '\n', '\r']);
         match self {
             Label::Plain(name) => shape && !FIELD_LABEL.is_match(name),
             Label::Field(name) => shape && !name.contains('!'),
@@ -214,11 +216,19 @@ impl Pairs {
 fn split_pair(line: &str) -> Option<(Label, &str)> {
     let (left, rest) = line.split_once(':')?;
     if let Some(field) = FIELD_LABEL.captures(left).and_then(|c| c.get(1)) {
-        let name = field.as_str().trim();
+        let name = trim_label(field.as_str());
         return (!name.is_empty()).then(|| (Label::Field(name.to_string()), rest));
     }
-    let name = left.trim();
+    let name = trim_label(left);
     (!name.is_empty()).then(|| (Label::Plain(name.to_string()), rest))
+}
+
+/// A label without surrounding blanks nor U+FEFF. A byte order mark is
+/// stripped from the start of a body, so a label that began with one would
+/// read back without it once rendered first; an invisible character around
+/// a label is no part of it wherever it stands.
+fn trim_label(name: &str) -> &str {
+    name.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
 /// The value starting with `rest` on `lines[0]`, and how many lines it
@@ -595,6 +605,38 @@ mod tests {
         ] {
             assert!(!bad.is_valid(), "{bad:?}");
         }
+    }
+
+    /// Found by the `sync_grammar` fuzz target (fuzz/, minimised input: the
+    /// three bytes of a UTF-8 byte order mark). A BOM made a label that
+    /// `is_valid` accepted but that did not read back once rendered first,
+    /// since `parse` strips a BOM from the start of a body; and a BOM before
+    /// a label on a later line was read into the label.
+    #[test]
+    fn byte_order_marks_are_no_part_of_a_label() {
+        let crash: &[u8] = b"\xef\xbb\xbf";
+        let text = String::from_utf8_lossy(crash);
+        for label in [Label::Plain(text.to_string()), plain("\u{feff}Status")] {
+            let pairs = [Pair {
+                label,
+                value: String::new(),
+            }];
+            assert!(
+                !pairs[0].label.is_valid() || read_back(&render(&pairs)) == pairs,
+                "{pairs:?}"
+            );
+        }
+        assert!(!plain("\u{feff}Status").is_valid());
+        assert!(!field("Status\u{feff}").is_valid());
+        assert_eq!(
+            parse("Bonjour\n\u{feff}Status: Resolved\n!\u{feff}Urgency!: 1"),
+            [
+                (plain("Status"), "Resolved".into(), 2),
+                (field("Urgency"), "1".into(), 3),
+            ]
+        );
+        let pairs = read_back("Bonjour\n\u{feff}Status: Resolved");
+        assert_eq!(read_back(&render(&pairs)), pairs);
     }
 
     fn read_back(text: &str) -> Vec<Pair> {
