@@ -26,7 +26,10 @@ fn round_trip(text: &str) {
     }
     let pairs = pairs_of(&parsed);
     for pair in &pairs {
-        assert!(pair.label.is_valid(), "parse read an invalid label {pair:?}");
+        assert!(
+            pair.label.is_valid(),
+            "parse read an invalid label {pair:?}"
+        );
         assert_eq!(
             grammar::as_read_back(&pair.value),
             pair.value,
