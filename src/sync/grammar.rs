@@ -215,12 +215,13 @@ impl Pairs {
 /// for free text.
 fn split_pair(line: &str) -> Option<(Label, &str)> {
     let (left, rest) = line.split_once(':')?;
+    // Trimmed first, so that `!Status!` followed by a BOM is still a field.
+    let left = trim_label(left);
     if let Some(field) = FIELD_LABEL.captures(left).and_then(|c| c.get(1)) {
         let name = trim_label(field.as_str());
         return (!name.is_empty()).then(|| (Label::Field(name.to_string()), rest));
     }
-    let name = trim_label(left);
-    (!name.is_empty()).then(|| (Label::Plain(name.to_string()), rest))
+    (!left.is_empty()).then(|| (Label::Plain(left.to_string()), rest))
 }
 
 /// A label without surrounding blanks nor U+FEFF. A byte order mark is
@@ -637,6 +638,23 @@ mod tests {
         );
         let pairs = read_back("Bonjour\n\u{feff}Status: Resolved");
         assert_eq!(read_back(&render(&pairs)), pairs);
+    }
+
+    /// Found by the `sync_grammar` fuzz target once BOMs were trimmed from
+    /// labels (minimised input `!!` BOM `:`): the BOM hid the field label's
+    /// `!…!` from FIELD_LABEL, then trimming it left a plain label that ends
+    /// like a field label, which `is_valid` refuses and `render` would write
+    /// as a field.
+    #[test]
+    fn a_byte_order_mark_after_a_field_label_leaves_a_field_label() {
+        let crash: &[u8] = b"!!\xef\xbb\xbf:";
+        let pairs = read_back(&String::from_utf8_lossy(crash));
+        assert!(pairs.iter().all(|p| p.label.is_valid()), "{pairs:?}");
+        assert_eq!(pairs, []);
+        assert_eq!(
+            parse("x !Status!\u{feff} : Resolved"),
+            [(field("Status"), "Resolved".into(), 1)]
+        );
     }
 
     fn read_back(text: &str) -> Vec<Pair> {
