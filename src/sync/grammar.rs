@@ -76,12 +76,14 @@ impl Label {
     }
 
     /// Whether [`render`] can write this label so that it reads back the
-    /// same: not blank, no `:` or line break, no surrounding spaces; no `!`
-    /// in a field name; a plain label must not end like a field label.
+    /// same: not blank, no `:` or line break, no surrounding blanks (nor
+    /// byte order marks, see [`trim_label`]); no `!` in a field name; a
+    /// plain label must not end like a field label.
     pub fn is_valid(&self) -> bool {
         let name = self.name();
-        let shape =
-            !name.trim().is_empty() && name.trim() == name && !name.contains([':', '\n', '\r']);
+        let shape = !trim_label(name).is_empty()
+            && trim_label(name) == name
+            && !name.contains([':', '\n', '\r']);
         match self {
             Label::Plain(name) => shape && !FIELD_LABEL.is_match(name),
             Label::Field(name) => shape && !name.contains('!'),
@@ -213,12 +215,21 @@ impl Pairs {
 /// for free text.
 fn split_pair(line: &str) -> Option<(Label, &str)> {
     let (left, rest) = line.split_once(':')?;
+    // Trimmed first, so that `!Status!` followed by a BOM is still a field.
+    let left = trim_label(left);
     if let Some(field) = FIELD_LABEL.captures(left).and_then(|c| c.get(1)) {
-        let name = field.as_str().trim();
+        let name = trim_label(field.as_str());
         return (!name.is_empty()).then(|| (Label::Field(name.to_string()), rest));
     }
-    let name = left.trim();
-    (!name.is_empty()).then(|| (Label::Plain(name.to_string()), rest))
+    (!left.is_empty()).then(|| (Label::Plain(left.to_string()), rest))
+}
+
+/// A label without surrounding blanks nor U+FEFF. A byte order mark is
+/// stripped from the start of a body, so a label that began with one would
+/// read back without it once rendered first; an invisible character around
+/// a label is no part of it wherever it stands.
+fn trim_label(name: &str) -> &str {
+    name.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
 /// The value starting with `rest` on `lines[0]`, and how many lines it
@@ -595,6 +606,55 @@ mod tests {
         ] {
             assert!(!bad.is_valid(), "{bad:?}");
         }
+    }
+
+    /// Found by the `sync_grammar` fuzz target (fuzz/, minimised input: the
+    /// three bytes of a UTF-8 byte order mark). A BOM made a label that
+    /// `is_valid` accepted but that did not read back once rendered first,
+    /// since `parse` strips a BOM from the start of a body; and a BOM before
+    /// a label on a later line was read into the label.
+    #[test]
+    fn byte_order_marks_are_no_part_of_a_label() {
+        let crash: &[u8] = b"\xef\xbb\xbf";
+        let text = String::from_utf8_lossy(crash);
+        for label in [Label::Plain(text.to_string()), plain("\u{feff}Status")] {
+            let pairs = [Pair {
+                label,
+                value: String::new(),
+            }];
+            assert!(
+                !pairs[0].label.is_valid() || read_back(&render(&pairs)) == pairs,
+                "{pairs:?}"
+            );
+        }
+        assert!(!plain("\u{feff}Status").is_valid());
+        assert!(!field("Status\u{feff}").is_valid());
+        assert_eq!(
+            parse("Bonjour\n\u{feff}Status: Resolved\n!\u{feff}Urgency!: 1"),
+            [
+                (plain("Status"), "Resolved".into(), 2),
+                (field("Urgency"), "1".into(), 3),
+            ]
+        );
+        let pairs = read_back("Bonjour\n\u{feff}Status: Resolved");
+        assert_eq!(read_back(&render(&pairs)), pairs);
+    }
+
+    /// Found by the `sync_grammar` fuzz target once BOMs were trimmed from
+    /// labels (minimised input `!!` BOM `:`): the BOM hid the field label's
+    /// `!…!` from FIELD_LABEL, then trimming it left a plain label that ends
+    /// like a field label, which `is_valid` refuses and `render` would write
+    /// as a field.
+    #[test]
+    fn a_byte_order_mark_after_a_field_label_leaves_a_field_label() {
+        let crash: &[u8] = b"!!\xef\xbb\xbf:";
+        let pairs = read_back(&String::from_utf8_lossy(crash));
+        assert!(pairs.iter().all(|p| p.label.is_valid()), "{pairs:?}");
+        assert_eq!(pairs, []);
+        assert_eq!(
+            parse("x !Status!\u{feff} : Resolved"),
+            [(field("Status"), "Resolved".into(), 1)]
+        );
     }
 
     fn read_back(text: &str) -> Vec<Pair> {
