@@ -20,8 +20,9 @@ fn round_trip(text: &str) {
     let Ok(parsed) = Pairs::parse(text) else {
         return;
     };
-    // The lookups on every label read: an error, never a panic.
-    for located in parsed.iter() {
+    // Lookups by the labels read: an error, never a panic. Each lookup
+    // scans every pair, so only the first few, or the run is all lookups.
+    for located in parsed.iter().take(8) {
         let _ = parsed.require(located.pair.label.name());
     }
     let pairs = pairs_of(&parsed);
