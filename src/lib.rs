@@ -22,4 +22,5 @@ pub mod registry;
 pub mod source;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod timers;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::html;
+use crate::text::single_line;
 
 /// Why raw bytes could not be read as a mail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +31,10 @@ pub enum MailError {
     /// hostile mail cannot bring the daemon down.
     #[error("MIME parser failure")]
     ParserFailure,
+    /// Reading the decoded mail panicked (a bug): this mail is set aside as
+    /// failed, the others are read.
+    #[error("internal error while reading the mail: {0}")]
+    ReaderPanic(String),
 }
 
 /// A mailbox address as written in a header.
@@ -246,13 +251,24 @@ fn type_subtype(ct: &ContentType<'_>) -> String {
     }
 }
 
+/// The longest Message-ID kept. Real ones are well under 100 bytes; a
+/// longer one is no use for threading and would not fit a database index
+/// (PostgreSQL refuses index rows over 2,704 bytes, and refusing the row
+/// would refuse the mail): it is read as absent, so the mail is deduplicated
+/// by a hash of its bytes.
+pub const MAX_MESSAGE_ID_BYTES: usize = 255;
+
+/// The longest address kept (RFC 5321: a path of 256 octets, brackets
+/// included). A longer one is no address anybody can be answered at.
+pub const MAX_ADDRESS_BYTES: usize = 254;
+
 fn clean_id(id: &str) -> Option<String> {
     let id = id
         .trim()
         .trim_start_matches('<')
         .trim_end_matches('>')
         .trim();
-    (!id.is_empty()).then(|| id.to_string())
+    (!id.is_empty() && id.len() <= MAX_MESSAGE_ID_BYTES).then(|| id.to_string())
 }
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
@@ -278,16 +294,23 @@ struct WrittenAddress {
 impl WrittenAddress {
     fn from_addr(addr: &Addr<'_>) -> Self {
         let clean = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        // A display name is an encoded word a sender chose: it may decode to
+        // line breaks, which must reach no header or line of ours.
+        let name = addr.name().map(single_line).filter(|s| !s.is_empty());
         Self {
-            name: addr.name().and_then(clean),
+            name,
             email: addr.address().and_then(clean),
         }
     }
 
     fn to_address(&self) -> Option<Address> {
+        let email = self
+            .email
+            .as_ref()
+            .filter(|e| e.len() <= MAX_ADDRESS_BYTES)?;
         Some(Address {
             name: self.name.clone(),
-            email: self.email.as_ref()?.to_lowercase(),
+            email: email.to_lowercase(),
         })
     }
 
@@ -404,7 +427,7 @@ impl<'m, 'x> HeaderReader<'m, 'x> {
     fn subject(&self) -> String {
         self.headers_named(&[HeaderName::Subject])
             .next()
-            .map(|h| self.unstructured(h).trim().to_string())
+            .map(|h| single_line(&self.unstructured(h)))
             .unwrap_or_default()
     }
 

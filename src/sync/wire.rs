@@ -3,11 +3,10 @@
 //! plain part), with the headers every mail of ours carries so that no
 //! robot ever answers it.
 
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::Mailbox;
 
-use crate::intake::classify::LOOP_HEADER;
-use crate::notify::{NotifyError, Outgoing};
+use crate::intake::mail::Address;
+use crate::notify::{compose, Body, Draft, NotifyError, Outgoing};
 
 /// One plain-text mail to write.
 pub(crate) struct PlainMail<'a> {
@@ -25,46 +24,28 @@ pub(crate) struct PlainMail<'a> {
 
 /// Renders `mail` as a complete RFC 5322 message for the outbox.
 pub(crate) fn render(mail: PlainMail<'_>) -> Result<Outgoing, NotifyError> {
-    let to: lettre::Address = mail
-        .to
-        .parse()
-        .map_err(|_| NotifyError::Recipient(mail.to.to_string()))?;
-    let subject = mail
-        .subject
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut builder = lettre::Message::builder()
-        .from(mail.from.clone())
-        .to(Mailbox::new(None, to))
-        .subject(subject.clone())
-        .message_id(Some(format!("<{}>", mail.message_id)))
-        .raw_header(header("Auto-Submitted", "auto-generated"))
-        .raw_header(header(LOOP_HEADER, mail.loop_domain))
-        .raw_header(header("X-Auto-Response-Suppress", "All"));
-    if let Some(parent) = mail.in_reply_to {
-        builder = builder
-            .in_reply_to(format!("<{parent}>"))
-            .references(format!("<{parent}>"));
-    }
-    let message = builder.singlepart(SinglePart::plain(mail.text.clone()))?;
-    Ok(Outgoing {
+    let to = [Address {
+        name: None,
+        email: mail.to.to_string(),
+    }];
+    let references: Vec<&str> = mail.in_reply_to.into_iter().collect();
+    compose(Draft {
+        from: mail.from,
+        to: &to,
+        subject: mail.subject,
+        body: Body::Plain(mail.text),
         message_id: mail.message_id,
-        envelope_from: mail.from.email.to_string(),
-        recipients: vec![mail.to.to_string()],
-        subject,
-        text: mail.text,
-        raw: message.formatted(),
+        in_reply_to: mail.in_reply_to,
+        references: &references,
+        auto_submitted: "auto-generated",
+        loop_domain: mail.loop_domain,
     })
-}
-
-fn header(name: &'static str, value: &str) -> HeaderValue {
-    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::classify::LOOP_HEADER;
     use crate::intake::mail::parse;
 
     #[test]
