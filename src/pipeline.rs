@@ -4,7 +4,10 @@
 //! transaction. The caller moves the mails on the server only after
 //! [`Pipeline::process`] returned, i.e. after the commit.
 
+use std::panic::AssertUnwindSafe;
+
 use chrono::Utc;
+use futures::FutureExt;
 use tracing::Instrument;
 
 use crate::actions::{ActionError, Actions, Audience, Change, StaffEvent};
@@ -25,6 +28,7 @@ use crate::store::{
     parse_timestamp, timestamp, Batch, HistoryEntry, NewAttachment, NewMail, NewMessage, NewTicket,
     QueuedMail, StatusUpdate, Store, StoreError, TicketState,
 };
+use crate::text::panic_message;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -153,7 +157,7 @@ impl Pipeline {
         for (incoming, read) in batch.iter().zip(&readings) {
             let span = mail_span(mailbox, incoming, read);
             let processed = self
-                .apply(&mut tx, mailbox, incoming, read)
+                .apply_isolated(&mut tx, mailbox, incoming, read)
                 .instrument(span.clone())
                 .await?;
             span.record("ticket", processed.ticket_id.as_deref().unwrap_or("-"));
@@ -172,6 +176,56 @@ impl Pipeline {
         }
         tx.commit().await?;
         Ok(results)
+    }
+
+    /// One mail inside the batch's transaction, behind a savepoint: whatever
+    /// this mail does wrong — a value the database refuses, a panic anywhere
+    /// in its handling — undoes its own writes only, and it is recorded as
+    /// failed with the reason (so it goes to the `failed` folder and the
+    /// mailbox goes on). Only the database's own trouble fails the batch.
+    async fn apply_isolated(
+        &self,
+        tx: &mut Batch,
+        mailbox: &str,
+        incoming: &Incoming,
+        read: &Result<Reading, mail::MailError>,
+    ) -> Result<Processed, StoreError> {
+        tx.savepoint().await?;
+        let reason = match guarded(self.apply(tx, mailbox, incoming, read)).await? {
+            Ok(processed) => {
+                tx.release_savepoint().await?;
+                return Ok(processed);
+            }
+            Err(reason) => reason,
+        };
+        tx.undo_to_savepoint().await?;
+        self.record_failed(tx, mailbox, incoming, read, &reason)
+            .await
+    }
+
+    /// Records a mail whose handling failed, with nothing else.
+    async fn record_failed(
+        &self,
+        tx: &mut Batch,
+        mailbox: &str,
+        incoming: &Incoming,
+        read: &Result<Reading, mail::MailError>,
+        reason: &str,
+    ) -> Result<Processed, StoreError> {
+        let now = timestamp(Utc::now());
+        let record = MailRecord::new(mailbox, incoming, read.as_ref().ok());
+        let outcome = Outcome::Failed;
+        match tx
+            .record_mail(&record.row(outcome, Some(reason), &now))
+            .await?
+        {
+            Some(_) => Ok(Processed {
+                outcome,
+                ticket_id: None,
+                duplicate: false,
+            }),
+            None => record.earlier(tx, outcome).await,
+        }
     }
 
     async fn apply(
@@ -205,31 +259,9 @@ impl Pipeline {
             Plan::Record { outcome, reason } => (*outcome, Some(reason.as_str())),
         };
         let reading = read.as_ref().ok();
-        let dedupe_key = match reading {
-            Some(r) => mail::dedupe_key(&r.mail, &incoming.raw),
-            None => mail::raw_dedupe_key(&incoming.raw),
-        };
-        let record = NewMail {
-            dedupe_key: &dedupe_key,
-            mailbox,
-            source_ref: &incoming.source_ref,
-            message_id: reading.and_then(|r| r.mail.message_id.as_deref()),
-            sender: reading
-                .and_then(|r| r.mail.from.as_ref())
-                .map(|a| a.email.as_str()),
-            subject: reading.map(|r| r.mail.subject.as_str()).unwrap_or_default(),
-            outcome: outcome.as_str(),
-            reason,
-            raw: &incoming.raw,
-            received_at: &now,
-        };
-        let Some(mail_id) = tx.record_mail(&record).await? else {
-            let (earlier, ticket_id) = tx.earlier_record(&dedupe_key).await?.unwrap_or_default();
-            return Ok(Processed {
-                outcome: Outcome::from_stored(&earlier).unwrap_or(outcome),
-                ticket_id,
-                duplicate: true,
-            });
+        let record = MailRecord::new(mailbox, incoming, reading);
+        let Some(mail_id) = tx.record_mail(&record.row(outcome, reason, &now)).await? else {
+            return record.earlier(tx, outcome).await;
         };
         let (outcome, ticket_id) = match plan {
             Plan::Record { .. } => match (incoming.oversize, reading) {
@@ -1119,6 +1151,84 @@ impl Pipeline {
     }
 }
 
+/// Runs one mail's work and tells how it ended: done, or failed because of
+/// this mail — a value the database refuses, unreadable stored data, a
+/// panic — with the reason to record. The database's own trouble (see
+/// [`StoreError::is_transient`]) is given back as the error: the batch fails
+/// and is tried again.
+async fn guarded(
+    work: impl std::future::Future<Output = Result<Processed, StoreError>>,
+) -> Result<Result<Processed, String>, StoreError> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok(processed)) => Ok(Ok(processed)),
+        Ok(Err(error)) if error.is_transient() => Err(error),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "mail cannot be stored: recorded as failed");
+            Ok(Err(format!("cannot be stored: {error}")))
+        }
+        Err(panic) => {
+            let panic = panic_message(&*panic);
+            tracing::error!(%panic, "handling the mail panicked: recorded as failed");
+            Ok(Err(format!(
+                "internal error while handling the mail: {panic}"
+            )))
+        }
+    }
+}
+
+/// The record every mail gets in `mails`, once: its dedupe key (the
+/// Message-ID, else a hash of the bytes) makes a second copy a duplicate.
+struct MailRecord<'a> {
+    dedupe_key: String,
+    mailbox: &'a str,
+    incoming: &'a Incoming,
+    reading: Option<&'a Reading>,
+}
+
+impl<'a> MailRecord<'a> {
+    fn new(mailbox: &'a str, incoming: &'a Incoming, reading: Option<&'a Reading>) -> Self {
+        let dedupe_key = match reading {
+            Some(r) => mail::dedupe_key(&r.mail, &incoming.raw),
+            None => mail::raw_dedupe_key(&incoming.raw),
+        };
+        Self {
+            dedupe_key,
+            mailbox,
+            incoming,
+            reading,
+        }
+    }
+
+    fn row(&self, outcome: Outcome, reason: Option<&'a str>, now: &'a str) -> NewMail<'_> {
+        let mail = self.reading.map(|r| &r.mail);
+        NewMail {
+            dedupe_key: &self.dedupe_key,
+            mailbox: self.mailbox,
+            source_ref: &self.incoming.source_ref,
+            message_id: mail.and_then(|m| m.message_id.as_deref()),
+            sender: mail.and_then(|m| m.from.as_ref()).map(|a| a.email.as_str()),
+            subject: mail.map(|m| m.subject.as_str()).unwrap_or_default(),
+            outcome: outcome.as_str(),
+            reason,
+            raw: &self.incoming.raw,
+            received_at: now,
+        }
+    }
+
+    /// The mail was handled before: what became of it then.
+    async fn earlier(&self, tx: &mut Batch, outcome: Outcome) -> Result<Processed, StoreError> {
+        let (earlier, ticket_id) = tx
+            .earlier_record(&self.dedupe_key)
+            .await?
+            .unwrap_or_default();
+        Ok(Processed {
+            outcome: Outcome::from_stored(&earlier).unwrap_or(outcome),
+            ticket_id,
+            duplicate: true,
+        })
+    }
+}
+
 /// The notifier as the settings shape it: our From, our Message-ID domain,
 /// the site's templates.
 pub fn notifier_for(settings: &Settings) -> Result<Notifier, PipelineError> {
@@ -1237,4 +1347,107 @@ fn mail_span(
         message_id,
         ticket = tracing::field::Empty
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pipeline on the embedded defaults, over a fresh SQLite file.
+    async fn pipeline() -> (Pipeline, Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::load(None).unwrap();
+        let url = format!("sqlite://{}/guichet.db?mode=rwc", dir.path().display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        (Pipeline::new(&settings, store.clone()).unwrap(), store, dir)
+    }
+
+    fn mail(id: &str, subject: &str) -> Incoming {
+        let raw = format!(
+            "From: Jean Dupont <jean@etab.example>\r\nTo: support@guichet.localhost\r\n\
+             Subject: {subject}\r\nMessage-ID: <{id}>\r\n\r\nBonjour, rien ne marche.\r\n"
+        );
+        Incoming {
+            source_ref: id.to_string(),
+            raw: raw.into_bytes(),
+            oversize: None,
+        }
+    }
+
+    /// A reply to a ticket whose stored fields cannot be read used to fail
+    /// the whole batch, again at every pass: now it is that mail's failure,
+    /// its writes are undone, and the next mail of the batch gets its ticket.
+    #[tokio::test]
+    async fn a_mail_the_store_refuses_fails_alone() {
+        let (pipeline, store, _dir) = pipeline().await;
+        let first = pipeline
+            .process("support", &[mail("a@etab.example", "Imprimante")], None)
+            .await
+            .unwrap();
+        let ticket = first[0].ticket_id.clone().unwrap();
+        sqlx::query("UPDATE tickets SET missing_fields = 'not json' WHERE id = $1")
+            .bind(&ticket)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let batch = [
+            mail("b@etab.example", &format!("Re: [{ticket}] Imprimante")),
+            mail("c@etab.example", "Écran noir"),
+        ];
+        let results = pipeline.process("support", &batch, None).await.unwrap();
+        assert_eq!(results[0].outcome, Outcome::Failed);
+        assert_eq!(results[1].outcome, Outcome::TicketCreated);
+        let (reason,): (Option<String>,) =
+            sqlx::query_as("SELECT reason FROM mails WHERE dedupe_key = 'mid:b@etab.example'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert!(reason.unwrap().starts_with("cannot be stored"));
+        let (messages,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM messages WHERE ticket_id = $1 AND direction = 'in'",
+        )
+        .bind(&ticket)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(messages, 1, "the failed reply's message is undone");
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_one_mail_is_that_mail_failure() {
+        let panicked = guarded(async { panic!("boom") }).await.unwrap();
+        assert_eq!(
+            panicked.unwrap_err(),
+            "internal error while handling the mail: boom"
+        );
+        let refused = guarded(async { Err(StoreError::Corrupt("x".into())) }).await;
+        assert!(
+            refused.unwrap().is_err(),
+            "the mail's failure, not the batch's"
+        );
+        let transient = guarded(async { Err(StoreError::Lock("busy".into())) }).await;
+        assert!(transient.is_err(), "the database's trouble fails the batch");
+    }
+
+    /// A mail met again after it failed is a duplicate of its failure.
+    #[tokio::test]
+    async fn a_failed_mail_read_again_stays_failed() {
+        let (pipeline, store, _dir) = pipeline().await;
+        let first = pipeline
+            .process("support", &[mail("a@etab.example", "Imprimante")], None)
+            .await
+            .unwrap();
+        let ticket = first[0].ticket_id.clone().unwrap();
+        sqlx::query("UPDATE tickets SET missing_fields = 'not json' WHERE id = $1")
+            .bind(&ticket)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let reply = [mail("b@etab.example", &format!("Re: [{ticket}] x"))];
+        pipeline.process("support", &reply, None).await.unwrap();
+        let again = pipeline.process("support", &reply, None).await.unwrap();
+        assert_eq!(again[0].outcome, Outcome::Failed);
+        assert!(again[0].duplicate);
+    }
 }

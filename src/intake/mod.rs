@@ -11,6 +11,8 @@ pub mod priority;
 pub mod reply;
 pub mod routing;
 
+use std::panic::{self, AssertUnwindSafe};
+
 use serde_json::json;
 
 use classify::{Classifier, Kind};
@@ -18,6 +20,8 @@ use fields::{Field, FieldLabels, RequestFields};
 use limits::{Dropped, Limits};
 use mail::{Mail, MailError};
 use priority::{Priority, PriorityRules};
+
+use crate::text::panic_message;
 
 /// Everything the intake needs to read a mail, built once from the settings.
 pub struct Reader {
@@ -69,8 +73,14 @@ impl Reader {
         }
     }
 
-    /// Decodes, classifies and reads one raw mail.
+    /// Decodes, classifies and reads one raw mail. A panic anywhere in the
+    /// reading is this mail's error, never the batch's.
     pub fn read(&self, raw: &[u8]) -> Result<Reading, MailError> {
+        panic::catch_unwind(AssertUnwindSafe(|| self.read_unguarded(raw)))
+            .unwrap_or_else(|panic| Err(MailError::ReaderPanic(panic_message(&*panic))))
+    }
+
+    fn read_unguarded(&self, raw: &[u8]) -> Result<Reading, MailError> {
         let mut mail = mail::parse(raw)?;
         let dropped = self.limits.enforce(&mut mail);
         let kind = self.classifier.classify(&mail);

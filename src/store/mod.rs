@@ -37,6 +37,57 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the trouble is the database's own state — unreachable, busy,
+    /// out of space, a conflict between transactions — rather than what was
+    /// being written. A transient error is worth the same work again later;
+    /// any other one blames the data (a value the database refuses, a row
+    /// that cannot be read back), which the same work would meet again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(error) => transient_db_error(error),
+            StoreError::Migrate(_) | StoreError::Lock(_) => true,
+            StoreError::Corrupt(_) => false,
+        }
+    }
+}
+
+fn transient_db_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+            match db.code() {
+                Some(code) if sqlite => transient_sqlite_code(&code),
+                Some(code) => transient_sqlstate(&code),
+                None => true,
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// Whether a SQLite result code (a number; the primary code is its low byte)
+/// names the database's state rather than the data: BUSY, LOCKED, NOMEM,
+/// READONLY, INTERRUPT, IOERR, FULL, CANTOPEN, PROTOCOL.
+fn transient_sqlite_code(code: &str) -> bool {
+    code.parse::<u32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5..=10 | 13..=15))
+}
+
+/// Whether a PostgreSQL SQLSTATE names the server's state rather than the
+/// data: its class (first two characters) is connection, transaction
+/// rollback (serialization, deadlock), insufficient resources, operator
+/// intervention, system or internal error; or lock not available.
+fn transient_sqlstate(code: &str) -> bool {
+    matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58" | "XX")) || code == "55P03"
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +238,30 @@ impl Batch {
         self.tx.commit().await?;
         Ok(())
     }
+
+    /// Marks where one mail's writes begin, so that they can be undone
+    /// alone ([`Batch::undo_to_savepoint`]) and the batch go on.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        (&mut *self.tx).execute("SAVEPOINT one_mail").await?;
+        Ok(())
+    }
+
+    /// Keeps what was written since [`Batch::savepoint`].
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        (&mut *self.tx)
+            .execute("RELEASE SAVEPOINT one_mail")
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since [`Batch::savepoint`]; the rest of the
+    /// transaction stands.
+    pub async fn undo_to_savepoint(&mut self) -> Result<()> {
+        (&mut *self.tx)
+            .execute("ROLLBACK TO SAVEPOINT one_mail")
+            .await?;
+        self.release_savepoint().await
+    }
 }
 
 /// `sqlite://var/guichet.db?mode=rwc` → `var/guichet.db`; `None` for an
@@ -199,4 +274,49 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
         .next()
         .unwrap_or_default();
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_state_is_transient_a_refused_value_is_not() {
+        // SQLite: BUSY, LOCKED, IOERR_WRITE (extended), FULL; then CONSTRAINT_UNIQUE, TOOBIG.
+        for code in ["5", "6", "778", "13"] {
+            assert!(transient_sqlite_code(code), "{code}");
+        }
+        for code in ["2067", "18", "20"] {
+            assert!(!transient_sqlite_code(code), "{code}");
+        }
+        // PostgreSQL: connection failure, serialization, deadlock, lock not
+        // available, disk full; then invalid byte sequence, unique violation,
+        // index row too big.
+        for code in ["08006", "40001", "40P01", "55P03", "53100"] {
+            assert!(transient_sqlstate(code), "{code}");
+        }
+        for code in ["22021", "23505", "54000"] {
+            assert!(!transient_sqlstate(code), "{code}");
+        }
+        assert!(!StoreError::Corrupt("x".into()).is_transient());
+        assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_transient());
+    }
+
+    /// The codes are read from the real driver's errors, through sqlx's Any.
+    #[tokio::test]
+    async fn a_refused_row_on_sqlite_is_not_transient() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.path().display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let insert = "INSERT INTO counters (prefix, last_value) VALUES ('X', 1)";
+        sqlx::query(insert).execute(store.pool()).await.unwrap();
+        let error = sqlx::query(insert).execute(store.pool()).await.unwrap_err();
+        let sqlx::Error::Database(db) = &error else {
+            panic!("{error}")
+        };
+        assert!(db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some());
+        assert!(!StoreError::Db(error).is_transient());
+    }
 }
