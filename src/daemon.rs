@@ -125,16 +125,27 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for mailbox in settings.mailboxes.clone() {
-        let shared = Arc::clone(&shared);
-        let stopped = stopped.clone();
-        tasks.spawn(async move { watch_mailbox(mailbox, shared, stopped).await });
+        let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
+        let name = format!("mailbox {}", mailbox.name);
+        tasks.spawn(supervised(name, stopped.clone(), move || {
+            watch_mailbox(mailbox.clone(), Arc::clone(&shared), stopped.clone())
+        }));
     }
-    let outbox_shared = Arc::clone(&shared);
-    let outbox_stopped = stopped.clone();
-    tasks.spawn(async move { outbox.run(&outbox_shared.wake_outbox, outbox_stopped).await });
-    let timers_shared = Arc::clone(&shared);
-    let timers_stopped = stopped.clone();
-    tasks.spawn(async move { run_timers(&timers_shared, timers_stopped).await });
+    let outbox = Arc::new(outbox);
+    let (outbox_shared, outbox_stopped) = (Arc::clone(&shared), stopped.clone());
+    tasks.spawn(supervised("outbox".into(), stopped.clone(), move || {
+        let (outbox, shared, stopped) = (
+            Arc::clone(&outbox),
+            Arc::clone(&outbox_shared),
+            outbox_stopped.clone(),
+        );
+        async move { outbox.run(&shared.wake_outbox, stopped).await }
+    }));
+    let (timers_shared, timers_stopped) = (Arc::clone(&shared), stopped.clone());
+    tasks.spawn(supervised("timers".into(), stopped.clone(), move || {
+        let (shared, stopped) = (Arc::clone(&timers_shared), timers_stopped.clone());
+        async move { run_timers(&shared, stopped).await }
+    }));
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
     wait_for_signal().await;
     tracing::info!("stopping: finishing the batch under way");
@@ -142,6 +153,34 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How long a task that panicked waits before it starts again.
+const RESTART_DELAY: Duration = Duration::from_secs(5);
+
+/// Runs the task `start` makes until it returns, and starts it again
+/// whenever it panics: a bug hit by one mailbox's data must not leave that
+/// mailbox unread while the process looks alive. Each panic is logged at
+/// error level.
+async fn supervised<F, Fut>(task: String, mut stopped: watch::Receiver<bool>, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let Err(error) = tokio::spawn(start()).await else {
+            return;
+        };
+        if !error.is_panic() {
+            return;
+        }
+        let panic = crate::text::panic_message(&*error.into_panic());
+        tracing::error!(%task, %panic, restart_in = ?RESTART_DELAY, "task panicked; restarting it");
+        sleep_or_stop(RESTART_DELAY, &mut stopped).await;
+        if *stopped.borrow() {
+            return;
+        }
+    }
 }
 
 async fn wait_for_signal() {
@@ -435,5 +474,30 @@ impl MailboxReader {
         if let Source::Imap { session, .. } = self.source {
             session.logout().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A task that panics is started again (after the restart delay, here
+    /// skipped by the paused clock) instead of leaving its mailbox unread.
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_panics_is_started_again() {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let (_stop, stopped) = watch::channel(false);
+        let counted = Arc::clone(&starts);
+        supervised("test".into(), stopped, move || {
+            let run = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if run == 0 {
+                    panic!("first run");
+                }
+            }
+        })
+        .await;
+        assert_eq!(starts.load(Ordering::SeqCst), 2);
     }
 }
