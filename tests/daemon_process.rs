@@ -204,3 +204,71 @@ async fn daemon_reconnects_when_the_imap_server_drops_it() {
     daemon.signal("-TERM");
     assert!(daemon.wait(Duration::from_secs(20)).success());
 }
+
+/// A mail crafted to break the acknowledgement (a display name that decodes
+/// to a line break and a header) or the database (a Message-ID too long for
+/// an index) once stopped its mailbox for good: the daemon's task died on
+/// it, at every start. Each one now gets its ticket like any other mail,
+/// its answer carries no injected header, and the mail after it is answered.
+#[tokio::test]
+async fn one_hostile_mail_never_stops_the_mailbox() {
+    let stack = common::stack();
+    let support = common::unique_address("support-poison");
+    let injected = common::unique_address("req-crlf");
+    let long_id = common::unique_address("req-longid");
+    let after = common::unique_address("req-after");
+    let (db_url, _db) = common::test_database_url("poison").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 50);
+    // base64 of "Jean\r\nBcc: victim@example.test"
+    let crlf_name = format!(
+        "From: =?utf-8?b?SmVhbg0KQmNjOiB2aWN0aW1AZXhhbXBsZS50ZXN0?= <{injected}>\r\n\
+         To: <{support}>\r\nSubject: Imprimante\r\nMessage-ID: <crlf-{pid}@etab.example.test>\r\n\r\n\
+         Bonjour, l'imprimante est en panne.\r\n",
+        pid = std::process::id()
+    );
+    let random_id: String = (0..3000)
+        .map(|i| char::from(b"0123456789abcdef"[(i * 7919 + i / 3) % 16]))
+        .collect();
+    let long_message_id = format!(
+        "From: <{long_id}>\r\nTo: <{support}>\r\nSubject: Écran\r\n\
+         Message-ID: <{random_id}@etab.example.test>\r\n\r\nBonjour, l'écran est noir.\r\n"
+    );
+    for (from, raw) in [(&injected, crlf_name), (&long_id, long_message_id)] {
+        common::send_mail(&stack, from, &[&support], raw.as_bytes()).await;
+    }
+    common::send_mail(&stack, &after, &[&support], &request(&after, &support, 1)).await;
+
+    let daemon = Daemon::start(&config, &["run"]);
+    let wait = Duration::from_secs(20);
+    let ack = common::wait_for_messages(&stack, &after, "INBOX", 1, wait).await;
+    assert!(String::from_utf8_lossy(&ack[0]).contains("[CG42N1-"));
+    let ack = common::wait_for_messages(&stack, &long_id, "INBOX", 1, wait).await;
+    assert!(String::from_utf8_lossy(&ack[0]).contains("[CG42N1-"));
+    let ack = common::wait_for_messages(&stack, &injected, "INBOX", 1, wait).await;
+    let ack = String::from_utf8_lossy(&ack[0]).into_owned();
+    let headers = ack.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(
+        !headers
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        "{headers}"
+    );
+    let victim = common::imap_fetch_all(&stack, "victim@example.test", "INBOX").await;
+    assert!(
+        !victim
+            .iter()
+            .any(|m| String::from_utf8_lossy(m).contains(&injected)),
+        "nothing reached the injected address"
+    );
+    let store = Store::connect(&db_url).await.unwrap();
+    let tickets = store
+        .tickets(&TicketFilter {
+            limit: 10,
+            ..TicketFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(tickets.len(), 3);
+    drop(daemon);
+}
