@@ -207,6 +207,13 @@ pub struct GatewaySettings {
     /// Further addresses that are ours (mail from them is a loop).
     #[serde(default)]
     pub own_addresses: Vec<String>,
+    /// Addresses that send on someone else's behalf — a web form, an ENT's
+    /// "contact the support" page — with that person in `Reply-To`. Only
+    /// for these is the requester taken from `Reply-To`; for anyone else it
+    /// is `From`, whatever `Reply-To` says (else a stranger could have our
+    /// acknowledgement, repeating their text, sent to any address).
+    #[serde(default)]
+    pub form_senders: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -487,6 +494,14 @@ impl Settings {
             .resolve()
             .map_err(|p| invalid("smtp.password", p))?;
         self.from_mailbox().map_err(|p| invalid("smtp.from", p))?;
+        for (i, address) in self.gateway.form_senders.iter().enumerate() {
+            address.parse::<lettre::Address>().map_err(|e| {
+                invalid(
+                    format!("gateway.form_senders[{i}]"),
+                    format!("{address:?} is not a mail address ({e})"),
+                )
+            })?;
+        }
         if self.gateway.batch_size == 0 {
             return Err(invalid("gateway.batch_size", "must be at least 1"));
         }

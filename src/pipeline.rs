@@ -137,7 +137,8 @@ impl Pipeline {
             settings.limits.clone(),
             &settings.tickets.prefix,
             settings.tickets.digits,
-        ))
+        )
+        .with_form_senders(&settings.gateway.form_senders))
     }
 
     /// Reads, decides and commits a batch; returns one result per mail, in
@@ -480,12 +481,7 @@ impl Pipeline {
         now: &str,
     ) -> Result<(), StoreError> {
         let person = matches!(reading.kind, Kind::Request | Kind::FollowUp { .. });
-        let Some(sender) = reading
-            .mail
-            .reply_to
-            .as_ref()
-            .or(reading.mail.from.as_ref())
-        else {
+        let Some(sender) = reading.requester.as_ref() else {
             return Ok(());
         };
         if !person || !self.may_answer(tx, &sender.email, now).await? {
@@ -681,7 +677,7 @@ impl Pipeline {
         let ticket = tx.ticket_state(ticket_id).await?;
         let status = ticket.as_ref().and_then(|t| Status::from_text(&t.status));
         let who = match &ticket {
-            _ if self.actions.staff().identify(&sender.email).is_some() => Sender::Staff,
+            _ if self.staff_author(reading).is_some() => Sender::Staff,
             Some(t) if t.requester.eq_ignore_ascii_case(&sender.email) => Sender::Requester,
             _ => Sender::Stranger,
         };
@@ -845,7 +841,7 @@ impl Pipeline {
             now,
             ..
         } = *inbound;
-        let Some(member) = self.actions.staff().identify(&sender.email) else {
+        let Some(member) = self.staff_author(reading) else {
             return Ok(());
         };
         let actor = member.actor();
@@ -934,6 +930,17 @@ impl Pipeline {
         changes
     }
 
+    /// The staff member who wrote the mail, known by its `From` alone:
+    /// `Reply-To` is whatever the sender typed, and a form speaks for
+    /// somebody else.
+    fn staff_author(&self, reading: &Reading) -> Option<crate::desk::staff::Member<'_>> {
+        let from = reading.mail.from.as_ref()?;
+        if reading.sent_by_form.is_some() {
+            return None;
+        }
+        self.actions.staff().identify(&from.email)
+    }
+
     fn default_team(&self) -> &str {
         self.router.default_team()
     }
@@ -990,14 +997,17 @@ impl Pipeline {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         let mut missing: Vec<Field> =
             serde_json::from_str(&ticket.missing_fields).map_err(corrupt)?;
+        let mut fields: RequestFields = serde_json::from_str(&ticket.fields).map_err(corrupt)?;
+        // Only what is still empty: a reply never rewrites what the ticket
+        // says (anyone can forge the requester's From).
         let filled: Vec<(Field, &str)> = missing
             .iter()
+            .filter(|f| fields.get(**f).is_none())
             .filter_map(|f| reading.labelled.get(*f).map(|value| (*f, value)))
             .collect();
         if filled.is_empty() {
             return Ok(ticket);
         }
-        let mut fields: RequestFields = serde_json::from_str(&ticket.fields).map_err(corrupt)?;
         for (field, value) in &filled {
             fields.set(*field, value.to_string());
         }
@@ -1355,8 +1365,16 @@ mod tests {
 
     /// A pipeline on the embedded defaults, over a fresh SQLite file.
     async fn pipeline() -> (Pipeline, Store, tempfile::TempDir) {
+        pipeline_with(|_| {}).await
+    }
+
+    /// A pipeline on the embedded defaults as `adjust` changes them.
+    async fn pipeline_with(
+        adjust: impl FnOnce(&mut Settings),
+    ) -> (Pipeline, Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::load(None).unwrap();
+        let mut settings = Settings::load(None).unwrap();
+        adjust(&mut settings);
         let url = format!("sqlite://{}/guichet.db?mode=rwc", dir.path().display());
         let store = Store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
@@ -1364,15 +1382,104 @@ mod tests {
     }
 
     fn mail(id: &str, subject: &str) -> Incoming {
-        let raw = format!(
-            "From: Jean Dupont <jean@etab.example>\r\nTo: support@guichet.localhost\r\n\
-             Subject: {subject}\r\nMessage-ID: <{id}>\r\n\r\nBonjour, rien ne marche.\r\n"
-        );
+        raw_mail(
+            id,
+            &format!(
+                "From: Jean Dupont <jean@etab.example>\r\nSubject: {subject}\r\n\r\n\
+                 Bonjour, rien ne marche.\r\n"
+            ),
+        )
+    }
+
+    /// A mail of headers and body as given, with its Message-ID.
+    fn raw_mail(id: &str, text: &str) -> Incoming {
+        let raw = format!("To: support@guichet.localhost\r\nMessage-ID: <{id}>\r\n{text}");
         Incoming {
             source_ref: id.to_string(),
             raw: raw.into_bytes(),
             oversize: None,
         }
+    }
+
+    /// Who each queued mail goes to, by kind, in queue order.
+    async fn queued(store: &Store) -> Vec<(String, String)> {
+        sqlx::query_as("SELECT kind, recipients FROM outbox ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
+    /// `From: mallory`, `Reply-To: victim` once made the victim the
+    /// requester, acknowledged with mallory's text from our address.
+    #[tokio::test]
+    async fn the_requester_is_the_from_whatever_reply_to_says() {
+        let (pipeline, store, _dir) = pipeline().await;
+        let phishing = raw_mail(
+            "p@evil.example",
+            "From: <mallory@evil.example>\r\nReply-To: <victim@etab.example>\r\n\
+             Subject: Votre mot de passe ENT expire aujourd'hui\r\n\r\nhttp://evil.example/\r\n",
+        );
+        let done = pipeline
+            .process("support", &[phishing], None)
+            .await
+            .unwrap();
+        let ticket = store
+            .ticket(done[0].ticket_id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ticket.requester, "mallory@evil.example");
+        let queued = queued(&store).await;
+        assert_eq!(queued.len(), 1);
+        assert!(queued[0].1.contains("mallory@evil.example"), "{queued:?}");
+        assert!(!queued[0].1.contains("victim"), "{queued:?}");
+    }
+
+    /// A configured form sender speaks for the person in its Reply-To.
+    #[tokio::test]
+    async fn a_form_sender_speaks_for_its_reply_to() {
+        let (pipeline, store, _dir) = pipeline_with(|settings| {
+            settings.gateway.form_senders = vec!["Formulaire@ENT.example".into()];
+        })
+        .await;
+        let form = raw_mail(
+            "f@ent.example",
+            "From: Formulaire ENT <formulaire@ent.example>\r\n\
+             Reply-To: Jean Dupont <jean@etab.example>\r\nSubject: Pronote\r\n\r\nRien.\r\n",
+        );
+        let done = pipeline.process("support", &[form], None).await.unwrap();
+        let ticket = store
+            .ticket(done[0].ticket_id.as_deref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ticket.requester, "jean@etab.example");
+        let queued = queued(&store).await;
+        assert!(queued[0].1.contains("jean@etab.example"), "{queued:?}");
+    }
+
+    /// A reply fills in only what the ticket lacks, never what it says.
+    #[tokio::test]
+    async fn a_reply_never_rewrites_a_field() {
+        let (pipeline, store, _dir) = pipeline().await;
+        let request = raw_mail(
+            "r@etab.example",
+            "From: <jean@etab.example>\r\nSubject: Imprimante\r\n\r\n\
+             Nom et prénom : Jean Dupont\r\nDescription précise : en panne\r\n",
+        );
+        let done = pipeline.process("support", &[request], None).await.unwrap();
+        let id = done[0].ticket_id.clone().unwrap();
+        let reply = raw_mail(
+            "r2@etab.example",
+            &format!(
+                "From: <jean@etab.example>\r\nSubject: Re: [{id}] Imprimante\r\n\r\n\
+                 Nom et prénom : Mallory\r\nTéléphone : 04 77 00 00 00\r\n"
+            ),
+        );
+        pipeline.process("support", &[reply], None).await.unwrap();
+        let ticket = store.ticket(&id).await.unwrap().unwrap();
+        assert_eq!(ticket.fields["name"], "Jean Dupont");
+        assert_eq!(ticket.fields["phone"], "04 77 00 00 00");
     }
 
     /// A reply to a ticket whose stored fields cannot be read used to fail

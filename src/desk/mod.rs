@@ -234,12 +234,7 @@ pub fn plan(read: &Result<Reading, MailError>) -> Plan<'_> {
             ),
         },
         Kind::Request | Kind::FollowUp { .. } => {
-            let Some(requester) = reading
-                .mail
-                .reply_to
-                .as_ref()
-                .or(reading.mail.from.as_ref())
-            else {
+            let Some(requester) = reading.requester.as_ref() else {
                 return record(Outcome::Failed, "no sender address to answer");
             };
             match &reading.ticket_ref {

@@ -18,7 +18,7 @@ use serde_json::json;
 use classify::{Classifier, Kind};
 use fields::{Field, FieldLabels, RequestFields};
 use limits::{Dropped, Limits};
-use mail::{Mail, MailError};
+use mail::{Address, Mail, MailError};
 use priority::{Priority, PriorityRules};
 
 use crate::text::panic_message;
@@ -31,6 +31,9 @@ pub struct Reader {
     limits: Limits,
     prefix: String,
     digits: usize,
+    /// Lower-cased addresses that send on someone's behalf, with that person
+    /// in `Reply-To` (`gateway.form_senders`).
+    form_senders: Vec<String>,
 }
 
 /// What the intake read from one mail: its kind and, for a request or a
@@ -39,6 +42,12 @@ pub struct Reader {
 pub struct Reading {
     pub mail: Mail,
     pub kind: Kind,
+    /// Who the mail speaks for: its `From`, or its `Reply-To` when `From` is
+    /// a form sender. Requests are acknowledged to this address, and it is
+    /// the one the registry checks.
+    pub requester: Option<Address>,
+    /// The form sender's address, when `requester` came from `Reply-To`.
+    pub sent_by_form: Option<String>,
     /// The ticket a follow-up names, zero-padded (`CG42N1-000123`).
     pub ticket_ref: Option<String>,
     /// The fields, with the subject and the text standing in for a missing
@@ -70,6 +79,24 @@ impl Reader {
             limits,
             prefix: prefix.to_string(),
             digits,
+            form_senders: Vec::new(),
+        }
+    }
+
+    /// The addresses that send on someone's behalf (`gateway.form_senders`).
+    pub fn with_form_senders(mut self, senders: &[String]) -> Self {
+        self.form_senders = senders.iter().map(|s| s.to_lowercase()).collect();
+        self
+    }
+
+    /// The mail's requester: `From`, or `Reply-To` when `From` is a form
+    /// sender (and the form's address).
+    fn requester(&self, mail: &Mail) -> (Option<Address>, Option<String>) {
+        match (&mail.from, &mail.reply_to) {
+            (Some(from), Some(person)) if self.form_senders.contains(&from.email) => {
+                (Some(person.clone()), Some(from.email.clone()))
+            }
+            (from, _) => (from.clone(), None),
         }
     }
 
@@ -98,6 +125,7 @@ impl Reader {
             fields.description = Some(body.clone());
         }
         let missing = fields::missing(&fields);
+        let (requester, sent_by_form) = self.requester(&mail);
         let priority = self.rules.decide(
             fields.priority.as_deref(),
             fields.subject.as_deref().unwrap_or_default(),
@@ -106,6 +134,8 @@ impl Reader {
         Ok(Reading {
             mail,
             kind,
+            requester,
+            sent_by_form,
             ticket_ref,
             fields,
             labelled,
