@@ -367,3 +367,57 @@ fn a_broken_registry_is_refused_at_start_with_its_line() {
         "{error}"
     );
 }
+
+/// A password written into a URL is masked like the others, the rest of
+/// the URL left readable.
+#[test]
+fn check_config_masks_passwords_in_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "[database]\nurl = \"postgres://guichet:S3cret-db@db.example/guichet\"\n\
+         [[mailboxes]]\nname = \"support\"\n\
+         url = \"imaps://support:S3cret-imap@imap.example.test/INBOX\"\n\
+         username = \"support@example.test\"\npassword = \"inline-secret\"\n\
+         [[mailboxes]]\nname = \"local\"\nurl = \"maildir://var/mail\"\n\
+         [smtp]\nurl = \"smtp://support:S3cret-smtp@smtp.example.test:587?tls=starttls\"\n\
+         from = \"Support <support@example.test>\"\n",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["check-config"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    assert!(!shown.contains("S3cret"), "a password leaked:\n{shown}");
+    for masked in [
+        "postgres://guichet:********@db.example/guichet",
+        "imaps://support:********@imap.example.test/INBOX",
+        "smtp://support:********@smtp.example.test:587?tls=starttls",
+        "maildir://var/mail",
+    ] {
+        assert!(shown.contains(masked), "{masked} not shown:\n{shown}");
+    }
+
+    // The libpq form: the password as a query parameter, here from the
+    // environment.
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env(
+            "GUICHET__DATABASE__URL",
+            "postgres://db.example/guichet?user=guichet&password=S3cret-query",
+        )
+        .env("GUICHET_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    assert!(!shown.contains("S3cret"), "a password leaked:\n{shown}");
+    assert!(
+        shown.contains("postgres://db.example/guichet?user=guichet&password=********"),
+        "{shown}"
+    );
+}
