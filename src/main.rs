@@ -1,6 +1,8 @@
 //! The `guichet` command: the binary's edge, where errors become messages
 //! and exit codes (2: bad configuration or usage, 1: anything else).
 
+mod terminal;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -301,8 +303,8 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                         t.status,
                         t.priority,
                         t.team.as_deref().unwrap_or("-"),
-                        t.requester,
-                        t.subject
+                        terminal::line(&t.requester),
+                        terminal::line(&t.subject)
                     );
                 }
             }
@@ -491,7 +493,7 @@ fn partner_side_line(side: &PartnerSide) -> String {
         side.ticket_id,
         side.partner,
         side.ticket_status,
-        side.remote_id.as_deref().unwrap_or("-"),
+        terminal::line(side.remote_id.as_deref().unwrap_or("-")),
         waiting,
         side.unsent,
         side.failed,
@@ -603,14 +605,14 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
             println!(
                 "{:<14} {}",
                 field.key(),
-                reading.fields.get(field).unwrap_or("—")
+                terminal::line(reading.fields.get(field).unwrap_or("—"))
             );
         }
         for attachment in &reading.mail.attachments {
             println!(
                 "attachment {} ({}, {} bytes)",
-                attachment.filename,
-                attachment.content_type,
+                terminal::line(&attachment.filename),
+                terminal::line(&attachment.content_type),
                 attachment.data.len()
             );
         }
@@ -619,7 +621,7 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
 }
 
 fn print_ticket(t: &guichet::store::TicketView) {
-    println!("{}  [{}] {}", t.id, t.priority, t.subject);
+    println!("{}  [{}] {}", t.id, t.priority, terminal::line(&t.subject));
     println!("status:    {}", t.status);
     println!(
         "team:      {}{}",
@@ -644,23 +646,24 @@ fn print_ticket(t: &guichet::store::TicketView) {
     }
     println!(
         "requester: {}{}",
-        t.requester,
+        terminal::line(&t.requester),
         t.requester_name
             .as_ref()
-            .map(|n| format!(" ({n})"))
+            .map(|n| format!(" ({})", terminal::line(n)))
             .unwrap_or_default()
     );
     println!("created:   {}", t.created_at);
     match (&t.establishment, &t.verification) {
         (Some(place), Some(how)) => println!(
-            "school:    {place} — {} ({how})",
+            "school:    {} — {} ({how})",
+            terminal::line(place),
             t.sender_role.as_deref().unwrap_or("?")
         ),
         (None, Some(how)) => println!("school:    not placed by the registry ({how})"),
         _ => {}
     }
     if let Some(failing) = &t.requester_failing {
-        println!("requester address failing {failing}");
+        println!("requester address failing {}", terminal::line(failing));
     }
     if !t.missing_fields.is_empty() {
         println!("missing:   {}", t.missing_fields.join(", "));
@@ -669,14 +672,17 @@ fn print_ticket(t: &guichet::store::TicketView) {
     if let Some(fields) = t.fields.as_object() {
         for (key, value) in fields {
             if let Some(text) = value.as_str() {
-                println!("  {key:<14} {}", text.lines().next().unwrap_or_default());
+                let first_line = text.lines().next().unwrap_or_default();
+                println!("  {key:<14} {}", terminal::line(first_line));
             }
         }
     }
     for a in &t.attachments {
         println!(
             "attachment: {} ({}, {} bytes)",
-            a.filename, a.content_type, a.size
+            terminal::line(&a.filename),
+            terminal::line(&a.content_type),
+            a.size
         );
     }
     println!("history:");
@@ -689,12 +695,12 @@ fn print_ticket(t: &guichet::store::TicketView) {
         println!(
             "  {}  {:<28} {}{}{}",
             h.at,
-            h.actor,
+            terminal::line(&h.actor),
             h.action,
             change,
             h.note
                 .as_ref()
-                .map(|n| format!(" ({n})"))
+                .map(|n| format!(" ({})", terminal::line(n)))
                 .unwrap_or_default()
         );
     }
@@ -704,8 +710,8 @@ fn print_ticket(t: &guichet::store::TicketView) {
             "  --- {} {} {} ---",
             m.created_at,
             m.direction,
-            m.from.as_deref().unwrap_or("?")
+            terminal::line(m.from.as_deref().unwrap_or("?"))
         );
-        println!("  {}", m.body.replace('\n', "\n  "));
+        println!("  {}", terminal::lines(&m.body).replace('\n', "\n  "));
     }
 }

@@ -367,3 +367,151 @@ fn a_broken_registry_is_refused_at_start_with_its_line() {
         "{error}"
     );
 }
+
+/// A password written into a URL is masked like the others, the rest of
+/// the URL left readable.
+#[test]
+fn check_config_masks_passwords_in_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "[database]\nurl = \"postgres://guichet:S3cret-db@db.example/guichet\"\n\
+         [[mailboxes]]\nname = \"support\"\n\
+         url = \"imaps://support:S3cret-imap@imap.example.test/INBOX\"\n\
+         username = \"support@example.test\"\npassword = \"inline-secret\"\n\
+         [[mailboxes]]\nname = \"local\"\nurl = \"maildir://var/mail\"\n\
+         [smtp]\nurl = \"smtp://support:S3cret-smtp@smtp.example.test:587?tls=starttls\"\n\
+         from = \"Support <support@example.test>\"\n",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["check-config"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    assert!(!shown.contains("S3cret"), "a password leaked:\n{shown}");
+    for masked in [
+        "postgres://guichet:********@db.example/guichet",
+        "imaps://support:********@imap.example.test/INBOX",
+        "smtp://support:********@smtp.example.test:587?tls=starttls",
+        "maildir://var/mail",
+    ] {
+        assert!(shown.contains(masked), "{masked} not shown:\n{shown}");
+    }
+
+    // The libpq form: the password as a query parameter, here from the
+    // environment.
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env(
+            "GUICHET__DATABASE__URL",
+            "postgres://db.example/guichet?user=guichet&password=S3cret-query",
+        )
+        .env("GUICHET_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    assert!(!shown.contains("S3cret"), "a password leaked:\n{shown}");
+    assert!(
+        shown.contains("postgres://db.example/guichet?user=guichet&password=********"),
+        "{shown}"
+    );
+}
+
+/// What a hostile mail carries in every text it controls: a window title
+/// set, the screen cleared, a line overwritten, the display reversed.
+const TERMINAL_ATTACK: [char; 5] = ['\x1b', '\x07', '\r', '\u{202e}', '\u{9b}'];
+
+/// `TERMINAL_ATTACK`'s sequences quoted-printable encoded, for headers
+/// (RFC 2047 Q) and bodies.
+const ATTACK_Q: &str = "=1B]0;pwned=07=1B[2J=0D=E2=80=AE=C2=9B";
+
+#[test]
+fn human_output_shows_a_mails_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let attachment_name = "facture%1B%5D0%3Bpwned%07%1B%5B2J%0D%E2%80%AEfdp.txt";
+    // The From name carries no CR: a line break there is another matter
+    // (the acknowledgement's To cannot be written with it).
+    let name_attack = ATTACK_Q.replace("=0D", "");
+    let mail = format!(
+        "From: =?utf-8?q?Jeanne_{name_attack}_Martin?= <jeanne.martin@ac-lyon.example>\r\n\
+         To: support@guichet.localhost\r\n\
+         Subject: =?utf-8?q?ENT_inaccessible_{ATTACK_Q}?=\r\n\
+         Message-ID: <hostile@ac-lyon.example>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\
+         \r\n\
+         --b\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: quoted-printable\r\n\
+         \r\n\
+         Fonction : Professeure {ATTACK_Q}documentaliste\r\n\
+         Description : le portail ne r=C3=A9pond plus {ATTACK_Q} depuis lundi.\r\n\
+         --b\r\n\
+         Content-Type: text/plain\r\n\
+         Content-Disposition: attachment; filename*=utf-8''{attachment_name}\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         aGVsbG8=\r\n\
+         --b--\r\n"
+    );
+    let new = dir.path().join("var/mail/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(new.join("1700000000.M1P1.hostile"), &mail).unwrap();
+    std::fs::write(dir.path().join("hostile.eml"), &mail).unwrap();
+    let run = guichet(dir.path(), &["run", "--once"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // The data keeps what the mail said (JSON escapes it)…
+    let json = guichet(dir.path(), &["tickets", "show", "CG42N1-000001", "--json"]);
+    let ticket: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let subject = ticket["subject"].as_str().unwrap();
+    let role = ticket["fields"]["role"].as_str().unwrap();
+    let attachment = ticket["attachments"][0]["filename"].as_str().unwrap();
+    for text in [subject, role, attachment] {
+        assert!(text.contains("\x1b]0;pwned\x07"), "{text:?}");
+    }
+    assert!(ticket["requester_name"]
+        .as_str()
+        .unwrap()
+        .contains('\u{202e}'));
+
+    // …the terminal gets it escaped, visibly.
+    for command in [
+        &["tickets", "show", "CG42N1-000001"][..],
+        &["tickets", "list"],
+        &["parse", "hostile.eml"],
+    ] {
+        let output = guichet(dir.path(), command);
+        assert!(output.status.success(), "{command:?}");
+        let shown = stdout(&output);
+        for raw in TERMINAL_ATTACK {
+            assert!(
+                !shown.contains(raw),
+                "{command:?} printed {raw:?}:\n{shown}"
+            );
+        }
+        assert!(
+            shown
+                .contains("ENT inaccessible \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}\\u{202e}\\u{9b}"),
+            "{command:?}:\n{shown}"
+        );
+    }
+    let shown = stdout(&guichet(dir.path(), &["tickets", "show", "CG42N1-000001"]));
+    for trace in [
+        "requester: jeanne.martin@ac-lyon.example (Jeanne \\u{1b}]0;pwned",
+        "role           Professeure \\u{1b}]0;pwned",
+        "attachment: facture\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}\\u{202e}fdp.txt (text/plain, 5 bytes)",
+        "  Description : le portail ne répond plus \\u{1b}]0;pwned",
+    ] {
+        assert!(shown.contains(trace), "{trace} not in:\n{shown}");
+    }
+}
