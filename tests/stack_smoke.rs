@@ -15,6 +15,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use common::TestDb;
+use guichet::intake::auth;
 
 fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
     format!(
@@ -364,4 +365,35 @@ async fn results_forged_in_our_authserv_id_are_removed_others_kept() {
             .any(|value| value.starts_with("mx.attacker.test;")),
         "{all:#?}"
     );
+}
+
+/// What `intake::auth` makes of a mail as the stack delivered it.
+fn proof_of(raw: &[u8], from_domain: &str) -> Result<auth::Proven, auth::Unproven> {
+    let mail = guichet::intake::mail::parse(raw).unwrap();
+    let accepted = auth::Policy::Spf.accepted().unwrap();
+    auth::prove(&mail.headers, &common::authserv_id(), from_domain, accepted)
+}
+
+#[tokio::test]
+async fn the_reader_believes_signed_mail_only() {
+    let stack = common::stack();
+    let agent = common::unique_address("smoke-reader-agent");
+    let signed_to = common::unique_address("smoke-reader-signed");
+    let forged_to = common::unique_address("smoke-reader-forged");
+    common::send_signed_mail(&agent, &[&signed_to], &message(&agent, &signed_to, "s")).await;
+    let forged = [
+        format!(
+            "Authentication-Results: {}; spf=pass smtp.mailfrom=example.test\r\n",
+            common::authserv_id()
+        )
+        .as_bytes(),
+        &message(&agent, &forged_to, "f"),
+    ]
+    .concat();
+    common::send_mail(&stack, &agent, &[&forged_to], &forged).await;
+
+    let proven = proof_of(&delivered(&signed_to).await, "example.test").unwrap();
+    assert_eq!(proven.to_string(), "dmarc=pass for example.test");
+    let unproven = proof_of(&delivered(&forged_to).await, "example.test").unwrap_err();
+    assert_eq!(unproven.to_string(), "dmarc=fail; dkim=none; no spf result");
 }
