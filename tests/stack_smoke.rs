@@ -15,6 +15,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use common::TestDb;
+use guichet::intake::auth;
 
 fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
     format!(
@@ -180,4 +181,219 @@ async fn test_databases_are_fresh_and_usable() {
     assert_eq!(total, 42);
     let expect_postgres = std::env::var("GUICHET_TEST_DB").as_deref() == Ok("postgres");
     assert_eq!(first_url.starts_with("postgres://"), expect_postgres);
+}
+
+/// The stack's own `Authentication-Results` of a delivered message.
+fn our_results(raw: &[u8]) -> Vec<String> {
+    let ours = format!("{};", common::authserv_id());
+    common::header_values(raw, "Authentication-Results")
+        .into_iter()
+        .filter(|value| value.starts_with(&ours))
+        .collect()
+}
+
+/// The one message delivered to `recipient`, read back over IMAP.
+async fn delivered(recipient: &str) -> Vec<u8> {
+    let stack = common::stack();
+    let mut messages =
+        common::wait_for_messages(&stack, recipient, "INBOX", 1, Duration::from_secs(10)).await;
+    messages.remove(0)
+}
+
+fn has_result(results: &[String], method_result: &str, property: &str) -> bool {
+    results.iter().any(|value| {
+        let words: Vec<&str> = value.split([' ', ';']).collect();
+        words.contains(&method_result) && words.contains(&property)
+    })
+}
+
+#[tokio::test]
+async fn signed_mail_arrives_with_dkim_and_dmarc_pass_above_the_mx_received_line() {
+    let agent = common::unique_address("smoke-signed-agent");
+    let recipient = common::unique_address("smoke-signed-to");
+    common::send_signed_mail(
+        &agent,
+        &[&recipient],
+        &message(&agent, &recipient, "signed"),
+    )
+    .await;
+
+    let raw = delivered(&recipient).await;
+    let results = our_results(&raw);
+    assert!(
+        has_result(&results, "dkim=pass", "header.d=example.test"),
+        "{results:#?}"
+    );
+    assert!(
+        has_result(&results, "dmarc=pass", "header.from=example.test"),
+        "{results:#?}"
+    );
+    // What the reader of these headers relies on: the MX's results stand
+    // above the MX's own Received line, the signature below it.
+    let names: Vec<String> = common::header_names(&raw)
+        .iter()
+        .map(|name| name.to_ascii_lowercase())
+        .collect();
+    let received = common::header_values(&raw, "Received");
+    let mx_received = received
+        .iter()
+        .position(|value| value.contains(&format!("by {} ", common::authserv_id())))
+        .expect("no Received line by the MX");
+    let nth_received = |n: usize| {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| *name == "received")
+            .nth(n)
+            .map(|(index, _)| index)
+            .unwrap()
+    };
+    let last_result = names
+        .iter()
+        .rposition(|name| name == "authentication-results")
+        .unwrap();
+    let signature = names
+        .iter()
+        .position(|name| name == "dkim-signature")
+        .unwrap();
+    assert!(last_result < nth_received(mx_received), "{names:?}");
+    assert!(nth_received(mx_received) < signature, "{names:?}");
+}
+
+#[tokio::test]
+async fn unsigned_mail_from_a_signing_domain_fails_dmarc() {
+    let stack = common::stack();
+    let impostor = common::unique_address("smoke-unsigned-agent");
+    let recipient = common::unique_address("smoke-unsigned-to");
+    common::send_mail(
+        &stack,
+        &impostor,
+        &[&recipient],
+        &message(&impostor, &recipient, "unsigned"),
+    )
+    .await;
+
+    let results = our_results(&delivered(&recipient).await);
+    assert!(
+        results.iter().any(|value| value.contains("dkim=none")),
+        "{results:#?}"
+    );
+    assert!(
+        has_result(&results, "dmarc=fail", "header.from=example.test"),
+        "{results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn mail_from_a_domain_that_never_signs_fails_dmarc_even_through_the_signing_port() {
+    let sender = common::unique_address_at("smoke-other", common::UNSIGNED_DOMAIN);
+    let recipient = common::unique_address("smoke-other-to");
+    common::send_signed_mail(
+        &sender,
+        &[&recipient],
+        &message(&sender, &recipient, "other"),
+    )
+    .await;
+
+    let raw = delivered(&recipient).await;
+    let results = our_results(&raw);
+    assert!(common::header_values(&raw, "DKIM-Signature").is_empty());
+    assert!(
+        has_result(&results, "dmarc=fail", "header.from=other.example.test"),
+        "{results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_changed_after_signing_fails_dkim() {
+    let stack = common::stack();
+    let agent = common::unique_address("smoke-altered-agent");
+    let scratch = common::unique_address("smoke-altered-scratch");
+    let recipient = common::unique_address("smoke-altered-to");
+    common::send_signed_mail(&agent, &[&scratch], &message(&agent, &recipient, "altered")).await;
+    let signed = delivered(&scratch).await;
+    // The message as its signer sent it: from its signature on, without the
+    // MX's trace and results above it.
+    let text = String::from_utf8(signed).unwrap();
+    let start = text.find("DKIM-Signature:").expect("not signed");
+    let altered = text[start..].replace("Bonjour.", "Bonjour, virement urgent.");
+
+    common::send_mail(&stack, &agent, &[&recipient], altered.as_bytes()).await;
+
+    let results = our_results(&delivered(&recipient).await);
+    assert!(
+        has_result(&results, "dkim=fail", "header.d=example.test"),
+        "{results:#?}"
+    );
+    assert!(
+        has_result(&results, "dmarc=fail", "header.from=example.test"),
+        "{results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn results_forged_in_our_authserv_id_are_removed_others_kept() {
+    let stack = common::stack();
+    let impostor = common::unique_address("smoke-forged-agent");
+    let recipient = common::unique_address("smoke-forged-to");
+    let ours = common::authserv_id();
+    // One header per method: OpenDKIM's default removes only those of our
+    // id that carry a DKIM result; an `spf=pass` kept would make OpenDMARC
+    // write dmarc=pass for this unsigned mail.
+    let forged = format!(
+        "Authentication-Results: {ours}; dkim=pass header.d=example.test\r\n\
+         Authentication-Results: {ours};\r\n\tspf=pass smtp.mailfrom=example.test\r\n\
+         Authentication-Results: {ours}; dmarc=pass header.from=example.test\r\n\
+         Authentication-Results: mx.attacker.test; dkim=pass header.d=example.test\r\n"
+    );
+    let raw = [forged.as_bytes(), &message(&impostor, &recipient, "forged")].concat();
+    common::send_mail(&stack, &impostor, &[&recipient], &raw).await;
+
+    let delivered = delivered(&recipient).await;
+    let results = our_results(&delivered);
+    assert!(
+        results.iter().all(|value| !value.contains("=pass")),
+        "{results:#?}"
+    );
+    assert!(
+        has_result(&results, "dmarc=fail", "header.from=example.test"),
+        "{results:#?}"
+    );
+    let all = common::header_values(&delivered, "Authentication-Results");
+    assert!(
+        all.iter()
+            .any(|value| value.starts_with("mx.attacker.test;")),
+        "{all:#?}"
+    );
+}
+
+/// What `intake::auth` makes of a mail as the stack delivered it.
+fn proof_of(raw: &[u8], from_domain: &str) -> Result<auth::Proven, auth::Unproven> {
+    let mail = guichet::intake::mail::parse(raw).unwrap();
+    let accepted = auth::Policy::Spf.accepted().unwrap();
+    auth::prove(&mail.headers, &common::authserv_id(), from_domain, accepted)
+}
+
+#[tokio::test]
+async fn the_reader_believes_signed_mail_only() {
+    let stack = common::stack();
+    let agent = common::unique_address("smoke-reader-agent");
+    let signed_to = common::unique_address("smoke-reader-signed");
+    let forged_to = common::unique_address("smoke-reader-forged");
+    common::send_signed_mail(&agent, &[&signed_to], &message(&agent, &signed_to, "s")).await;
+    let forged = [
+        format!(
+            "Authentication-Results: {}; spf=pass smtp.mailfrom=example.test\r\n",
+            common::authserv_id()
+        )
+        .as_bytes(),
+        &message(&agent, &forged_to, "f"),
+    ]
+    .concat();
+    common::send_mail(&stack, &agent, &[&forged_to], &forged).await;
+
+    let proven = proof_of(&delivered(&signed_to).await, "example.test").unwrap();
+    assert_eq!(proven.to_string(), "dmarc=pass for example.test");
+    let unproven = proof_of(&delivered(&forged_to).await, "example.test").unwrap_err();
+    assert_eq!(unproven.to_string(), "dmarc=fail; dkim=none; no spf result");
 }

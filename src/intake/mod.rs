@@ -2,6 +2,7 @@
 //! fields ([`fields`]), what kind of mail it is ([`classify`]) and its priority
 //! class ([`priority`]). Everything here is pure: no I/O, no clock.
 
+pub mod auth;
 pub mod classify;
 pub mod fields;
 pub mod html;

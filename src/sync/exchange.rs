@@ -15,6 +15,7 @@ use super::settings::{Partner, Speaks};
 use crate::actions::Actions;
 use crate::config::{ConfigError, Settings};
 use crate::desk::status::Status;
+use crate::intake::auth::{self, Method};
 use crate::intake::classify::Kind;
 use crate::intake::routing::Router;
 use crate::intake::Reading;
@@ -213,12 +214,14 @@ impl Exchange {
                 .unwrap_or_default();
             let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
             let authserv_id = self.authserv_id.as_deref().unwrap_or_default();
-            if !dkim_pass(&mail.headers, authserv_id, domain) {
+            if let Err(unproven) = auth::prove(&mail.headers, authserv_id, domain, PARTNER_PROOF) {
                 return Err(Quarantine {
                     cause: format!("{}:dkim", partner.name),
-                    reason: format!("no dkim=pass for {domain} from {authserv_id}"),
+                    reason: format!("no dkim=pass for {domain} from {authserv_id}: {unproven}"),
                     reason_fr: format!(
-                        "aucune signature DKIM valide pour {domain} selon notre serveur {authserv_id}."
+                        "aucune signature DKIM valide pour {domain} selon notre serveur \
+                         {authserv_id} ({}).",
+                        unproven.message_fr()
                     ),
                 });
             }
@@ -468,46 +471,10 @@ pub(crate) async fn history(
     .await
 }
 
-/// Whether an `Authentication-Results` header written by `authserv_id`
-/// says `dkim=pass` for `domain` (`header.d=`, or the domain of
-/// `header.i=`). Headers from any other authserv-id are ignored: they may
-/// have been forged upstream.
-pub fn dkim_pass(headers: &[(String, String)], authserv_id: &str, domain: &str) -> bool {
-    if authserv_id.is_empty() || domain.is_empty() {
-        return false;
-    }
-    headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("authentication-results"))
-        .filter_map(|(_, value)| {
-            let (server, results) = value.split_once(';')?;
-            let server = server.split_whitespace().next()?;
-            server.eq_ignore_ascii_case(authserv_id).then_some(results)
-        })
-        .flat_map(|results| results.split(';'))
-        .any(|result| dkim_result_passes(result, domain))
-}
-
-/// One `method=result ptype.property=value…` statement.
-fn dkim_result_passes(result: &str, domain: &str) -> bool {
-    let mut words = result.split_whitespace();
-    let passes = words
-        .next()
-        .is_some_and(|first| first.eq_ignore_ascii_case("dkim=pass"));
-    passes
-        && words.any(|word| {
-            let lower = word.to_ascii_lowercase();
-            let signed = lower
-                .strip_prefix("header.d=")
-                .or_else(|| {
-                    lower
-                        .strip_prefix("header.i=")
-                        .and_then(|i| i.rsplit('@').next())
-                })
-                .map(|d| d.trim_matches(['"', ';', ')']).to_string());
-            signed.is_some_and(|d| d.eq_ignore_ascii_case(domain))
-        })
-}
+/// What proves a partner's sync mail when it `require_dkim`: its domain's
+/// DKIM signature, as our own MTA verified it. Not DMARC: it may pass on SPF
+/// alone.
+const PARTNER_PROOF: &[Method] = &[Method::Dkim];
 
 /// A shared ticket whose partner side may be behind, as `guichet sync
 /// status` lists it.
@@ -728,30 +695,36 @@ mod tests {
 
     #[test]
     fn dkim_is_believed_from_our_mta_only_and_for_the_sender_domain() {
+        let believed = |headers: &[(String, String)], authserv_id: &str, domain: &str| {
+            auth::prove(headers, authserv_id, domain, PARTNER_PROOF).is_ok()
+        };
         let ours = results(&[
             "mx.cg42.example; spf=pass smtp.mailfrom=ac-lyon.example; dkim=pass header.d=ac-lyon.example header.s=sel1",
         ]);
-        assert!(dkim_pass(&ours, "mx.cg42.example", "ac-lyon.example"));
-        assert!(dkim_pass(&ours, "MX.cg42.example", "AC-LYON.example"));
-        assert!(!dkim_pass(&ours, "mx.cg42.example", "ac-grenoble.example"));
-        assert!(!dkim_pass(&ours, "mx.other.example", "ac-lyon.example"));
-        assert!(!dkim_pass(&ours, "", "ac-lyon.example"));
+        assert!(believed(&ours, "mx.cg42.example", "ac-lyon.example"));
+        assert!(believed(&ours, "MX.cg42.example", "AC-LYON.example"));
+        assert!(!believed(&ours, "mx.cg42.example", "ac-grenoble.example"));
+        assert!(!believed(&ours, "mx.other.example", "ac-lyon.example"));
+        assert!(!believed(&ours, "", "ac-lyon.example"));
 
         let forged_upstream = results(&[
             "mx.attacker.example; dkim=pass header.d=ac-lyon.example",
             "mx.cg42.example 1; dkim=fail (bad signature) header.d=ac-lyon.example",
         ]);
-        assert!(!dkim_pass(
+        assert!(!believed(
             &forged_upstream,
             "mx.cg42.example",
             "ac-lyon.example"
         ));
 
         let by_identity = results(&["mx.cg42.example; dkim=pass (ok) header.i=@ac-lyon.example"]);
-        assert!(dkim_pass(
-            &by_identity,
-            "mx.cg42.example",
-            "ac-lyon.example"
-        ));
+        assert!(believed(&by_identity, "mx.cg42.example", "ac-lyon.example"));
+
+        // DMARC or SPF alone is not a partner's signature.
+        let unsigned = results(&[
+            "mx.cg42.example; dmarc=pass header.from=ac-lyon.example",
+            "mx.cg42.example; spf=pass smtp.mailfrom=ac-lyon.example; dkim=none",
+        ]);
+        assert!(!believed(&unsigned, "mx.cg42.example", "ac-lyon.example"));
     }
 }

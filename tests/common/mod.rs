@@ -100,14 +100,7 @@ pub fn unique_address(tag: &str) -> String {
 
 /// Sends a raw message over plain SMTP to the stack, with the given envelope.
 pub async fn send_mail(stack: &Stack, envelope_from: &str, to: &[&str], raw: &[u8]) {
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(stack.smtp_port)
-        .build();
-    let envelope = envelope(envelope_from, to);
-    transport
-        .send_raw(&envelope, raw)
-        .await
-        .unwrap_or_else(|e| panic!("SMTP to 127.0.0.1:{} failed: {e}", stack.smtp_port));
+    send_over_smtp(stack.smtp_port, envelope_from, to, raw).await;
 }
 
 /// An SMTP envelope; an empty `from` gives the null sender `<>` of bounces.
@@ -305,4 +298,79 @@ pub fn write_maildir_config(dir: &Path, db_url: &str, extra: &str) -> PathBuf {
     );
     std::fs::write(&path, config).unwrap();
     path
+}
+
+async fn send_over_smtp(port: u16, envelope_from: &str, to: &[&str], raw: &[u8]) {
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .build();
+    let envelope = envelope(envelope_from, to);
+    transport
+        .send_raw(&envelope, raw)
+        .await
+        .unwrap_or_else(|e| panic!("SMTP to 127.0.0.1:{port} failed: {e}"));
+}
+
+/// The domain whose mail the stack signs on its signing port (DMARC p=reject).
+pub const SIGNING_DOMAIN: &str = "example.test";
+/// A domain that never signs but publishes DMARC p=reject: its mail fails DMARC.
+pub const UNSIGNED_DOMAIN: &str = "other.example.test";
+
+/// The authserv-id of the `Authentication-Results` the stack's MX writes
+/// (any incoming one claiming it is removed).
+pub fn authserv_id() -> String {
+    required_env("GUICHET_TEST_AUTHSERV_ID")
+}
+
+/// Sends a raw message the way an agent's own domain would: its outgoing
+/// server (the stack's signing port) signs it with DKIM when From is at
+/// [`SIGNING_DOMAIN`], then relays it to the stack's MX, which verifies it.
+pub async fn send_signed_mail(envelope_from: &str, to: &[&str], raw: &[u8]) {
+    send_over_smtp(
+        port_from_env("GUICHET_TEST_SIGNING_PORT"),
+        envelope_from,
+        to,
+        raw,
+    )
+    .await;
+}
+
+/// A fresh address `<tag>-<unique>@<domain>`, for a domain the stack serves.
+pub fn unique_address_at(tag: &str, domain: &str) -> String {
+    format!("{}-{}@{domain}", sanitized(tag), unique_suffix())
+}
+
+/// The values of every `name:` header of a raw message, unfolded, in order.
+pub fn header_values(raw: &[u8], name: &str) -> Vec<String> {
+    header_fields(raw)
+        .into_iter()
+        .filter(|(field, _)| field.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// The names of the header fields of a raw message, in order.
+pub fn header_names(raw: &[u8]) -> Vec<String> {
+    header_fields(raw)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.lines().take_while(|line| !line.is_empty()) {
+        match fields.last_mut() {
+            Some((_, value)) if line.starts_with([' ', '\t']) => {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            _ => {
+                let (name, value) = line.split_once(':').unwrap_or((line, ""));
+                fields.push((name.to_string(), value.trim().to_string()));
+            }
+        }
+    }
+    fields
 }
