@@ -613,6 +613,7 @@ async fn record_internal_note(
         subject: "note interne",
         body: text,
         created_at: now,
+        authenticated: None,
     })
     .await
     .map(|_| ())

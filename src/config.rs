@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desk::sla::{BusinessHours, SlaClock, SlaPolicy};
 use crate::desk::staff::{Agent, Staff};
+use crate::intake::auth::Policy;
 use crate::intake::fields::{Field, FieldLabels};
 use crate::intake::limits::Limits;
 use crate::intake::priority::{Priority, PriorityRules};
@@ -214,6 +215,15 @@ pub struct GatewaySettings {
     /// acknowledgement, repeating their text, sent to any address).
     #[serde(default)]
     pub form_senders: Vec<String>,
+    /// The authserv-id our own MTA writes in the `Authentication-Results`
+    /// header of the mail it receives (`mx.cg42.fr`): only its verdict on a
+    /// mail is believed, any other such header may be forged upstream.
+    #[serde(default)]
+    pub authserv_id: Option<String>,
+    /// What proves that mail from a staff address comes from that person,
+    /// before its commands apply and its text is relayed.
+    #[serde(default)]
+    pub staff_mail_proof: Policy,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -514,7 +524,39 @@ impl Settings {
         self.staff()?;
         self.registry_file()?;
         self.sync.validate(&self.sync_context())?;
+        self.check_staff_mail_proof()?;
         Ok(())
+    }
+
+    /// Staff who act by mail need our MTA's verdict to be proven, unless the
+    /// site has written that it wants no proof.
+    fn check_staff_mail_proof(&self) -> Result<(), ConfigError> {
+        let staff_write =
+            !self.agents.is_empty() || self.teams.values().any(|team| !team.addresses.is_empty());
+        let unprovable =
+            self.gateway.staff_mail_proof != Policy::None && self.gateway.authserv_id.is_none();
+        if staff_write && unprovable {
+            return Err(invalid(
+                "gateway.authserv_id",
+                "needed to prove mail from agents and teams (gateway.staff_mail_proof): set it to \
+                 the authserv-id your MTA writes in Authentication-Results, or set \
+                 gateway.staff_mail_proof = \"none\" to act on staff mail nobody proved",
+            ));
+        }
+        Ok(())
+    }
+
+    /// What is allowed but unsafe, to be said at every start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.gateway.staff_mail_proof == Policy::None {
+            warnings.push(
+                "gateway.staff_mail_proof = \"none\": mail from an agent's or a team's address \
+                 acts on tickets without any proof that they wrote it (anyone can forge a From)"
+                    .to_string(),
+            );
+        }
+        warnings
     }
 
     /// What the `[sync]` section is checked against (issue 4).
@@ -536,6 +578,7 @@ impl Settings {
             mailboxes: self.mailboxes.iter().map(|m| m.name.as_str()).collect(),
             own_addresses,
             teams,
+            authserv_id: self.gateway.authserv_id.as_deref(),
         }
     }
 
@@ -955,5 +998,31 @@ mod tests {
             masked_url("postgres://guichet:S3cret@[db/guichet"),
             "********"
         );
+    }
+
+    /// Staff who act by mail cannot be proven without our MTA's id: said
+    /// at start-up, not discovered when every agent's mail is held.
+    #[test]
+    fn staff_mail_needs_an_authserv_id_unless_none_is_written() {
+        let mut settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap();
+        assert!(settings.validate().is_ok(), "no staff: nothing to prove");
+        settings.agents.push(AgentSettings {
+            name: "alice".into(),
+            address: "alice@cg42.example".into(),
+            team: None,
+        });
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("gateway.authserv_id"), "{error}");
+        settings.gateway.authserv_id = Some("mx.cg42.example".into());
+        assert!(settings.validate().is_ok());
+        assert!(settings.warnings().is_empty());
+        settings.gateway.authserv_id = None;
+        settings.gateway.staff_mail_proof = Policy::None;
+        assert!(settings.validate().is_ok());
+        assert!(settings.warnings()[0].contains("staff_mail_proof"));
     }
 }

@@ -68,6 +68,9 @@ const TIMER_PERIOD: Duration = Duration::from_secs(60);
 /// Connects to the database, brings its schema up to date and builds the
 /// pipeline and the outbox.
 async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonError> {
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
     let store = Store::connect(&settings.database.url).await?;
     store.migrate().await?;
     let outbox = Outbox::new(&settings.smtp, store.clone())?;

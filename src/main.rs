@@ -265,7 +265,12 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             );
         }
         Command::Run { once: false } => daemon::run(&settings).await?,
-        Command::CheckConfig => print!("{}", settings.to_masked_toml()),
+        Command::CheckConfig => {
+            for warning in settings.warnings() {
+                eprintln!("guichet: warning: {warning}");
+            }
+            print!("{}", settings.to_masked_toml());
+        }
         Command::Migrate => {
             open_store(&settings).await?;
             println!("database schema is up to date");
@@ -706,8 +711,13 @@ fn print_ticket(t: &guichet::store::TicketView) {
     }
     println!("messages:");
     for m in &t.messages {
+        let proof = match (m.direction.as_str(), &m.authenticated) {
+            ("in" | "held", Some(method)) => format!(" ({method}=pass)"),
+            ("in" | "held", None) => " (From not proven)".to_string(),
+            _ => String::new(),
+        };
         println!(
-            "  --- {} {} {} ---",
+            "  --- {} {} {}{proof} ---",
             m.created_at,
             m.direction,
             terminal::line(m.from.as_deref().unwrap_or("?"))

@@ -15,6 +15,7 @@ use crate::config::{ConfigError, Settings};
 use crate::desk::commands::{read_agent_mail, AgentMail, Command};
 use crate::desk::status::Status;
 use crate::desk::{self, Disposition, Outcome, Plan, ReplyEffect, Sender};
+use crate::intake::auth::{self, Method, Policy, Proven, Unproven};
 use crate::intake::classify::Classifier;
 use crate::intake::classify::Kind;
 use crate::intake::fields::{Field, RequestFields};
@@ -96,6 +97,10 @@ pub struct Pipeline {
     limits: Limits,
     /// Who may open tickets; `None`: anyone.
     gate: Option<Gate>,
+    /// Our MTA's authserv-id: only its Authentication-Results are read.
+    authserv_id: Option<String>,
+    /// What proves staff mail before it acts.
+    staff_mail_proof: Policy,
 }
 
 impl Pipeline {
@@ -115,6 +120,8 @@ impl Pipeline {
                 (Some(file), Some(registry)) => Some(Gate::new(file, registry)),
                 _ => None,
             },
+            authserv_id: settings.gateway.authserv_id.clone(),
+            staff_mail_proof: settings.gateway.staff_mail_proof,
         })
     }
 
@@ -725,8 +732,8 @@ impl Pipeline {
                 Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
             }
             ReplyEffect::Staff => {
-                self.staff_replied(tx, &inbound, &ticket).await?;
-                Ok((Outcome::FollowUpAdded, Some(ticket_id.to_string())))
+                let outcome = self.staff_replied(tx, &inbound, &ticket).await?;
+                Ok((outcome, Some(ticket_id.to_string())))
             }
             ReplyEffect::Stranger => {
                 self.add_follow_up(tx, &inbound, Outcome::StrangerHeld, ticket_id)
@@ -834,7 +841,7 @@ impl Pipeline {
         tx: &mut Batch,
         inbound: &Inbound<'_>,
         ticket: &TicketState,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let Inbound {
             reading,
             sender,
@@ -842,8 +849,12 @@ impl Pipeline {
             ..
         } = *inbound;
         let Some(member) = self.staff_author(reading) else {
-            return Ok(());
+            return Ok(Outcome::FollowUpAdded);
         };
+        if let Err(unproven) = self.staff_proof(reading) {
+            self.hold_unproven(tx, inbound, ticket, &unproven).await?;
+            return Ok(Outcome::UnprovenHeld);
+        }
         let actor = member.actor();
         let mail = read_agent_mail(&reading.body);
         self.store_inbound(tx, inbound, Outcome::FollowUpAdded, &ticket.id)
@@ -867,9 +878,9 @@ impl Pipeline {
             Err(mail.errors.clone())
         };
         if let Err(problems) = checked {
-            return self
-                .refuse_commands(tx, ticket, &actor, sender, &problems, now)
-                .await;
+            self.refuse_commands(tx, ticket, &actor, sender, &problems, now)
+                .await?;
+            return Ok(Outcome::FollowUpAdded);
         }
         for change in &changes {
             let applied = match tx.ticket_state(&ticket.id).await? {
@@ -880,11 +891,57 @@ impl Pipeline {
                 Ok(()) => {}
                 Err(ActionError::Store(error)) => return Err(error),
                 Err(error) => {
-                    return record_failure(tx, &ticket.id, "command_failed", &error, now).await
+                    record_failure(tx, &ticket.id, "command_failed", &error, now).await?;
+                    return Ok(Outcome::FollowUpAdded);
                 }
             }
         }
-        Ok(())
+        Ok(Outcome::FollowUpAdded)
+    }
+
+    /// Staff mail our MTA did not prove (see `gateway.staff_mail_proof`):
+    /// kept on the ticket as held, nothing relayed, no command applied; the
+    /// team is told, the agent whose address it used among them.
+    async fn hold_unproven(
+        &self,
+        tx: &mut Batch,
+        inbound: &Inbound<'_>,
+        ticket: &TicketState,
+        unproven: &Unproven,
+    ) -> Result<(), StoreError> {
+        let Inbound {
+            reading,
+            sender,
+            now,
+            ..
+        } = *inbound;
+        tracing::warn!(sender = %sender.email, reason = %unproven, "staff mail not proven: held");
+        self.store_inbound(tx, inbound, Outcome::UnprovenHeld, &ticket.id)
+            .await?;
+        tx.append_history(&HistoryEntry {
+            ticket_id: &ticket.id,
+            at: now,
+            actor: &format!("stranger:{}", sender.email),
+            action: "staff_mail_unproven",
+            from_value: None,
+            to_value: reading.mail.message_id.as_deref(),
+            note: Some(&unproven.to_string()),
+        })
+        .await?;
+        tx.touch_ticket(&ticket.id, now).await?;
+        let detail = format!(
+            "de {} ({}) : rien n'a été appliqué ni transmis au demandeur",
+            sender.email,
+            unproven.message_fr()
+        );
+        let event = StaffEvent {
+            event: "Message d'agent non authentifié retenu",
+            detail: Some(&detail),
+            note: Some(&reading.body),
+            actor: "system",
+        };
+        self.tell_staff(tx, ticket, &event, Audience::Team, now)
+            .await
     }
 
     /// The changes an agent's mail asks for: the assignment first, then
@@ -939,6 +996,36 @@ impl Pipeline {
             return None;
         }
         self.actions.staff().identify(&from.email)
+    }
+
+    /// Whether our MTA proved the mail's From as the site asks of staff.
+    fn staff_proof(&self, reading: &Reading) -> Result<(), Unproven> {
+        match self.staff_mail_proof.accepted() {
+            None => Ok(()),
+            Some(accepted) => self.prove_from(reading, accepted).map(|_| ()),
+        }
+    }
+
+    /// The strongest proof our MTA gave of the mail's From, as stored on
+    /// its message (`None` for a form's mail: its From is not the person).
+    fn sender_proof(&self, reading: &Reading) -> Option<&'static str> {
+        if reading.sent_by_form.is_some() {
+            return None;
+        }
+        let proven = self.prove_from(reading, &Method::ALL).ok()?;
+        Some(proven.by.name())
+    }
+
+    fn prove_from(&self, reading: &Reading, accepted: &[Method]) -> Result<Proven, Unproven> {
+        let authserv_id = self.authserv_id.as_deref().ok_or(Unproven::NoAuthservId)?;
+        let from = reading.mail.from.as_ref().map(|a| a.email.as_str());
+        let domain = from.and_then(|f| f.rsplit_once('@')).map(|(_, d)| d);
+        auth::prove(
+            &reading.mail.headers,
+            authserv_id,
+            domain.unwrap_or_default(),
+            accepted,
+        )
     }
 
     fn default_team(&self) -> &str {
@@ -1131,20 +1218,18 @@ impl Pipeline {
             now,
         } = *inbound;
         tx.link_mail(mail_id, ticket_id, outcome.as_str()).await?;
+        let held = matches!(outcome, Outcome::StrangerHeld | Outcome::UnprovenHeld);
         let message_row = tx
             .insert_message(&NewMessage {
                 ticket_id,
-                direction: if outcome == Outcome::StrangerHeld {
-                    "held"
-                } else {
-                    "in"
-                },
+                direction: if held { "held" } else { "in" },
                 mail_id: Some(mail_id),
                 message_id: reading.mail.message_id.as_deref(),
                 sender: Some(&sender.email),
                 subject: &reading.mail.subject,
                 body: &reading.body,
                 created_at: now,
+                authenticated: self.sender_proof(reading),
             })
             .await?;
         for attachment in &reading.mail.attachments {
@@ -1283,6 +1368,7 @@ pub(crate) async fn queue_on_ticket(
         subject: &mail.subject,
         body: &mail.text,
         created_at: now,
+        authenticated: None,
     })
     .await?;
     tx.append_history(&HistoryEntry {

@@ -543,7 +543,7 @@ async fn instance(
         "[database]\nurl = \"{db_url}\"\n[tickets]\nprefix = \"{prefix}\"\ndigits = 6\n\
          {}{}\
          [smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Assistance {tag} <{support}>\"\n\
-         [gateway]\npoll_interval_secs = 1\nbatch_size = 50\n\
+         [gateway]\npoll_interval_secs = 1\nbatch_size = 50\nauthserv_id = \"{authserv_id}\"\n\
          [[agents]]\nname = \"agent-{tag}\"\naddress = \"{agent}\"\nteam = \"maintenance\"\n\
          [sync]\nadmin = \"{admin}\"\ninstance = \"{tag}\"\nmailbox = \"sync\"\n\
          from = \"Guichet {tag} <{sync}>\"\n\
@@ -553,6 +553,7 @@ async fn instance(
         imap("support", &support),
         imap("sync", sync),
         stack.smtp_port,
+        authserv_id = common::authserv_id(),
     );
     let path = dir.path().join("guichet.toml");
     std::fs::write(&path, config).unwrap();

@@ -52,7 +52,11 @@ async fn desk(tag: &str, extra: &str) -> Desk {
          [[agents]]\nname = \"alice\"\naddress = \"{agent}\"\nteam = \"maintenance\"\n\
          [notifications]\nreferents = [\"{referent}\"]\nescalation = [\"{escalation}\"]\n"
     );
-    let mut config = std::fs::read_to_string(&path).unwrap();
+    // Staff mail acts only when our MTA (the stack's) proved it.
+    let mut config = std::fs::read_to_string(&path).unwrap().replace(
+        "[gateway]\n",
+        &format!("[gateway]\nauthserv_id = \"{}\"\n", common::authserv_id()),
+    );
     config.push_str(extra);
     config.push_str(&staff);
     std::fs::write(&path, config).unwrap();
@@ -80,6 +84,23 @@ impl Desk {
     /// Delivers a mail and runs the daemon once over it.
     async fn receive(&self, raw: &[u8]) {
         self.deliver(raw).await;
+        daemon::run_once(&self.settings).await.unwrap();
+    }
+
+    /// Sends a mail through the stack's MX without any signature, as anyone
+    /// on the Internet can, then runs the daemon once.
+    async fn receive_unsigned(&self, from: &str, raw: &[u8]) {
+        common::send_mail(&self.stack, from, &[&self.support], raw).await;
+        common::wait_for_messages(&self.stack, &self.support, "INBOX", 1, WAIT).await;
+        daemon::run_once(&self.settings).await.unwrap();
+    }
+
+    /// Sends a staff member's mail the way their domain's server would,
+    /// signed with DKIM, through the stack's MX (which writes the
+    /// Authentication-Results Guichet reads), then runs the daemon once.
+    async fn receive_signed(&self, from: &str, raw: &[u8]) {
+        common::send_signed_mail(from, &[&self.support], raw).await;
+        common::wait_for_messages(&self.stack, &self.support, "INBOX", 1, WAIT).await;
         daemon::run_once(&self.settings).await.unwrap();
     }
 
@@ -243,7 +264,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         Some(&notice_id),
         "#statut en_attente\r\n\r\nPouvez-vous nous donner le modèle de l'imprimante ?",
     );
-    d.receive(&command).await;
+    d.receive_signed(&d.agent, &command).await;
     assert_eq!(d.ticket().await.status, "en_attente");
     let requester_mails = d.inbox(&d.requester, 4).await;
     let waiting = find(&requester_mails, "En attente de votre réponse");
@@ -278,7 +299,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         None,
         "#statut nouveau\r\nRetour à la case départ.",
     );
-    d.receive(&refused).await;
+    d.receive_signed(&d.agent, &refused).await;
     assert_eq!(d.ticket().await.status, "en_cours");
     let agent_mails = d.inbox(&d.agent, 1).await;
     let refusal = find(&agent_mails, "Commande refusée");
@@ -321,7 +342,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         None,
         "#statut resolu\r\nLe tambour a été remplacé.",
     );
-    d.receive(&solved).await;
+    d.receive_signed(&d.agent, &solved).await;
     let ticket = d.ticket().await;
     assert_eq!(ticket.status, "resolu");
     assert!(ticket.resolved_at.is_some() && ticket.taken_at.is_some());
@@ -436,4 +457,90 @@ async fn resolved_ticket_left_unanswered_is_closed() {
         .any(|h| h.actor == "system" && h.to.as_deref() == Some("ferme")));
     find(&d.inbox(&d.requester, 3).await, "Fermé");
     assert!(d.cli_ok(&["sweep"]).contains("0 ticket(s) closed"));
+}
+
+/// Staff mail acts only when the site's own MTA proved its From. A mail
+/// with an agent in Reply-To, or with the agent's address forged in From,
+/// once changed the status and had a phishing link relayed to the
+/// requester from the support's address; now both are held on the ticket,
+/// nothing reaches the requester, and the team is told. The agent's own
+/// mail, DKIM-signed by their domain and verified by the MX (OpenDKIM and
+/// OpenDMARC milters of the test Postfix), is applied.
+#[tokio::test]
+async fn staff_mail_acts_only_when_proven() {
+    let d = desk("proof", "").await;
+    d.receive_unsigned(
+        &d.requester,
+        &request(&d.requester, &d.support, "Imprimante : bourrage papier"),
+    )
+    .await;
+    let acknowledged = d.inbox(&d.requester, 1).await.len();
+    let phishing = "#statut resolu\r\nVotre mot de passe expire : http://evil.example.test/";
+
+    // Reply-To an agent: the sender is mallory, a stranger to the ticket.
+    let mallory = common::unique_address("mallory");
+    let mut raw = answer(
+        &mallory,
+        &d.support,
+        &format!("RE: [{TICKET}]"),
+        None,
+        phishing,
+    );
+    raw.splice(0..0, format!("Reply-To: <{}>\r\n", d.agent).into_bytes());
+    d.receive_unsigned(&mallory, &raw).await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "nouveau");
+    assert!(history_has(&ticket, "mail_from_stranger", None));
+
+    // The agent's address forged in From: dmarc=fail from our MTA.
+    let forged = answer(
+        &d.agent,
+        &d.support,
+        &format!("RE: [{TICKET}]"),
+        None,
+        phishing,
+    );
+    d.receive_unsigned(&d.agent, &forged).await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "nouveau");
+    assert!(history_has(&ticket, "staff_mail_unproven", None));
+    let held = d.inbox(&d.team, 2).await;
+    let held = find(&held, "non authentifié");
+    assert!(held.text.contains("dmarc=fail"), "{}", held.text);
+    let outcomes = d.cli_ok(&["outcomes"]);
+    assert!(outcomes.contains("unproven_held"), "{outcomes}");
+    assert!(outcomes.contains("stranger_held"), "{outcomes}");
+
+    // The agent's own mail, signed by their domain: applied and relayed.
+    let signed = answer(
+        &d.agent,
+        &d.support,
+        &format!("RE: [{TICKET}]"),
+        None,
+        "#statut resolu\r\nLe tambour a été remplacé.",
+    );
+    d.receive_signed(&d.agent, &signed).await;
+    let ticket = d.ticket().await;
+    assert_eq!(ticket.status, "resolu");
+    let requester_mails = d.inbox(&d.requester, acknowledged + 1).await;
+    assert_eq!(
+        requester_mails.len(),
+        acknowledged + 1,
+        "only the real answer"
+    );
+    let solved = find(&requester_mails, "Résolu");
+    assert!(
+        solved.text.contains("Le tambour a été remplacé"),
+        "{}",
+        solved.text
+    );
+    assert!(requester_mails
+        .iter()
+        .all(|m| !m.text.contains("evil.example")));
+    let shown = d.cli_ok(&["tickets", "show", TICKET]);
+    assert!(
+        shown.contains("dkim=pass") || shown.contains("dmarc=pass"),
+        "{shown}"
+    );
+    assert!(shown.contains("From not proven"), "{shown}");
 }

@@ -32,6 +32,9 @@ pub enum Outcome {
     /// A reply to a ticket from someone who is not its requester: kept on
     /// the ticket for agents, nothing sent to anyone.
     StrangerHeld,
+    /// Mail from a staff address that our MTA did not prove to be theirs:
+    /// kept on the ticket, nothing applied nor relayed; the team is told.
+    UnprovenHeld,
     /// A request from someone who may not open tickets: no ticket, one
     /// polite refusal a day at most.
     Refused,
@@ -75,7 +78,7 @@ impl Disposition {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 15] = [
         Outcome::TicketCreated,
         Outcome::FollowUpAdded,
         Outcome::AutoReplyIgnored,
@@ -83,6 +86,7 @@ impl Outcome {
         Outcome::BulkIgnored,
         Outcome::LoopIgnored,
         Outcome::StrangerHeld,
+        Outcome::UnprovenHeld,
         Outcome::Refused,
         Outcome::Held,
         Outcome::Failed,
@@ -101,6 +105,7 @@ impl Outcome {
             Outcome::BulkIgnored => "bulk_ignored",
             Outcome::LoopIgnored => "loop_ignored",
             Outcome::StrangerHeld => "stranger_held",
+            Outcome::UnprovenHeld => "unproven_held",
             Outcome::Refused => "refused",
             Outcome::Held => "held",
             Outcome::Failed => "failed",
@@ -121,6 +126,7 @@ impl Outcome {
             Outcome::TicketCreated
             | Outcome::FollowUpAdded
             | Outcome::StrangerHeld
+            | Outcome::UnprovenHeld
             | Outcome::SyncApplied
             | Outcome::SyncStale => Disposition::Processed,
             Outcome::AutoReplyIgnored

@@ -27,7 +27,7 @@
 //! and DMARC itself and only writes `Authentication-Results`, and would
 //! bring mail-parser 1.x and a DNS resolver along. The grammar is small.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// A way of proving the From domain, in the order the policies try them.
@@ -46,7 +46,11 @@ pub enum Method {
 }
 
 impl Method {
-    fn name(self) -> &'static str {
+    /// Every method, strongest first.
+    pub const ALL: [Method; 3] = [Method::Dmarc, Method::Dkim, Method::Spf];
+
+    /// As Authentication-Results names it, and as a message's proof is stored.
+    pub fn name(self) -> &'static str {
         match self {
             Method::Dmarc => "dmarc",
             Method::Dkim => "dkim",
@@ -71,10 +75,11 @@ impl Method {
 
 /// A site's choice of what proves a sender: the weakest proof it accepts
 /// (`staff_mail_proof`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// DMARC only: the From domain's owner decides what passes.
+    #[default]
     Dmarc,
     /// DMARC, or a DKIM signature of the From domain (which also covers
     /// domains that publish no DMARC record).

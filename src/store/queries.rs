@@ -58,6 +58,8 @@ pub struct NewMessage<'a> {
     pub subject: &'a str,
     pub body: &'a str,
     pub created_at: &'a str,
+    /// What proved an inbound message's From (`dmarc`, `dkim`, `spf`).
+    pub authenticated: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,9 @@ pub struct MessageView {
     pub subject: String,
     pub body: String,
     pub created_at: String,
+    /// For an inbound message: what proved its From (`dmarc`, `dkim`,
+    /// `spf`), `None` when nothing did.
+    pub authenticated: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -645,7 +650,7 @@ impl Batch {
     pub async fn insert_message(&mut self, m: &NewMessage<'_>) -> Result<i64> {
         let row = sqlx::query(
             "INSERT INTO messages (ticket_id, direction, mail_id, message_id, sender, subject, body, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             created_at, authenticated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(m.ticket_id)
         .bind(m.direction)
@@ -655,6 +660,7 @@ impl Batch {
         .bind(nul_free(m.subject))
         .bind(nul_free(m.body))
         .bind(m.created_at)
+        .bind(m.authenticated)
         .fetch_one(&mut *self.tx)
         .await?;
         Ok(row.get::<i64, _>(0))
@@ -957,8 +963,8 @@ impl Store {
         })
         .collect();
         view.messages = sqlx::query(
-            "SELECT direction, message_id, sender, subject, body, created_at FROM messages \
-             WHERE ticket_id = $1 ORDER BY id",
+            "SELECT direction, message_id, sender, subject, body, created_at, authenticated \
+             FROM messages WHERE ticket_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(self.pool())
@@ -971,6 +977,7 @@ impl Store {
             subject: r.get(3),
             body: r.get(4),
             created_at: r.get(5),
+            authenticated: r.get(6),
         })
         .collect();
         view.history = sqlx::query(

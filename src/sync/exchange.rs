@@ -100,7 +100,10 @@ impl Exchange {
             admin: sync.admin.clone(),
             mailbox: sync.mailbox.clone(),
             instance: sync.instance.clone(),
-            authserv_id: sync.authserv_id.clone(),
+            authserv_id: sync
+                .authserv_id
+                .clone()
+                .or_else(|| settings.gateway.authserv_id.clone()),
             from,
             loop_domain: settings.message_id_domain(),
             own_addresses,
@@ -675,6 +678,7 @@ mod tests {
             mailboxes: vec!["support"],
             own_addresses: Vec::new(),
             teams: vec!["support"],
+            authserv_id: None,
         };
         settings.resolve(&context).unwrap()
     }

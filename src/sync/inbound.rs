@@ -761,6 +761,7 @@ async fn add_messages(
                 subject: &snapshot.subject,
                 body: &message.body,
                 created_at: &timestamp(message.at),
+                authenticated: None,
             })
             .await?;
         tx.record_sync_message(&partner.name, &message.id, ticket, row)

@@ -152,6 +152,8 @@ pub struct Context<'a> {
     pub own_addresses: Vec<String>,
     /// Teams a ticket may be assigned to.
     pub teams: Vec<&'a str>,
+    /// Our MTA's authserv-id (`gateway.authserv_id`), when set.
+    pub authserv_id: Option<&'a str>,
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -259,10 +261,10 @@ impl PartnerSettings {
         let addresses = self.addresses(key, context)?;
         check_address(&format!("{key}.to"), &self.to)?;
         check_address(&format!("{key}.admin"), &self.admin)?;
-        if self.require_dkim && section.authserv_id.is_none() {
+        if self.require_dkim && section.authserv_id.is_none() && context.authserv_id.is_none() {
             return Err(invalid(
                 format!("{key}.require_dkim"),
-                "needs sync.authserv_id: only our own MTA's verdict is believed",
+                "needs gateway.authserv_id: only our own MTA's verdict is believed",
             ));
         }
         Ok(Partner {
@@ -417,6 +419,7 @@ mod tests {
             mailboxes: vec!["support", "sync"],
             own_addresses: vec!["support@cg42.example".into()],
             teams: vec!["ent", "support"],
+            authserv_id: None,
         }
     }
 
