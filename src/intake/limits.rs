@@ -129,15 +129,15 @@ pub struct Dropped {
 }
 
 impl Limits {
-    /// Drops from `mail` what is over a limit; returns what was dropped.
+    /// Drops from `mail` what is over a limit; returns what was dropped: the
+    /// text and the headers first, so that a short list of it shows them
+    /// however many attachments follow.
     pub fn enforce(&self, mail: &mut Mail) -> Vec<Dropped> {
-        let mut dropped = self.trim_attachments(mail);
-        if let Some(cut) = self.trim_text(mail) {
-            dropped.push(cut);
-        }
-        if let Some(cut) = self.trim_headers(mail) {
-            dropped.push(cut);
-        }
+        let mut dropped: Vec<Dropped> = [self.trim_text(mail), self.trim_headers(mail)]
+            .into_iter()
+            .flatten()
+            .collect();
+        dropped.extend(self.trim_attachments(mail));
         dropped
     }
 
@@ -217,6 +217,30 @@ impl Limits {
             reason: format!("{removed} en-tête(s) ignoré(s), {shortened} raccourci(s)"),
         })
     }
+}
+
+/// The first `listed` of `dropped` and how many more there are, for a list
+/// a person reads: one more is listed rather than counted as "1 other".
+pub fn shortlist(dropped: &[Dropped], listed: usize) -> (&[Dropped], usize) {
+    if dropped.len() <= listed + 1 {
+        (dropped, 0)
+    } else {
+        (&dropped[..listed], dropped.len() - listed)
+    }
+}
+
+/// `49 950`: digits in groups of three, with a no-break space between them,
+/// the way French writes a count.
+pub fn french_count(count: usize) -> String {
+    let digits = count.to_string();
+    let mut grouped = String::with_capacity(digits.len() * 2);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 /// `1,5 Mo`, the way a French reader expects a size.
@@ -399,6 +423,42 @@ mod tests {
             .collect();
         assert_eq!(dropped, ["page.png", "piece-jointe-9.bin"]);
         assert_eq!(mail.attachments.len(), 8);
+    }
+
+    /// Whatever the number of attachments dropped, the text and the headers
+    /// cut come first: a short list of what was dropped shows them.
+    #[test]
+    fn the_text_and_headers_cut_are_listed_before_attachments() {
+        let mut mail = Mail {
+            text: "un texte bien trop long".into(),
+            headers: vec![("x-long".into(), "valeur trop longue".into())],
+            attachments: vec![attachment("a.exe", "application/octet-stream", 1)],
+            ..Mail::default()
+        };
+        let dropped = small_limits().enforce(&mut mail);
+        let parts: Vec<&str> = dropped.iter().map(|d| d.part.as_str()).collect();
+        assert_eq!(parts, ["texte du message", "en-têtes", "a.exe"]);
+    }
+
+    #[test]
+    fn a_shortlist_never_counts_one_other() {
+        let dropped: Vec<Dropped> = (0..5)
+            .map(|n| Dropped {
+                part: n.to_string(),
+                reason: String::new(),
+            })
+            .collect();
+        assert_eq!(shortlist(&dropped, 3), (&dropped[..3], 2));
+        assert_eq!(shortlist(&dropped, 4), (&dropped[..], 0));
+        assert_eq!(shortlist(&dropped, 9), (&dropped[..], 0));
+    }
+
+    #[test]
+    fn counts_read_the_french_way() {
+        assert_eq!(french_count(7), "7");
+        assert_eq!(french_count(950), "950");
+        assert_eq!(french_count(49_950), "49\u{a0}950");
+        assert_eq!(french_count(1_234_567), "1\u{a0}234\u{a0}567");
     }
 
     #[test]
