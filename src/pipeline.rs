@@ -1179,7 +1179,10 @@ impl Pipeline {
         tx.touch_ticket(ticket_id, now).await
     }
 
-    /// Records on the ticket what was over a limit and not kept.
+    /// Records on the ticket what was over a limit and not kept, in one
+    /// history entry however many parts (a mail of 50,000 parts makes one
+    /// row): how many, then the first ones with their reasons and the count
+    /// of the others. The mail's raw bytes, kept in `mails`, hold them all.
     async fn record_dropped(
         &self,
         tx: &mut Batch,
@@ -1187,19 +1190,29 @@ impl Pipeline {
         reading: &Reading,
         now: &str,
     ) -> Result<(), StoreError> {
-        for dropped in &reading.dropped {
-            tx.append_history(&HistoryEntry {
-                ticket_id,
-                at: now,
-                actor: "system",
-                action: "part_dropped",
-                from_value: None,
-                to_value: Some(&dropped.part),
-                note: Some(&dropped.reason),
-            })
-            .await?;
+        use crate::intake::limits::{french_count, shortlist};
+        const LISTED: usize = 100;
+        if reading.dropped.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let (listed, more) = shortlist(&reading.dropped, LISTED);
+        let mut note: Vec<String> = listed
+            .iter()
+            .map(|dropped| format!("{} : {}", dropped.part, dropped.reason))
+            .collect();
+        if more > 0 {
+            note.push(format!("et {} autres", french_count(more)));
+        }
+        tx.append_history(&HistoryEntry {
+            ticket_id,
+            at: now,
+            actor: "system",
+            action: "part_dropped",
+            from_value: None,
+            to_value: Some(&reading.dropped.len().to_string()),
+            note: Some(&note.join(" ; ")),
+        })
+        .await
     }
 
     /// The inbound message and its attachments, tied to the ticket.

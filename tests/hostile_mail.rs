@@ -214,10 +214,11 @@ async fn an_executable_attachment_is_dropped_and_listed() {
         .map(|a| a.filename.as_str())
         .collect();
     assert_eq!(kept, ["capture.png"]);
-    assert!(ticket
-        .history
-        .iter()
-        .any(|h| h.action == "part_dropped" && h.to.as_deref() == Some("correctif.pdf.exe")));
+    assert!(ticket.history.iter().any(|h| h.action == "part_dropped"
+        && h.to.as_deref() == Some("1")
+        && h.note
+            .as_deref()
+            .is_some_and(|n| n.contains("correctif.pdf.exe"))));
     let ack = &inbox(&s.stack, &s.requester, 1).await[0];
     assert!(ack.text.contains("correctif.pdf.exe"), "{}", ack.text);
     assert!(ack.text.contains("type de fichier refusé"), "{}", ack.text);
@@ -469,4 +470,78 @@ async fn an_unverified_sender_gets_a_flagged_ticket_under_accept_unverified() {
         .unwrap();
     assert_eq!(ticket.verification.as_deref(), Some("unverified"));
     assert_eq!(ticket.establishment, None);
+}
+
+/// 50,000 tiny attachments in one mail (the Maildir and `.eml` outbox
+/// desk: no server needed): 20 are kept, and the ticket's history records
+/// the others in one entry, and the acknowledgement stays a few kilobytes
+/// long and says how many more parts were dropped.
+#[tokio::test]
+async fn fifty_thousand_tiny_parts_get_one_history_entry_and_a_short_acknowledgement() {
+    let (db_url, _db) = common::test_database_url("many-parts").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_maildir_config(dir.path(), &db_url, "");
+    let settings = Settings::load(Some(&config)).unwrap();
+    let mut raw = String::from(
+        "From: Paul Durand <paul.durand@etab.example.test>\r\nTo: <support@guichet.localhost>\r\n\
+         Subject: Poste en panne\r\nMessage-ID: <many-parts@etab.example.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Description précise : le poste 12 ne démarre plus.\r\n",
+    );
+    for n in 0..50_000 {
+        raw.push_str(&format!(
+            "--B\r\nContent-Type: application/octet-stream\r\n\
+             Content-Disposition: attachment; filename=\"p{n}.bin\"\r\n\r\nx\r\n"
+        ));
+    }
+    raw.push_str("--B--\r\n");
+    let maildir = dir.path().join("mail");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let tmp = maildir.join("tmp/1700000000.M1P1.many");
+    std::fs::write(&tmp, raw).unwrap();
+    std::fs::rename(&tmp, maildir.join("new/1700000000.M1P1.many")).unwrap();
+
+    let summary = daemon::run_once(&settings).await.unwrap();
+    assert_eq!((summary.tickets, summary.sent), (1, 1), "{summary:?}");
+    let written: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let raw_ack = std::fs::read(&written[0]).unwrap();
+    assert!(raw_ack.len() < 20_000, "{} bytes", raw_ack.len());
+    let ack = parse(&raw_ack).unwrap();
+    assert!(ack.text.contains("p20.bin : au-delà de 20 pièces jointes"));
+    assert!(
+        ack.text
+            .contains("et 49\u{a0}950 autres parties non conservées"),
+        "{}",
+        ack.text
+    );
+
+    let ticket = Store::connect(&db_url)
+        .await
+        .unwrap()
+        .ticket("CG42N1-000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ticket.attachments.len(), 20);
+    let dropped: Vec<_> = ticket
+        .history
+        .iter()
+        .filter(|h| h.action == "part_dropped")
+        .collect();
+    assert_eq!(dropped.len(), 1, "one entry for every part dropped");
+    assert_eq!(dropped[0].to.as_deref(), Some("49980"));
+    let note = dropped[0].note.as_deref().unwrap();
+    assert!(
+        note.starts_with("p20.bin : au-delà de 20 pièces jointes par message ; p21.bin"),
+        "{note}"
+    );
+    assert!(note.ends_with(" ; et 49\u{a0}880 autres"), "{note}");
 }

@@ -41,28 +41,82 @@ impl Default for Limits {
             max_text_chars: 100_000,
             max_headers: 500,
             max_header_bytes: 16 * 1024,
-            denied_extensions: [
-                "exe", "com", "bat", "cmd", "scr", "pif", "cpl", "msi", "msp", "dll", "vbs", "vbe",
-                "js", "jse", "wsf", "wsh", "ps1", "psm1", "hta", "jar", "lnk", "reg", "sh", "app",
-                "iso", "img",
-            ]
-            .map(String::from)
-            .to_vec(),
+            denied_extensions: DENIED_EXTENSIONS.map(String::from).to_vec(),
             tickets_per_sender_per_hour: 10,
             answers_per_sender_per_hour: 20,
         }
     }
 }
 
-/// Content types of executables, whatever the file is called.
+/// What a double click runs, installs, mounts or opens with its macros or
+/// scripts, much as Microsoft 365's common attachments filter, Google
+/// Workspace and Outlook's own block list refuse by default. A school's
+/// support mail carries documents and screenshots: pdf, docx, xlsx, pptx,
+/// odt, ods, png, jpg, zip, 7z, rar stay, and so do doc and xls (macros
+/// there are off for files from outside), cer and crt (support may need the
+/// certificate a school's proxy or Wi-Fi shows), mdb and accdb (data to
+/// look at) and py (computer science teachers send their programs).
+#[rustfmt::skip]
+const DENIED_EXTENSIONS: [&str; 111] = [
+    // Windows programs, libraries, drivers, installers and packaged apps.
+    "exe", "com", "scr", "pif", "cpl", "dll", "sys", "vxd", "msi", "msp", "mst", "msu", "msix",
+    "msixbundle", "appx", "appxbundle", "appinstaller", "application", "appref-ms", "xbap",
+    "gadget", "diagcab",
+    // Scripts and files whose content Windows runs on a double click: help
+    // files, consoles, setup and connection settings, Java.
+    "bat", "cmd", "vb", "vbs", "vbe", "js", "jse", "ws", "wsf", "wsh", "wsc", "sct", "hta", "ps1",
+    "ps1xml", "ps2", "ps2xml", "psc1", "psc2", "psd1", "psm1", "msh", "msh1", "msh2", "mshxml",
+    "msh1xml", "msh2xml", "shb", "shs", "wsb", "reg", "inf", "ins", "isp", "msc", "chm", "hlp",
+    "jar", "jnlp",
+    // Shortcuts and files that make Windows open a program or a remote
+    // share (and hand it the user's credentials).
+    "lnk", "url", "website", "scf", "settingcontent-ms", "library-ms", "searchconnector-ms",
+    // Office files and add-ins made to carry macros, and the sheet formats
+    // that fetch or compute on opening; docx, xlsx and pptx cannot hold macros.
+    "docm", "dotm", "xlsm", "xltm", "xlam", "xla", "xll", "pptm", "potm", "ppam", "ppa", "ppsm",
+    "sldm", "iqy", "slk",
+    // Access applications (forms and code, no data), OneNote (files hidden
+    // behind a picture).
+    "ade", "adp", "mde", "accde", "one", "onepkg",
+    // Pages whose scripts a browser runs (credential phishing, HTML
+    // smuggling that writes a program to disk).
+    "html", "htm", "shtml", "xht", "xhtml", "mht", "mhtml", "svg",
+    // Disk images a double click opens as a drive (on Windows, the files
+    // inside lose the mark of the web that makes Office and SmartScreen
+    // wary), and archive formats whose only use left in mail is carrying a
+    // program past filters.
+    "iso", "img", "vhd", "vhdx", "dmg", "cab", "ace", "arj", "lha", "lzh",
+    // Other systems' programs and scripts.
+    "sh", "command", "app", "apk",
+];
+
+/// Content types refused whatever the file is called: a browser or mail
+/// reader that goes by the type (an unnamed part gets an extension from it;
+/// a page is rendered, its scripts run) would treat the file as a program
+/// or a page.
 const DENIED_TYPES: &[&str] = &[
     "application/x-msdownload",
     "application/x-msdos-program",
+    "application/x-ms-dos-executable",
+    "application/vnd.microsoft.portable-executable",
     "application/x-dosexec",
     "application/x-executable",
+    "application/x-msi",
+    "application/x-ms-shortcut",
+    "application/x-mswinurl",
+    "application/x-ms-application",
     "application/x-sh",
+    "application/x-bat",
+    "application/javascript",
+    "application/x-javascript",
+    "text/javascript",
     "application/hta",
     "application/java-archive",
+    "application/x-java-jnlp-file",
+    "application/vnd.android.package-archive",
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
 ];
 
 /// Something of the mail that was not kept, and why.
@@ -75,15 +129,15 @@ pub struct Dropped {
 }
 
 impl Limits {
-    /// Drops from `mail` what is over a limit; returns what was dropped.
+    /// Drops from `mail` what is over a limit; returns what was dropped: the
+    /// text and the headers first, so that a short list of it shows them
+    /// however many attachments follow.
     pub fn enforce(&self, mail: &mut Mail) -> Vec<Dropped> {
-        let mut dropped = self.trim_attachments(mail);
-        if let Some(cut) = self.trim_text(mail) {
-            dropped.push(cut);
-        }
-        if let Some(cut) = self.trim_headers(mail) {
-            dropped.push(cut);
-        }
+        let mut dropped: Vec<Dropped> = [self.trim_text(mail), self.trim_headers(mail)]
+            .into_iter()
+            .flatten()
+            .collect();
+        dropped.extend(self.trim_attachments(mail));
         dropped
     }
 
@@ -92,7 +146,7 @@ impl Limits {
         let mut kept = Vec::new();
         for attachment in std::mem::take(&mut mail.attachments) {
             let reason = if self.is_denied(&attachment.filename, &attachment.content_type) {
-                Some("type de fichier refusé (programme ou script)".to_string())
+                Some("type de fichier refusé (programme, script, macro ou page web)".to_string())
             } else if attachment.data.len() > self.max_attachment_bytes {
                 Some(format!(
                     "trop volumineux ({} ; maximum {})",
@@ -119,6 +173,9 @@ impl Limits {
         dropped
     }
 
+    /// By the last extension, in any case (`facture.pdf.EXE`, `.exe`), or by
+    /// the content type. `filename` is the name stored: the intake already
+    /// removed what would hide an extension (`intake::mail`).
     fn is_denied(&self, filename: &str, content_type: &str) -> bool {
         let extension = filename
             .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
@@ -162,6 +219,30 @@ impl Limits {
     }
 }
 
+/// The first `listed` of `dropped` and how many more there are, for a list
+/// a person reads: one more is listed rather than counted as "1 other".
+pub fn shortlist(dropped: &[Dropped], listed: usize) -> (&[Dropped], usize) {
+    if dropped.len() <= listed + 1 {
+        (dropped, 0)
+    } else {
+        (&dropped[..listed], dropped.len() - listed)
+    }
+}
+
+/// `49 950`: digits in groups of three, with a no-break space between them,
+/// the way French writes a count.
+pub fn french_count(count: usize) -> String {
+    let digits = count.to_string();
+    let mut grouped = String::with_capacity(digits.len() * 2);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 /// `1,5 Mo`, the way a French reader expects a size.
 pub fn human_size(bytes: usize) -> String {
     const KIB: f64 = 1024.0;
@@ -176,7 +257,7 @@ pub fn human_size(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::mail::Attachment;
+    use crate::intake::mail::{parse, Attachment};
 
     fn attachment(filename: &str, content_type: &str, size: usize) -> Attachment {
         Attachment {
@@ -236,6 +317,148 @@ mod tests {
             dropped[3].reason
         );
         assert!(dropped[4].reason.contains("au-delà de 2"));
+    }
+
+    /// A mail with one attachment per Content-Disposition parameter given,
+    /// written as a mailer writes it.
+    fn mail_with_attachments(parameters: &[&str]) -> Vec<u8> {
+        let mut raw = String::from(
+            "From: a@example.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+             --B\r\nContent-Type: text/plain\r\n\r\nvoir les pièces jointes\r\n",
+        );
+        for parameter in parameters {
+            raw.push_str(&format!(
+                "--B\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Disposition: attachment; {parameter}\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n"
+            ));
+        }
+        raw.push_str("--B--\r\n");
+        raw.into_bytes()
+    }
+
+    /// An attacker's probe: each name hides an executable, a macro or a
+    /// page from a check that reads the last extension as written. Read
+    /// through the real MIME parser, each is dropped and listed under the
+    /// name that would have been stored, with nothing invisible left in it.
+    #[test]
+    fn disguised_executables_are_dropped_under_the_name_stored() {
+        let probe = [
+            ("filename*=UTF-8''evil.exe%00", "evil.exe"),
+            ("filename*=UTF-8''payload.exe%E2%80%8B", "payload.exe"),
+            ("filename*=UTF-8''facture%E2%80%AEfdp.exe", "facturefdp.exe"),
+            ("filename*=UTF-8''%EF%BB%BFsetup.exe%E2%81%A0", "setup.exe"),
+            ("filename=\"payload.exe::$DATA\"", "payload.exe"),
+            ("filename=\"payload.exe:zone\"", "payload.exe"),
+            ("filename=\"evil.exe. .\"", "evil.exe"),
+            ("filename*=UTF-8''..%2F..%2Fx.exe", "x.exe"),
+            ("filename*=UTF-8''C%3A%5Cx%5Cy.exe", "y.exe"),
+            ("filename=\"SETUP.EXE\"", "SETUP.EXE"),
+            ("filename=\"facture.pdf.exe\"", "facture.pdf.exe"),
+            ("filename=\".exe\"", ".exe"),
+            ("filename=\"console.msc\"", "console.msc"),
+            ("filename=\"disque.vhdx\"", "disque.vhdx"),
+            ("filename=\"bulletin.docm\"", "bulletin.docm"),
+            ("filename=\"notes.XLSM\"", "notes.XLSM"),
+            ("filename=\"connexion.html\"", "connexion.html"),
+            ("filename=\"logo.svg\"", "logo.svg"),
+            ("filename=\"raccourci.url\"", "raccourci.url"),
+            ("filename=\"cours.one\"", "cours.one"),
+            ("filename=\"outils.cab\"", "outils.cab"),
+        ];
+        let parameters: Vec<&str> = probe.iter().map(|(parameter, _)| *parameter).collect();
+        let mut mail = parse(&mail_with_attachments(&parameters)).unwrap();
+        let dropped = Limits::default().enforce(&mut mail);
+        assert!(mail.attachments.is_empty(), "{:?}", mail.attachments);
+        let listed: Vec<&str> = dropped.iter().map(|d| d.part.as_str()).collect();
+        let stored: Vec<&str> = probe.iter().map(|(_, name)| *name).collect();
+        assert_eq!(listed, stored);
+        for part in &dropped {
+            assert!(
+                part.reason.starts_with("type de fichier refusé"),
+                "{part:?}"
+            );
+        }
+    }
+
+    /// What a school sends stays, and a page or a program is refused by its
+    /// content type whatever it is called.
+    #[test]
+    fn documents_stay_and_pages_are_refused_by_type() {
+        let mut mail = Mail {
+            attachments: [
+                ("bulletin.pdf", "application/pdf"),
+                (
+                    "emploi du temps.docx",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                ),
+                (
+                    "notes.xlsx",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+                ("capture.PNG", "image/png"),
+                ("photo.jpg", "image/jpeg"),
+                ("archives.zip", "application/zip"),
+                (
+                    "compte-rendu.odt",
+                    "application/vnd.oasis.opendocument.text",
+                ),
+                ("exercice.py", "text/x-python"),
+                ("page.png", "text/html"),
+                ("piece-jointe-9.bin", "application/x-ms-shortcut"),
+            ]
+            .map(|(name, content_type)| attachment(name, content_type, 10))
+            .to_vec(),
+            ..Mail::default()
+        };
+        let limits = Limits {
+            max_attachments: 100,
+            ..Limits::default()
+        };
+        let dropped: Vec<String> = limits
+            .enforce(&mut mail)
+            .into_iter()
+            .map(|d| d.part)
+            .collect();
+        assert_eq!(dropped, ["page.png", "piece-jointe-9.bin"]);
+        assert_eq!(mail.attachments.len(), 8);
+    }
+
+    /// Whatever the number of attachments dropped, the text and the headers
+    /// cut come first: a short list of what was dropped shows them.
+    #[test]
+    fn the_text_and_headers_cut_are_listed_before_attachments() {
+        let mut mail = Mail {
+            text: "un texte bien trop long".into(),
+            headers: vec![("x-long".into(), "valeur trop longue".into())],
+            attachments: vec![attachment("a.exe", "application/octet-stream", 1)],
+            ..Mail::default()
+        };
+        let dropped = small_limits().enforce(&mut mail);
+        let parts: Vec<&str> = dropped.iter().map(|d| d.part.as_str()).collect();
+        assert_eq!(parts, ["texte du message", "en-têtes", "a.exe"]);
+    }
+
+    #[test]
+    fn a_shortlist_never_counts_one_other() {
+        let dropped: Vec<Dropped> = (0..5)
+            .map(|n| Dropped {
+                part: n.to_string(),
+                reason: String::new(),
+            })
+            .collect();
+        assert_eq!(shortlist(&dropped, 3), (&dropped[..3], 2));
+        assert_eq!(shortlist(&dropped, 4), (&dropped[..], 0));
+        assert_eq!(shortlist(&dropped, 9), (&dropped[..], 0));
+    }
+
+    #[test]
+    fn counts_read_the_french_way() {
+        assert_eq!(french_count(7), "7");
+        assert_eq!(french_count(950), "950");
+        assert_eq!(french_count(49_950), "49\u{a0}950");
+        assert_eq!(french_count(1_234_567), "1\u{a0}234\u{a0}567");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::intake::fields::{Field, RequestFields};
-use crate::intake::limits::Dropped;
+use crate::intake::limits::{french_count, shortlist, Dropped};
 use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
 
@@ -132,6 +132,10 @@ pub struct Outgoing {
     pub text: String,
     pub raw: Vec<u8>,
 }
+
+/// Parts not kept that an acknowledgement names: a mail of 50,000 parts
+/// gets an answer of a few kilobytes.
+const ACK_DROPPED_LISTED: usize = 30;
 
 /// What the acknowledgement of a new ticket says.
 #[derive(Debug, Clone)]
@@ -262,10 +266,13 @@ impl Notifier {
         )
     }
 
-    /// The acknowledgement of a new ticket.
+    /// The acknowledgement of a new ticket. It names the first
+    /// [`ACK_DROPPED_LISTED`] parts not kept and counts the others
+    /// (`more_dropped`); the ticket's history names more for the agents.
     pub fn acknowledgement(&self, ack: &Acknowledgement<'_>) -> Result<Outgoing, NotifyError> {
         let fields = field_lines(ack.fields);
         let missing: Vec<&str> = ack.missing.iter().map(|f| f.label_fr()).collect();
+        let (dropped, more_dropped) = shortlist(ack.dropped, ACK_DROPPED_LISTED);
         let context = minijinja::context! {
             ticket_id => ack.ticket_id,
             subject => ack.fields.subject.as_deref().unwrap_or("(sans objet)"),
@@ -273,7 +280,8 @@ impl Notifier {
             priority => ack.priority.as_str(),
             fields => fields,
             missing => missing,
-            dropped => ack.dropped,
+            dropped => dropped,
+            more_dropped => (more_dropped > 0).then(|| french_count(more_dropped)),
             signature => self.signature(),
         };
         let subject = self.render("acknowledgement.subject.txt", &context)?;
@@ -515,6 +523,58 @@ mod tests {
             crate::text::single_line("Imprimante\r\nBcc: x@y.test\n  en panne"),
             "Imprimante Bcc: x@y.test en panne"
         );
+    }
+
+    fn acknowledgement_dropping(count: usize) -> Outgoing {
+        let dropped: Vec<Dropped> = (0..count)
+            .map(|n| Dropped {
+                part: format!("p{n}.bin"),
+                reason: "au-delà de 20 pièces jointes par message".into(),
+            })
+            .collect();
+        let to = Address {
+            name: None,
+            email: "prof@etab.example".into(),
+        };
+        notifier()
+            .acknowledgement(&Acknowledgement {
+                ticket_id: "CG42N1-000001",
+                to: &to,
+                priority: Priority::Mineure,
+                fields: &RequestFields::default(),
+                missing: &[],
+                in_reply_to: None,
+                dropped: &dropped,
+                references: &[],
+            })
+            .unwrap()
+    }
+
+    /// However many parts were dropped, the acknowledgement names a few
+    /// dozen and counts the others, in both its parts.
+    #[test]
+    fn an_acknowledgement_names_a_few_dropped_parts_and_counts_the_rest() {
+        let ack = acknowledgement_dropping(49_980);
+        assert!(ack.raw.len() < 20_000, "{} bytes", ack.raw.len());
+        assert!(ack.text.contains("p29.bin") && !ack.text.contains("p30.bin"));
+        assert!(
+            ack.text
+                .contains("  - et 49\u{a0}950 autres parties non conservées\n"),
+            "{}",
+            ack.text
+        );
+        let message = mail_parser::MessageParser::default()
+            .parse(&ack.raw)
+            .unwrap();
+        let html = message.body_html(0).unwrap();
+        assert!(html.contains("p29.bin") && !html.contains("p30.bin"));
+        assert!(html.contains("<li>et 49\u{a0}950 autres parties non conservées</li>"));
+
+        let just_over = acknowledgement_dropping(ACK_DROPPED_LISTED + 1);
+        assert!(just_over
+            .text
+            .contains(&format!("p{ACK_DROPPED_LISTED}.bin")));
+        assert!(!just_over.text.contains("autres parties"));
     }
 
     #[test]
