@@ -450,5 +450,8 @@ fn zammad_subject_and_sender_match_expectations() {
     // Measured: mail046 (GB2312 bytes in a header, iso-8859-1 declared) and
     // mail076 (a broken From Zammad reads differently).
     assert!(mismatches.len() <= 2, "too many mismatches");
-    assert!(undecoded_charsets.len() <= 10);
+    // mail-parser's full_encoding (encoding_rs) decodes GB2312, Big5,
+    // ISO-2022-JP…: only mail093's Shift_JIS bytes, declared as nothing,
+    // stay undecoded.
+    assert!(undecoded_charsets.len() <= 1);
 }
