@@ -4,17 +4,22 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::desk::sla::{BusinessHours, SlaClock, SlaPolicy};
 use crate::desk::staff::{Agent, Staff};
 use crate::intake::auth::Policy;
+use crate::intake::classify::Classifier;
 use crate::intake::fields::{Field, FieldLabels};
 use crate::intake::limits::Limits;
 use crate::intake::priority::{Priority, PriorityRules};
 use crate::intake::routing::{default_routes, RouteSettings, Router};
+use crate::intake::Reader;
+use crate::notify::Notifier;
 use crate::registry::{RegistryFile, RegistrySettings};
+use crate::sync::exchange::Exchange;
 
 /// The defaults a fresh clone runs on: SQLite and a Maildir under `var/`,
 /// outgoing mail written as files.
@@ -27,6 +32,18 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("configuration key `{key}`: {problem}")]
     Invalid { key: String, problem: String },
+}
+
+/// The `[sync]` section checks itself and names its keys.
+impl From<crate::sync::SyncError> for ConfigError {
+    fn from(error: crate::sync::SyncError) -> Self {
+        match error {
+            crate::sync::SyncError::Setting { key, problem } => {
+                ConfigError::Invalid { key, problem }
+            }
+            other => invalid("sync", other.to_string()),
+        }
+    }
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -559,19 +576,19 @@ impl Settings {
         warnings
     }
 
-    /// What the `[sync]` section is checked against (issue 4).
+    /// What the `[sync]` section is checked against and the exchange is
+    /// built with.
     pub fn sync_context(&self) -> crate::sync::settings::Context<'_> {
         let mut teams: Vec<&str> = self.teams.keys().map(String::as_str).collect();
         teams.extend(self.routing.rules.iter().map(|r| r.team.as_str()));
         teams.push(&self.routing.default_team);
+        let from = match &self.sync.from {
+            Some(from) => from.parse().ok(),
+            None => self.from_mailbox().ok(),
+        };
         // Our sync From is ours too: never a partner's address.
         let mut own_addresses = self.own_addresses();
-        let sync_from = self
-            .sync
-            .from
-            .as_deref()
-            .map(str::parse::<lettre::message::Mailbox>);
-        if let Some(Ok(from)) = sync_from {
+        if let Some(from) = &from {
             own_addresses.push(from.email.to_string().to_lowercase());
         }
         crate::sync::settings::Context {
@@ -579,7 +596,24 @@ impl Settings {
             own_addresses,
             teams,
             authserv_id: self.gateway.authserv_id.as_deref(),
+            from,
+            loop_domain: self.message_id_domain(),
+            numbering: (&self.tickets.prefix, self.tickets.digits),
         }
+    }
+
+    /// The renderer of every mail we send: our From, our Message-ID domain,
+    /// the site's templates (a broken one is named with its line).
+    pub fn notifier(&self) -> Result<Notifier, ConfigError> {
+        let from = self.from_mailbox().map_err(|p| invalid("smtp.from", p))?;
+        let templates = self.gateway.templates_dir.as_deref();
+        Notifier::new(from, &self.message_id_domain(), templates)
+            .map_err(|e| invalid("gateway.templates_dir", e.to_string()))
+    }
+
+    /// The partners' side of sync, sending through `notifier`.
+    pub fn exchange(&self, notifier: Arc<Notifier>) -> Result<Exchange, ConfigError> {
+        Ok(Exchange::new(&self.sync, &self.sync_context(), notifier)?)
     }
 
     /// The From of outgoing mail, parsed.
@@ -618,6 +652,26 @@ impl Settings {
         own.sort();
         own.dedup();
         own
+    }
+
+    /// The intake's reader as the settings shape it: what is ours, the
+    /// field labels, the priority rules, the limits, the form senders.
+    pub fn reader(&self) -> Result<Reader, ConfigError> {
+        let classifier = Classifier::new(
+            &self.tickets.prefix,
+            &self.message_id_domain(),
+            self.own_addresses(),
+        )
+        .map_err(|e| invalid("tickets.prefix", e.to_string()))?;
+        Ok(Reader::new(
+            classifier,
+            self.field_labels(),
+            self.priority_rules()?,
+            self.limits.clone(),
+            &self.tickets.prefix,
+            self.tickets.digits,
+        )
+        .with_form_senders(&self.gateway.form_senders))
     }
 
     /// The label synonyms: French defaults plus the site's own.
@@ -1024,5 +1078,52 @@ mod tests {
         settings.gateway.staff_mail_proof = Policy::None;
         assert!(settings.validate().is_ok());
         assert!(settings.warnings()[0].contains("staff_mail_proof"));
+    }
+
+    /// The `config` crate's layering must keep the `[sync]` labels that
+    /// hold spaces (ITSM statuses, group names) as written, and
+    /// `check-config` must not show the shared key.
+    #[test]
+    fn the_configuration_layers_keep_sync_labels_with_spaces() {
+        const KEY: &str = "0123456789abcdef0123456789abcdef";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guichet.toml");
+        std::fs::write(
+            &path,
+            format!(
+                r#"
+                [sync]
+                admin = "dsi@cg42.example"
+                [[sync.partners]]
+                name = "academie"
+                dialect = "remedy"
+                addresses = ["arsystem@ac-lyon.example"]
+                to = "arsystem-incoming@ac-lyon.example"
+                admin = "itsm-admin@ac-lyon.example"
+                key = "{KEY}"
+                teams = {{ "N2 ENT Rectorat" = "support" }}
+                [sync.partners.remedy.status_in]
+                "In Progress" = "en_cours"
+                "#
+            ),
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path)).unwrap();
+        let partners = settings.sync.resolve(&settings.sync_context()).unwrap();
+        let crate::sync::settings::Speaks::Remedy {
+            settings: remedy,
+            teams,
+        } = &partners[0].speaks
+        else {
+            panic!("{:?}", partners[0].speaks);
+        };
+        assert!(
+            remedy.status_in.contains_key("In Progress"),
+            "{:?}",
+            remedy.status_in
+        );
+        assert_eq!(teams["N2 ENT Rectorat"], "support");
+        let shown = settings.to_masked_toml();
+        assert!(!shown.contains(KEY), "{shown}");
     }
 }

@@ -37,7 +37,7 @@ pub enum DaemonError {
     #[error("mailbox {0}: {1}")]
     Mailbox(String, String),
     #[error(transparent)]
-    Timers(#[from] Box<crate::actions::ActionError>),
+    Timers(#[from] crate::tickets::TicketError),
 }
 
 /// Totals of a `run --once`.
@@ -55,11 +55,22 @@ pub struct Summary {
 /// The shared parts every task uses.
 struct Shared {
     pipeline: Pipeline,
+    store: Store,
     wake_outbox: Notify,
     batch_size: usize,
     poll_interval: Duration,
     reopen_days: u32,
     max_message_bytes: u64,
+}
+
+impl Shared {
+    fn timers(&self) -> Timers<'_> {
+        Timers::new(
+            self.pipeline.tickets(),
+            self.store.clone(),
+            self.reopen_days,
+        )
+    }
 }
 
 /// How often SLA deadlines and resolved tickets are looked at.
@@ -75,7 +86,8 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     store.migrate().await?;
     let outbox = Outbox::new(&settings.smtp, store.clone())?;
     let shared = Shared {
-        pipeline: Pipeline::new(settings, store)?,
+        pipeline: Pipeline::new(settings, store.clone())?,
+        store,
         wake_outbox: Notify::new(),
         batch_size: settings.gateway.batch_size,
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
@@ -93,10 +105,7 @@ pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
     let started = std::time::Instant::now();
     let mut summary = read_every_mailbox(settings, &shared).await?;
     summary.intake_time = started.elapsed();
-    Timers::new(shared.pipeline.actions(), shared.reopen_days)
-        .sweep(chrono::Utc::now())
-        .await
-        .map_err(Box::new)?;
+    shared.timers().sweep(chrono::Utc::now()).await?;
     summary.sent = outbox.deliver_due().await?.sent;
     summary.total_time = started.elapsed();
     Ok(summary)
@@ -212,7 +221,7 @@ async fn wait_for_signal() {
 /// A timers pass every [`TIMER_PERIOD`]; an error is logged and the next
 /// pass tries again.
 async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
-    let timers = Timers::new(shared.pipeline.actions(), shared.reopen_days);
+    let timers = shared.timers();
     while !*stopped.borrow() {
         match timers.sweep(chrono::Utc::now()).await {
             Ok(done) if done.alerts + done.closed > 0 => {

@@ -10,7 +10,6 @@
 //! partner Guichet by formatted mail: its mail is applied by the pipeline,
 //! and every change told back through the outbox.
 
-pub mod actions;
 pub mod config;
 pub mod daemon;
 pub mod desk;
@@ -23,4 +22,5 @@ pub mod source;
 pub mod store;
 pub mod sync;
 pub mod text;
+pub mod tickets;
 pub mod timers;

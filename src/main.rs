@@ -9,16 +9,17 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use guichet::actions::{ActionError, Actions, Change, Request};
 use guichet::config::{LogFormat, Settings};
 use guichet::daemon;
+use guichet::desk::actor::Actor;
+use guichet::desk::change::Change;
 use guichet::desk::stats::{self, TicketRecord};
 use guichet::desk::status::Status;
 use guichet::intake::priority::Priority;
 use guichet::outbox::Outbox;
-use guichet::pipeline::Pipeline;
 use guichet::store::{timestamp, Store, TicketFilter};
-use guichet::sync::exchange::{partner_sides, replay, Exchange, PartnerSide, ReplayError};
+use guichet::sync::exchange::{partner_sides, replay, PartnerSide, ReplayError};
+use guichet::tickets::Tickets;
 use guichet::timers::Timers;
 
 #[derive(Parser)]
@@ -164,7 +165,7 @@ enum TicketsCommand {
         #[arg(long)]
         internal: bool,
         #[command(flatten)]
-        by: Actor,
+        by: By,
     },
     /// Give a ticket to a team, and optionally an agent.
     Assign {
@@ -174,7 +175,7 @@ enum TicketsCommand {
         #[arg(long)]
         agent: Option<String>,
         #[command(flatten)]
-        by: Actor,
+        by: By,
     },
     /// Change a ticket's priority class (bloquante, majeure, mineure); the
     /// SLA deadlines follow.
@@ -182,7 +183,7 @@ enum TicketsCommand {
         id: String,
         priority: String,
         #[command(flatten)]
-        by: Actor,
+        by: By,
     },
     /// Add a note: mailed to the requester, or kept for agents with --internal.
     Note {
@@ -191,13 +192,13 @@ enum TicketsCommand {
         #[arg(long)]
         internal: bool,
         #[command(flatten)]
-        by: Actor,
+        by: By,
     },
 }
 
 /// Who acts, recorded in the history as `agent:NAME`.
 #[derive(clap::Args)]
-struct Actor {
+struct By {
     #[arg(long = "by", value_name = "NAME", default_value = "cli")]
     name: String,
 }
@@ -213,7 +214,7 @@ fn main() -> ExitCode {
     };
     init_logging(&settings, cli.log_json);
     // A broken template file is a configuration error, found before any work.
-    if let Err(error) = guichet::pipeline::notifier_for(&settings) {
+    if let Err(error) = settings.notifier() {
         eprintln!("guichet: {error}");
         return ExitCode::from(2);
     }
@@ -377,8 +378,8 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Sweep => {
             let store = open_store(&settings).await?;
-            let actions = Actions::new(&settings, store.clone())?;
-            let done = Timers::new(&actions, settings.tickets.reopen_days)
+            let tickets = Tickets::from_settings(&settings, store.clone())?;
+            let done = Timers::new(&tickets, store.clone(), settings.tickets.reopen_days)
                 .sweep(chrono::Utc::now())
                 .await?;
             println!(
@@ -420,25 +421,13 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
 /// Applies an operator's change and delivers what it queued at once, so
 /// the requester is told now rather than at the daemon's next pass. A
 /// refused change exits 1 with the reason.
-async fn act(settings: &Settings, id: &str, by: &Actor, change: Change<'_>) -> Result<ExitCode> {
+async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Result<ExitCode> {
     let store = open_store(settings).await?;
-    let actions = Actions::new(settings, store.clone())?;
-    let actor = format!("agent:{}", by.name);
-    let request = Request {
-        ticket_id: id,
-        actor: &actor,
-        change,
-    };
-    match actions.perform(&request).await {
+    let tickets = Tickets::from_settings(settings, store.clone())?;
+    let actor = Actor::Agent(by.name.clone());
+    match tickets.perform(id, &actor, &change).await {
         Ok(()) => {}
-        Err(
-            error @ (ActionError::Transition { .. }
-            | ActionError::UnknownTicket(_)
-            | ActionError::UnknownTeam { .. }
-            | ActionError::UnknownAgent { .. }
-            | ActionError::EmptyNote
-            | ActionError::Conflict(_)),
-        ) => {
+        Err(error) if error.is_refusal() => {
             eprintln!("guichet: {error}");
             return Ok(ExitCode::FAILURE);
         }
@@ -461,7 +450,7 @@ async fn act(settings: &Settings, id: &str, by: &Actor, change: Change<'_>) -> R
 /// `guichet sync status`: the shared tickets whose partner side is behind
 /// (all of them with `--all`).
 async fn sync_status(settings: &Settings, all: bool, json: bool) -> Result<ExitCode> {
-    let exchange = Exchange::new(settings)?;
+    let exchange = settings.exchange(std::sync::Arc::new(settings.notifier()?))?;
     let store = open_store(settings).await?;
     let sides: Vec<PartnerSide> = partner_sides(&store, &exchange, chrono::Utc::now())
         .await?
@@ -510,8 +499,8 @@ fn partner_side_line(side: &PartnerSide) -> String {
 /// outbox delivered at once.
 async fn sync_replay(settings: &Settings, id: &str, partner: Option<&str>) -> Result<ExitCode> {
     let store = open_store(settings).await?;
-    let actions = Actions::new(settings, store.clone())?;
-    match replay(&actions, id, partner).await {
+    let exchange = settings.exchange(std::sync::Arc::new(settings.notifier()?))?;
+    match replay(&store, &exchange, id, partner).await {
         Ok(partners) => println!("{id}: current state sent to {}", partners.join(", ")),
         Err(
             error @ (ReplayError::UnknownTicket(_)
@@ -582,8 +571,8 @@ async fn open_store(settings: &Settings) -> Result<Store> {
 /// `guichet parse`: the intake's reading of one file, with no side effect.
 fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let pipeline_reader = Pipeline::reader_for(settings)?;
-    let reading = match pipeline_reader.read(&raw) {
+    let reader = settings.reader()?;
+    let reading = match reader.read(&raw) {
         Ok(reading) => reading,
         Err(error) => {
             if json {

@@ -1,16 +1,18 @@
 //! What time decides, not mail: SLA alerts when a deadline is near or past,
 //! and the closing of resolved tickets nobody answered. The daemon runs a
 //! pass every minute; `guichet sweep` runs one by hand. Each alert and each
-//! closing is its own transaction, through [`Actions`], so it is recorded
+//! closing is its own transaction, through [`Tickets`], so it is recorded
 //! and notified like any other change — and sent once: the `sla_alerts` row
 //! and the alert mail commit together, whichever daemon gets there first.
 
 use chrono::{DateTime, Utc};
 
-use crate::actions::{ActionError, Actions, Audience, Change, Request, StaffEvent};
+use crate::desk::actor::Actor;
+use crate::desk::change::Change;
 use crate::desk::sla::{to_paris, SlaState};
 use crate::desk::status::Status;
-use crate::store::{parse_timestamp, timestamp, HistoryEntry, Watched};
+use crate::store::{parse_timestamp, timestamp, HistoryEntry, Store, Watched};
+use crate::tickets::{self, Audience, StaffEvent, TicketError, Tickets};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -20,21 +22,23 @@ pub struct SweepSummary {
 }
 
 pub struct Timers<'a> {
-    actions: &'a Actions,
+    tickets: &'a Tickets,
+    store: Store,
     /// A resolved ticket left unanswered this long is closed.
     close_after: chrono::TimeDelta,
 }
 
 impl<'a> Timers<'a> {
-    pub fn new(actions: &'a Actions, reopen_days: u32) -> Self {
+    pub fn new(tickets: &'a Tickets, store: Store, reopen_days: u32) -> Self {
         Self {
-            actions,
+            tickets,
+            store,
             close_after: chrono::TimeDelta::days(i64::from(reopen_days)),
         }
     }
 
     /// One pass at `now`.
-    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepSummary, ActionError> {
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepSummary, TicketError> {
         Ok(SweepSummary {
             alerts: self.alert_deadlines(now).await?,
             closed: self.close_resolved(now).await?,
@@ -43,11 +47,11 @@ impl<'a> Timers<'a> {
 
     /// Tells the team, the agent and the escalation addresses once when a
     /// deadline comes within the warning delay, and once when it passes.
-    async fn alert_deadlines(&self, now: DateTime<Utc>) -> Result<usize, ActionError> {
-        let clock = self.actions.clock();
+    async fn alert_deadlines(&self, now: DateTime<Utc>) -> Result<usize, TicketError> {
+        let clock = self.tickets.clock();
         let horizon = timestamp(now + clock.warn_before);
         let mut sent = 0;
-        for watched in self.actions.store().watched_deadlines(&horizon).await? {
+        for watched in self.store.watched_deadlines(&horizon).await? {
             let Some(due) = parse_timestamp(&watched.due) else {
                 tracing::warn!(ticket = %watched.id, due = %watched.due, "unreadable deadline");
                 continue;
@@ -71,40 +75,36 @@ impl<'a> Timers<'a> {
         due: DateTime<Utc>,
         stage: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, ActionError> {
+    ) -> Result<bool, TicketError> {
         let at = timestamp(now);
-        let mut tx = self.actions.store().begin().await?;
+        let mut tx = self.store.begin().await?;
         if !tx
             .record_sla_alert(&watched.id, watched.deadline, stage, &at)
             .await?
         {
             return Ok(false);
         }
-        let Some(ticket) = tx.ticket_state(&watched.id).await? else {
-            return Ok(false);
+        let ticket = match tickets::read(&mut tx, &watched.id).await {
+            Ok(ticket) => ticket,
+            Err(TicketError::UnknownTicket(_)) => return Ok(false),
+            Err(error) => return Err(error),
         };
         let event = alert_event(watched.deadline, stage);
         let detail = format!(
             "échéance le {} (heure de Paris)",
             to_paris(due).format("%d/%m/%Y à %H:%M")
         );
-        tx.append_history(&HistoryEntry {
-            ticket_id: &ticket.id,
-            at: &at,
-            actor: "system",
-            action: "sla_alert",
-            from_value: Some(watched.deadline),
-            to_value: Some(stage),
-            note: Some(&watched.due),
-        })
-        .await?;
+        let alert = HistoryEntry::new(&ticket.id, &at, "system", "sla_alert")
+            .values(Some(watched.deadline), Some(stage))
+            .note(Some(&watched.due));
+        tx.append_history(&alert).await?;
         let staff = StaffEvent {
             event: &event,
             detail: Some(&detail),
             note: None,
-            actor: "system",
+            actor: &Actor::System,
         };
-        self.actions
+        self.tickets
             .tell_staff(&mut tx, &ticket, &staff, Audience::TeamAndEscalation, &at)
             .await?;
         tx.commit().await?;
@@ -114,23 +114,19 @@ impl<'a> Timers<'a> {
 
     /// Closes resolved tickets whose requester did not answer in time; the
     /// requester is told, as for any status change.
-    async fn close_resolved(&self, now: DateTime<Utc>) -> Result<usize, ActionError> {
+    async fn close_resolved(&self, now: DateTime<Utc>) -> Result<usize, TicketError> {
         let cutoff = timestamp(now - self.close_after);
+        let close = Change::Status {
+            to: Status::Ferme,
+            note: None,
+            internal: false,
+        };
         let mut closed = 0;
-        for id in self.actions.store().resolved_before(&cutoff).await? {
-            let request = Request {
-                ticket_id: &id,
-                actor: "system",
-                change: Change::Status {
-                    to: Status::Ferme,
-                    note: None,
-                    internal: false,
-                },
-            };
-            match self.actions.perform(&request).await {
+        for id in self.store.resolved_before(&cutoff).await? {
+            match self.tickets.perform(&id, &Actor::System, &close).await {
                 Ok(()) => closed += 1,
                 // Reopened or closed by someone else meanwhile: nothing to do.
-                Err(ActionError::Conflict(_) | ActionError::Transition { .. }) => {}
+                Err(TicketError::Conflict(_) | TicketError::Transition { .. }) => {}
                 Err(error) => return Err(error),
             }
         }

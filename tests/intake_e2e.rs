@@ -502,8 +502,10 @@ fn reply_mail(
 /// stranger's mail is held without anything being sent to anyone.
 #[tokio::test]
 async fn replies_thread_reopen_and_hold_strangers() {
-    use guichet::actions::{Actions, Change, Request};
+    use guichet::desk::actor::Actor;
+    use guichet::desk::change::Change;
     use guichet::desk::status::Status;
+    use guichet::tickets::Tickets;
 
     let w = world("replies").await;
     let mid = format!("replies-{}@etab.example.test", std::process::id());
@@ -574,17 +576,16 @@ async fn replies_thread_reopen_and_hold_strangers() {
         .is_empty());
 
     // Resolved, then the requester answers: reopened.
-    let actions = Actions::new(&w.settings, store.clone()).unwrap();
-    let change = |to| Request {
-        ticket_id: "CG42N1-000001",
-        actor: "agent:test",
-        change: Change::Status {
-            to,
-            note: None,
-            internal: false,
-        },
+    let tickets = Tickets::from_settings(&w.settings, store.clone()).unwrap();
+    let agent = Actor::Agent("test".into());
+    let change = |to| Change::Status {
+        to,
+        note: None,
+        internal: false,
     };
-    actions.perform(&change(Status::Resolu)).await.unwrap();
+    let (resolved, closed) = (change(Status::Resolu), change(Status::Ferme));
+    let perform = |change| tickets.perform("CG42N1-000001", &agent, change);
+    perform(&resolved).await.unwrap();
     let again = reply_mail(
         &w.requester,
         &w.support,
@@ -600,8 +601,8 @@ async fn replies_thread_reopen_and_hold_strangers() {
     );
 
     // Closed, then the requester answers: a new ticket that refers to it.
-    actions.perform(&change(Status::Resolu)).await.unwrap();
-    actions.perform(&change(Status::Ferme)).await.unwrap();
+    perform(&resolved).await.unwrap();
+    perform(&closed).await.unwrap();
     let late = reply_mail(
         &w.requester,
         &w.support,

@@ -15,6 +15,7 @@
 
 use crate::intake::priority::Priority;
 
+use super::change::Change;
 use super::status::Status;
 
 /// One command line, understood.
@@ -41,6 +42,48 @@ pub struct AgentMail {
 impl AgentMail {
     pub fn is_internal(&self) -> bool {
         self.commands.contains(&Command::Internal)
+    }
+
+    /// The changes the mail asks of a ticket in `team` (else
+    /// `default_team`, when only an agent is named): the assignment first,
+    /// then statuses and priority in the order written, then the answer —
+    /// as the note of the last status change when there is one (one mail
+    /// to the requester), else as a note of its own.
+    pub fn changes<'m>(&'m self, team: Option<&'m str>, default_team: &'m str) -> Vec<Change<'m>> {
+        let text = Some(self.text.as_str()).filter(|t| !t.is_empty());
+        let internal = self.is_internal();
+        let last_status = self
+            .commands
+            .iter()
+            .rposition(|c| matches!(c, Command::Status(_)));
+        let named_team = self.commands.iter().find_map(|c| match c {
+            Command::Team(team) => Some(team.as_str()),
+            _ => None,
+        });
+        let agent = self.commands.iter().find_map(|c| match c {
+            Command::Agent(agent) => Some(agent.as_str()),
+            _ => None,
+        });
+        let mut changes: Vec<Change> = Vec::new();
+        if named_team.is_some() || agent.is_some() {
+            let team = named_team.or(team).unwrap_or(default_team);
+            changes.push(Change::Assign { team, agent });
+        }
+        for (i, command) in self.commands.iter().enumerate() {
+            match command {
+                Command::Status(to) => changes.push(Change::Status {
+                    to: *to,
+                    note: text.filter(|_| Some(i) == last_status),
+                    internal,
+                }),
+                Command::Priority(priority) => changes.push(Change::Priority(*priority)),
+                Command::Team(_) | Command::Agent(_) | Command::Internal => {}
+            }
+        }
+        if let (Some(text), None) = (text, last_status) {
+            changes.push(Change::Note { text, internal });
+        }
+        changes
     }
 }
 
@@ -123,6 +166,37 @@ fn fold(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The answer goes with the last status change, so that the requester
+    /// gets one mail; an agent alone is assigned in the ticket's team.
+    #[test]
+    fn commands_become_changes_in_order() {
+        let mail =
+            read_agent_mail("#agent bob\n#statut en_attente\n#priorite majeure\nQuel modèle ?");
+        assert_eq!(
+            mail.changes(Some("ent"), "support"),
+            [
+                Change::Assign {
+                    team: "ent",
+                    agent: Some("bob")
+                },
+                Change::Status {
+                    to: Status::EnAttente,
+                    note: Some("Quel modèle ?"),
+                    internal: false
+                },
+                Change::Priority(Priority::Majeure),
+            ]
+        );
+        let note = read_agent_mail("#interne\nVu avec le rectorat.");
+        assert_eq!(
+            note.changes(None, "support"),
+            [Change::Note {
+                text: "Vu avec le rectorat.",
+                internal: true
+            }]
+        );
+    }
 
     #[test]
     fn leading_command_lines_then_the_answer() {

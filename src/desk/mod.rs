@@ -3,11 +3,14 @@
 //! it ends with. No I/O here: the pipeline carries the plan out in one
 //! transaction.
 
+pub mod actor;
+pub mod change;
 pub mod commands;
 pub mod sla;
 pub mod staff;
 pub mod stats;
 pub mod status;
+pub mod ticket;
 
 use serde::Serialize;
 

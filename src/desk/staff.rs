@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::actor::Actor;
+
 /// An agent as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
@@ -22,10 +24,10 @@ pub enum Member<'a> {
 
 impl Member<'_> {
     /// How the member is named in the history.
-    pub fn actor(&self) -> String {
+    pub fn actor(&self) -> Actor {
         match self {
-            Member::Agent(agent) => format!("agent:{}", agent.name),
-            Member::Team(team) => format!("team:{team}"),
+            Member::Agent(agent) => Actor::Agent(agent.name.clone()),
+            Member::Team(team) => Actor::Team(team.to_string()),
         }
     }
 }
@@ -91,8 +93,10 @@ impl Staff {
     }
 
     /// The address of an `agent:NAME` actor, when configured.
-    pub fn address_of(&self, actor: &str) -> Option<&str> {
-        let name = actor.strip_prefix("agent:")?;
+    pub fn address_of(&self, actor: &Actor) -> Option<&str> {
+        let Actor::Agent(name) = actor else {
+            return None;
+        };
         self.agent(name).map(|a| a.address.as_str())
     }
 
@@ -147,13 +151,13 @@ mod tests {
         assert_eq!(
             staff
                 .identify("alice.martin@CG42.example")
-                .map(|m| m.actor()),
+                .map(|m| m.actor().to_string()),
             Some("agent:alice".to_string())
         );
         assert_eq!(
             staff
                 .identify("maintenance@cg42.example")
-                .map(|m| m.actor()),
+                .map(|m| m.actor().to_string()),
             Some("team:maintenance".to_string())
         );
         assert_eq!(staff.identify("parent@gmail.example"), None);

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::status::Status;
 use crate::intake::priority::Priority;
+use crate::store::{parse_timestamp, TicketTimes};
 
 /// The `by_team` key of tickets no team was given.
 pub const NO_TEAM: &str = "(aucune)";
@@ -32,6 +33,56 @@ pub struct TicketRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub take_charge_by: Option<DateTime<Utc>>,
     pub resolve_by: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TicketTimes> for TicketRecord {
+    type Error = UnreadableTime;
+
+    /// Fails on the first unreadable timestamp, naming the ticket and the
+    /// column: skipping the ticket instead would quietly change every
+    /// indicator computed from the others.
+    fn try_from(times: TicketTimes) -> Result<Self, UnreadableTime> {
+        let id = times.id.as_str();
+        let created_at = stored_time(id, "created_at", &times.created_at)?;
+        let optional = |column: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|text| stored_time(id, column, text))
+                .transpose()
+        };
+        let taken_at = optional("taken_at", &times.taken_at)?;
+        let resolved_at = optional("resolved_at", &times.resolved_at)?;
+        let take_charge_by = optional("take_charge_by", &times.take_charge_by)?;
+        let resolve_by = optional("resolve_by", &times.resolve_by)?;
+        Ok(TicketRecord {
+            id: times.id,
+            status: times.status,
+            priority: times.priority,
+            team: times.team,
+            created_at,
+            taken_at,
+            resolved_at,
+            take_charge_by,
+            resolve_by,
+        })
+    }
+}
+
+/// A timestamp column of a ticket, read back.
+fn stored_time(ticket: &str, column: &str, text: &str) -> Result<DateTime<Utc>, UnreadableTime> {
+    parse_timestamp(text).ok_or_else(|| UnreadableTime {
+        ticket: ticket.to_string(),
+        column: column.to_string(),
+        text: text.to_string(),
+    })
+}
+
+/// A stored time of a ticket that cannot be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ticket {ticket}: {column} {text:?} is not an RFC 3339 time")]
+pub struct UnreadableTime {
+    pub ticket: String,
+    pub column: String,
+    pub text: String,
 }
 
 /// Counts, delays and SLA compliance over a set of tickets.
@@ -396,6 +447,45 @@ fn lateness(minutes: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(taken_at: Option<&str>) -> TicketTimes {
+        TicketTimes {
+            id: "CG42N1-000007".into(),
+            status: "pris_en_charge".into(),
+            priority: "majeure".into(),
+            team: Some("ent".into()),
+            created_at: "2026-11-23T08:12:00.000000Z".into(),
+            taken_at: taken_at.map(String::from),
+            resolved_at: None,
+            take_charge_by: Some("2026-11-23T09:12:00.000000Z".into()),
+            resolve_by: Some("2026-11-25T08:12:00.000000Z".into()),
+        }
+    }
+
+    #[test]
+    fn stored_times_read_back_as_utc_instants() {
+        let record = TicketRecord::try_from(stored(Some("2026-11-23T08:40:30.500000Z"))).unwrap();
+        let at = |d, h, m, s| Utc.with_ymd_and_hms(2026, 11, d, h, m, s).unwrap();
+        assert_eq!(record.id, "CG42N1-000007");
+        assert_eq!(record.team.as_deref(), Some("ent"));
+        assert_eq!(record.created_at, at(23, 8, 12, 0));
+        assert_eq!(
+            record.taken_at,
+            Some(at(23, 8, 40, 30) + chrono::TimeDelta::milliseconds(500))
+        );
+        assert_eq!(record.resolved_at, None);
+        assert_eq!(record.take_charge_by, Some(at(23, 9, 12, 0)));
+        assert_eq!(record.resolve_by, Some(at(25, 8, 12, 0)));
+    }
+
+    #[test]
+    fn an_unreadable_time_names_the_ticket_and_the_column() {
+        let error = TicketRecord::try_from(stored(Some("lundi 9 h"))).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ticket CG42N1-000007: taken_at \"lundi 9 h\" is not an RFC 3339 time"
+        );
+    }
     use chrono::{TimeDelta, TimeZone};
 
     /// Monday 3 March 2025 at `hour:minute` UTC.

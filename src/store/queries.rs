@@ -1,11 +1,9 @@
 //! The statements: writes inside a [`Batch`], reads on the [`Store`].
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{parse_timestamp, Batch, Result, Store, StoreError};
-use crate::desk::stats::TicketRecord;
+use super::{Batch, Result, Store, StoreError};
 
 /// An inbound mail as recorded once (dedupe key, outcome, raw bytes).
 #[derive(Debug, Clone)]
@@ -80,6 +78,36 @@ pub struct HistoryEntry<'a> {
     pub from_value: Option<&'a str>,
     pub to_value: Option<&'a str>,
     pub note: Option<&'a str>,
+}
+
+impl<'a> HistoryEntry<'a> {
+    /// A row saying that `actor` did `action` on the ticket at `at`; the
+    /// values and the note are added with [`HistoryEntry::values`] and
+    /// [`HistoryEntry::note`].
+    pub fn new(ticket_id: &'a str, at: &'a str, actor: &'a str, action: &'a str) -> Self {
+        Self {
+            ticket_id,
+            at,
+            actor,
+            action,
+            from_value: None,
+            to_value: None,
+            note: None,
+        }
+    }
+
+    /// What the action changed, from and to.
+    pub fn values(self, from: Option<&'a str>, to: Option<&'a str>) -> Self {
+        Self {
+            from_value: from,
+            to_value: to,
+            ..self
+        }
+    }
+
+    pub fn note(self, note: Option<&'a str>) -> Self {
+        Self { note, ..self }
+    }
 }
 
 /// A rendered mail waiting in the outbox.
@@ -236,7 +264,7 @@ pub struct Watched {
 }
 
 /// The times of a ticket the indicators are computed from, as stored;
-/// [`TicketRecord::try_from`] reads them back for `desk::stats`.
+/// `desk::stats::TicketRecord::try_from` reads them back.
 #[derive(Debug, Clone)]
 pub struct TicketTimes {
     pub id: String,
@@ -253,47 +281,6 @@ pub struct TicketTimes {
 /// Outbox kinds that answer an incoming mail automatically: what the
 /// per-sender answer limit counts.
 const AUTOMATIC_ANSWERS: &str = "('acknowledgement', 'too_big', 'refusal')";
-
-impl TryFrom<TicketTimes> for TicketRecord {
-    type Error = StoreError;
-
-    /// Fails on the first unreadable timestamp, naming the ticket and the
-    /// column: skipping the ticket instead would quietly change every
-    /// indicator computed from the others.
-    fn try_from(times: TicketTimes) -> Result<Self> {
-        let id = times.id.as_str();
-        let created_at = stored_time(id, "created_at", &times.created_at)?;
-        let optional = |column: &str, text: &Option<String>| {
-            text.as_deref()
-                .map(|text| stored_time(id, column, text))
-                .transpose()
-        };
-        let taken_at = optional("taken_at", &times.taken_at)?;
-        let resolved_at = optional("resolved_at", &times.resolved_at)?;
-        let take_charge_by = optional("take_charge_by", &times.take_charge_by)?;
-        let resolve_by = optional("resolve_by", &times.resolve_by)?;
-        Ok(TicketRecord {
-            id: times.id,
-            status: times.status,
-            priority: times.priority,
-            team: times.team,
-            created_at,
-            taken_at,
-            resolved_at,
-            take_charge_by,
-            resolve_by,
-        })
-    }
-}
-
-/// A timestamp column of a ticket, read back.
-fn stored_time(ticket: &str, column: &str, text: &str) -> Result<DateTime<Utc>> {
-    parse_timestamp(text).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "ticket {ticket}: {column} {text:?} is not an RFC 3339 time"
-        ))
-    })
-}
 
 /// Statuses after which no deadline is watched.
 const FINISHED: &str = "('resolu', 'ferme', 'sans_suite')";
@@ -1084,50 +1071,4 @@ fn json_list(text: &str) -> Result<Vec<String>> {
 /// PostgreSQL text cannot hold NUL; a mail can. Dropped rather than refused.
 fn nul_free(text: &str) -> String {
     text.replace('\0', "")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn stored(taken_at: Option<&str>) -> TicketTimes {
-        TicketTimes {
-            id: "CG42N1-000007".into(),
-            status: "pris_en_charge".into(),
-            priority: "majeure".into(),
-            team: Some("ent".into()),
-            created_at: "2026-11-23T08:12:00.000000Z".into(),
-            taken_at: taken_at.map(String::from),
-            resolved_at: None,
-            take_charge_by: Some("2026-11-23T09:12:00.000000Z".into()),
-            resolve_by: Some("2026-11-25T08:12:00.000000Z".into()),
-        }
-    }
-
-    #[test]
-    fn stored_times_read_back_as_utc_instants() {
-        let record = TicketRecord::try_from(stored(Some("2026-11-23T08:40:30.500000Z"))).unwrap();
-        let at = |d, h, m, s| Utc.with_ymd_and_hms(2026, 11, d, h, m, s).unwrap();
-        assert_eq!(record.id, "CG42N1-000007");
-        assert_eq!(record.team.as_deref(), Some("ent"));
-        assert_eq!(record.created_at, at(23, 8, 12, 0));
-        assert_eq!(
-            record.taken_at,
-            Some(at(23, 8, 40, 30) + chrono::TimeDelta::milliseconds(500))
-        );
-        assert_eq!(record.resolved_at, None);
-        assert_eq!(record.take_charge_by, Some(at(23, 9, 12, 0)));
-        assert_eq!(record.resolve_by, Some(at(25, 8, 12, 0)));
-    }
-
-    #[test]
-    fn an_unreadable_time_names_the_ticket_and_the_column() {
-        let error = TicketRecord::try_from(stored(Some("lundi 9 h"))).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "database holds an unreadable value: ticket CG42N1-000007: \
-             taken_at \"lundi 9 h\" is not an RFC 3339 time"
-        );
-    }
 }

@@ -6,22 +6,23 @@
 //! [`crate::actions::Actions`], so that every path that changes a ticket
 //! can tell the partners.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
 use super::outbound;
-use super::settings::{Partner, Speaks};
-use crate::actions::Actions;
-use crate::config::{ConfigError, Settings};
-use crate::desk::status::Status;
+use super::settings::{Context, Partner, Speaks, SyncSettings};
+use super::SyncError;
+use crate::desk::actor::Actor;
+use crate::desk::ticket::Ticket;
 use crate::intake::auth::{self, Method};
 use crate::intake::classify::Kind;
-use crate::intake::routing::Router;
 use crate::intake::Reading;
 use crate::notify::Notifier;
 use crate::store::{
-    parse_timestamp, timestamp, Batch, HistoryEntry, QueuedMail, Store, StoreError, TicketState,
+    parse_timestamp, timestamp, Batch, HistoryEntry, QueuedMail, Store, StoreError,
 };
 
 use super::wire::{self, PlainMail};
@@ -39,14 +40,15 @@ pub struct Exchange {
     own_addresses: Vec<String>,
     prefix: String,
     digits: usize,
-    router: Router,
     /// Teams a ticket may be assigned to here.
     teams: Vec<String>,
+    /// Mints the Message-IDs of sync mail, as of every mail we send.
+    notifier: Arc<Notifier>,
 }
 
 /// Whose sync mail this is, as far as its sender tells.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Origin<'a> {
+pub enum Origin<'a> {
     /// From one of the partner's addresses (still to be proven).
     Partner(&'a Partner),
     /// Shaped or delivered like sync mail, from nobody we know.
@@ -77,39 +79,36 @@ pub(crate) struct SyncMail<'a> {
 }
 
 impl Exchange {
-    /// The exchange the settings describe (already validated by
-    /// [`Settings::load`]; keys are read again here).
-    pub fn new(settings: &Settings) -> Result<Self, ConfigError> {
-        let sync = &settings.sync;
-        let from_text = sync.from.as_deref().unwrap_or(&settings.smtp.from);
-        let from: Mailbox = from_text.parse().map_err(|e| ConfigError::Invalid {
-            key: if sync.from.is_some() {
-                "sync.from"
-            } else {
-                "smtp.from"
-            }
-            .into(),
-            problem: format!("not a mail address ({e})"),
+    /// The exchange the `[sync]` section describes, checked against the
+    /// rest of the configuration (`context`).
+    pub fn new(
+        section: &SyncSettings,
+        context: &Context<'_>,
+        notifier: Arc<Notifier>,
+    ) -> Result<Self, SyncError> {
+        let from = context.from.clone().ok_or_else(|| SyncError::Setting {
+            key: "sync.from".into(),
+            problem: "not a mail address".into(),
         })?;
-        let context = settings.sync_context();
         let mut own_addresses = context.own_addresses.clone();
         own_addresses.push(from.email.to_string().to_lowercase());
+        let (prefix, digits) = context.numbering;
         Ok(Self {
-            partners: sync.resolve(&context)?,
+            partners: section.resolve(context)?,
             teams: context.teams.iter().map(|t| t.to_string()).collect(),
-            admin: sync.admin.clone(),
-            mailbox: sync.mailbox.clone(),
-            instance: sync.instance.clone(),
-            authserv_id: sync
+            admin: section.admin.clone(),
+            mailbox: section.mailbox.clone(),
+            instance: section.instance.clone(),
+            authserv_id: section
                 .authserv_id
                 .clone()
-                .or_else(|| settings.gateway.authserv_id.clone()),
+                .or_else(|| context.authserv_id.map(str::to_string)),
             from,
-            loop_domain: settings.message_id_domain(),
+            loop_domain: context.loop_domain.clone(),
             own_addresses,
-            prefix: settings.tickets.prefix.clone(),
-            digits: settings.tickets.digits,
-            router: settings.router()?,
+            prefix: prefix.to_string(),
+            digits,
+            notifier,
         })
     }
 
@@ -131,10 +130,6 @@ impl Exchange {
         (&self.prefix, self.digits)
     }
 
-    pub(crate) fn router(&self) -> &Router {
-        &self.router
-    }
-
     /// Whether a partner's team name is one of ours: team names are each
     /// instance's own, and an unknown one is not applied.
     pub(crate) fn knows_team(&self, team: &str) -> bool {
@@ -145,9 +140,9 @@ impl Exchange {
     /// that made it (no echo).
     pub(crate) fn partners_except<'a>(
         &'a self,
-        actor: &'a str,
+        actor: &'a Actor,
     ) -> impl Iterator<Item = &'a Partner> {
-        self.partners.iter().filter(move |p| p.actor() != actor)
+        self.partners.iter().filter(move |p| p.actor() != *actor)
     }
 
     /// Whether `reading`, read in `mailbox`, is a sync mail, and whose.
@@ -161,7 +156,7 @@ impl Exchange {
     ///   the shape of one (a `Guichet-Sync:` line, or a remedy partner's
     ///   incident number and key labels) — a bounce excepted, since it may
     ///   quote ours — or when it is a request read in the sync mailbox.
-    pub(crate) fn recognise(&self, mailbox: &str, reading: &Reading) -> Option<Origin<'_>> {
+    pub fn recognise(&self, mailbox: &str, reading: &Reading) -> Option<Origin<'_>> {
         if self.partners.is_empty() {
             return None;
         }
@@ -238,7 +233,6 @@ impl Exchange {
     pub(crate) async fn queue_sync_mail(
         &self,
         tx: &mut Batch,
-        notifier: &Notifier,
         mail: SyncMail<'_>,
         now: &str,
     ) -> Result<(), StoreError> {
@@ -247,7 +241,7 @@ impl Exchange {
             to: &mail.partner.to,
             subject: mail.subject,
             text: mail.text,
-            message_id: notifier.new_message_id(mail.ticket_id),
+            message_id: self.notifier.new_message_id(mail.ticket_id),
             in_reply_to: mail.in_reply_to,
             loop_domain: &self.loop_domain,
         });
@@ -295,7 +289,6 @@ impl Exchange {
     pub(crate) async fn report_to_admin(
         &self,
         tx: &mut Batch,
-        notifier: &Notifier,
         cause: &str,
         subject: &str,
         text: &str,
@@ -321,7 +314,7 @@ impl Exchange {
             "\nUn seul avis par cause et par heure est envoyé.\nCause : {cause}\n\n-- \n{}\n",
             self.signature()
         ));
-        self.queue_notice(tx, notifier, admin, "sync_report", subject, body, now)
+        self.queue_notice(tx, admin, "sync_report", subject, body, now)
             .await
     }
 
@@ -330,7 +323,6 @@ impl Exchange {
     pub(crate) async fn error_to_partner(
         &self,
         tx: &mut Batch,
-        notifier: &Notifier,
         partner: &Partner,
         reading: &Reading,
         problem: &str,
@@ -356,16 +348,8 @@ impl Exchange {
             from = mail.from.as_ref().map(|a| a.email.as_str()).unwrap_or("(inconnu)"),
             signature = self.signature(),
         );
-        self.queue_notice(
-            tx,
-            notifier,
-            &partner.admin,
-            "sync_error",
-            &subject,
-            body,
-            now,
-        )
-        .await
+        self.queue_notice(tx, &partner.admin, "sync_error", &subject, body, now)
+            .await
     }
 
     fn signature(&self) -> String {
@@ -377,7 +361,6 @@ impl Exchange {
     async fn queue_notice(
         &self,
         tx: &mut Batch,
-        notifier: &Notifier,
         to: &str,
         kind: &str,
         subject: &str,
@@ -389,7 +372,7 @@ impl Exchange {
             to,
             subject,
             text,
-            message_id: notifier.new_message_id("sync"),
+            message_id: self.notifier.new_message_id("sync"),
             in_reply_to: None,
             loop_domain: &self.loop_domain,
         });
@@ -570,16 +553,16 @@ pub enum ReplayError {
 /// ticket not shared yet with the named partner is shared now. Returns the
 /// partners told.
 pub async fn replay(
-    actions: &Actions,
+    store: &Store,
+    exchange: &Exchange,
     ticket_id: &str,
     partner: Option<&str>,
 ) -> Result<Vec<String>, ReplayError> {
-    let exchange = actions.sync();
-    let mut tx = actions.store().begin().await?;
-    let ticket = tx
-        .ticket_state(ticket_id)
-        .await?
-        .ok_or_else(|| ReplayError::UnknownTicket(ticket_id.to_string()))?;
+    let mut tx = store.begin().await?;
+    let ticket = match tx.ticket_state(ticket_id).await? {
+        Some(row) => Ticket::try_from(row).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        None => return Err(ReplayError::UnknownTicket(ticket_id.to_string())),
+    };
     let targets: Vec<&Partner> = match partner {
         Some(name) => vec![exchange
             .partner(name)
@@ -607,44 +590,48 @@ pub async fn replay(
     }
     let now = timestamp(Utc::now());
     for partner in &targets {
-        resend(actions, &mut tx, partner, &ticket, &now).await?;
+        exchange.resend(&mut tx, partner, &ticket, &now).await?;
     }
     tx.commit().await?;
     Ok(targets.iter().map(|p| p.name.clone()).collect())
 }
 
-/// One partner's part of a replay.
-async fn resend(
-    actions: &Actions,
-    tx: &mut Batch,
-    partner: &Partner,
-    ticket: &TicketState,
-    now: &str,
-) -> Result<(), StoreError> {
-    let Some(link) = tx.sync_link(&partner.name, &ticket.id).await? else {
-        return outbound::share(actions, tx, partner, ticket, now).await;
-    };
-    match &partner.speaks {
-        Speaks::Guichet { .. } => {
-            outbound::snapshot(actions, tx, partner, &link, ticket, true, now).await
-        }
-        Speaks::Remedy { settings, .. } if link.remote_id.is_none() => {
-            outbound::submit(actions, tx, partner, settings, ticket, now).await
-        }
-        Speaks::Remedy { settings, .. } => {
-            let told = outbound::Told {
-                status: Status::from_text(&ticket.status),
-                note: Some(outbound::ToldNote {
-                    author: "system".into(),
-                    text: format!("État actuel du ticket Guichet {} renvoyé.", ticket.id),
-                    public: false,
-                }),
-                resolution: None,
-            };
-            outbound::tell_itsm(
-                actions, tx, partner, settings, &link, &ticket.id, &told, now,
-            )
-            .await
+impl Exchange {
+    /// One partner's part of a replay.
+    async fn resend(
+        &self,
+        tx: &mut Batch,
+        partner: &Partner,
+        ticket: &Ticket,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let Some(link) = tx.sync_link(&partner.name, &ticket.id).await? else {
+            return outbound::share(self, tx, partner, ticket, now).await;
+        };
+        match &partner.speaks {
+            Speaks::Guichet { .. } => {
+                outbound::snapshot(self, tx, partner, &link, ticket, true, now).await
+            }
+            Speaks::Remedy { settings, .. } if link.remote_id.is_none() => {
+                outbound::submit(self, tx, partner, settings, ticket, now).await
+            }
+            Speaks::Remedy { settings, .. } => {
+                let told = outbound::Told {
+                    status: Some(ticket.status),
+                    note: Some(outbound::ToldNote {
+                        author: Actor::System.to_string(),
+                        text: format!("État actuel du ticket Guichet {} renvoyé.", ticket.id),
+                        public: false,
+                    }),
+                    resolution: None,
+                };
+                let itsm = outbound::Itsm {
+                    partner,
+                    settings,
+                    link: &link,
+                };
+                outbound::tell_itsm(self, tx, &itsm, &ticket.id, &told, now).await
+            }
         }
     }
 }
@@ -679,6 +666,9 @@ mod tests {
             own_addresses: Vec::new(),
             teams: vec!["support"],
             authserv_id: None,
+            from: "support@cg42.example".parse().ok(),
+            loop_domain: "cg42.example".into(),
+            numbering: ("CG42N1", 6),
         };
         settings.resolve(&context).unwrap()
     }

@@ -17,8 +17,8 @@
 
 pub mod exchange;
 pub mod grammar;
-pub(crate) mod inbound;
-pub(crate) mod outbound;
+pub mod inbound;
+pub mod outbound;
 pub mod partner;
 pub mod remedy;
 pub mod settings;
@@ -155,17 +155,6 @@ impl SyncError {
     }
 }
 
-/// How a change made by a partner Guichet is recorded: `partner:NAME`.
-pub const PARTNER_ACTOR: &str = "partner:";
-
-/// Whether the requester is told of a change made by `actor`. A partner
-/// Guichet already told them when the change was made there: telling them
-/// again from here would double every mail. The ITSM never writes to our
-/// requesters, so its changes (`itsm:NAME`) are told as any other.
-pub fn tells_requester(actor: &str) -> bool {
-    !actor.starts_with(PARTNER_ACTOR)
-}
-
 /// A secret shared with one partner: the `Key` of the remedy dialect, the
 /// HMAC key of the guichet dialect. `Debug` never shows it.
 #[derive(Clone)]
@@ -271,12 +260,5 @@ mod tests {
         };
         assert_eq!(unknown.kind(), ErrorKind::Malformed);
         assert!(unknown.message_fr().contains("« CG42N1-999999 »"));
-    }
-
-    #[test]
-    fn only_a_partner_guichet_has_told_the_requester_already() {
-        assert!(!tells_requester("partner:prestataire"));
-        assert!(tells_requester("itsm:academie"));
-        assert!(tells_requester("agent:alice"));
     }
 }

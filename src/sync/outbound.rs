@@ -8,46 +8,44 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::exchange::{history, SyncMail};
+use super::exchange::{history, Exchange, SyncMail};
 use super::grammar::same_label;
 use super::partner::{self, Direction, SyncMessage, TicketSnapshot};
 use super::remedy::{self, ModifyTemplate, NewTicket, RemedySettings, TicketChange, WorkInfo};
 use super::settings::{Partner, Speaks};
-use crate::actions::{Actions, Change};
+use crate::desk::actor::Actor;
+use crate::desk::change::Change;
 use crate::desk::status::Status;
-use crate::intake::fields::RequestFields;
-use crate::intake::priority::Priority;
-use crate::store::{parse_timestamp, Batch, StoreError, SyncLink, TicketState};
+use crate::desk::ticket::Ticket;
+use crate::store::{parse_timestamp, Batch, StoreError, SyncLink};
 
 /// A ticket was created (from a requester's mail, or as the copy of a
 /// partner's): shared with every partner that takes new tickets, except
 /// the one it came from.
-pub(crate) async fn after_creation(
-    actions: &Actions,
+pub async fn after_creation(
+    exchange: &Exchange,
     tx: &mut Batch,
-    ticket: &TicketState,
-    actor: &str,
+    ticket: &Ticket,
+    actor: &Actor,
     now: &str,
 ) -> Result<(), StoreError> {
-    let exchange = actions.sync();
     for partner in exchange.partners_except(actor).filter(|p| p.new_tickets) {
-        share(actions, tx, partner, ticket, now).await?;
+        share(exchange, tx, partner, ticket, now).await?;
     }
     Ok(())
 }
 
-/// A change went through [`Actions::apply`]: every partner the ticket is
-/// shared with is told, but the one that made it.
-pub(crate) async fn after_change(
-    actions: &Actions,
+/// A change of a ticket was applied: every partner the ticket is shared
+/// with is told, but the one that made it (no echo).
+pub async fn after_change(
+    exchange: &Exchange,
     tx: &mut Batch,
-    before: &TicketState,
-    actor: &str,
+    before: &Ticket,
+    actor: &Actor,
     change: &Change<'_>,
     now: &str,
 ) -> Result<(), StoreError> {
-    let exchange = actions.sync();
-    let mut after: Option<TicketState> = None;
+    let mut after: Option<Ticket> = None;
     for partner in exchange.partners_except(actor) {
         let Some(link) = tx.sync_link(&partner.name, &before.id).await? else {
             continue;
@@ -59,10 +57,15 @@ pub(crate) async fn after_change(
         match &partner.speaks {
             Speaks::Remedy { settings, .. } => {
                 let told = Told::of(before, &state, actor, change);
-                tell_itsm(actions, tx, partner, settings, &link, &state.id, &told, now).await?;
+                let itsm = Itsm {
+                    partner,
+                    settings,
+                    link: &link,
+                };
+                tell_itsm(exchange, tx, &itsm, &state.id, &told, now).await?;
             }
             Speaks::Guichet { .. } => {
-                snapshot(actions, tx, partner, &link, &state, false, now).await?
+                snapshot(exchange, tx, partner, &link, &state, false, now).await?
             }
         }
         after = Some(state);
@@ -70,70 +73,47 @@ pub(crate) async fn after_change(
     Ok(())
 }
 
-/// The requester answered a ticket (outside [`Actions::apply`]: the
-/// pipeline resumes or reopens it itself): the ITSM gets their words as
-/// public work info with the status when it moved, a partner Guichet a
-/// snapshot.
-pub(crate) async fn after_requester_reply(
-    actions: &Actions,
-    tx: &mut Batch,
-    before: &TicketState,
-    requester: &str,
-    text: &str,
-    now: &str,
-) -> Result<(), StoreError> {
-    let actor = format!("requester:{requester}");
-    let change = Change::Note {
-        text,
-        internal: false,
-    };
-    after_change(actions, tx, before, &actor, &change, now).await
-}
-
 /// Shares a ticket with a partner: the link, then the `Submit` or the first
 /// snapshot.
 pub(crate) async fn share(
-    actions: &Actions,
+    exchange: &Exchange,
     tx: &mut Batch,
     partner: &Partner,
-    ticket: &TicketState,
+    ticket: &Ticket,
     now: &str,
 ) -> Result<(), StoreError> {
     tx.insert_sync_link(&partner.name, &ticket.id, None, now)
         .await?;
     match &partner.speaks {
         Speaks::Remedy { settings, .. } => {
-            submit(actions, tx, partner, settings, ticket, now).await
+            submit(exchange, tx, partner, settings, ticket, now).await
         }
         Speaks::Guichet { .. } => {
             let link = tx
                 .sync_link(&partner.name, &ticket.id)
                 .await?
                 .unwrap_or_default();
-            snapshot(actions, tx, partner, &link, ticket, false, now).await
+            snapshot(exchange, tx, partner, &link, ticket, false, now).await
         }
     }
 }
 
 /// The `Submit` that creates the incident of a ticket.
 pub(crate) async fn submit(
-    actions: &Actions,
+    exchange: &Exchange,
     tx: &mut Batch,
     partner: &Partner,
     settings: &RemedySettings,
-    ticket: &TicketState,
+    ticket: &Ticket,
     now: &str,
 ) -> Result<(), StoreError> {
-    let fields = stored_fields(ticket)?;
-    let priority =
-        Priority::from_text(&ticket.priority).ok_or_else(|| corrupt(ticket, "priority"))?;
     let mail = remedy::render_submit(
         &NewTicket {
             number: &ticket.id,
-            priority,
+            priority: ticket.priority,
             requester: &ticket.requester,
             subject: &ticket.subject,
-            fields: &fields,
+            fields: &ticket.fields,
         },
         settings,
         &partner.key,
@@ -147,10 +127,7 @@ pub(crate) async fn submit(
         in_reply_to: None,
         what: "Submit",
     };
-    actions
-        .sync()
-        .queue_sync_mail(tx, actions.notifier(), sync_mail, now)
-        .await
+    exchange.queue_sync_mail(tx, sync_mail, now).await
 }
 
 /// What a change tells the ITSM, kept as is while it waits for a modify
@@ -174,15 +151,8 @@ impl Told {
     /// the resolution; other notes, an assignment or a new priority are
     /// work info (the last two internal: the ITSM's own fields are its
     /// agents').
-    pub(crate) fn of(
-        before: &TicketState,
-        after: &TicketState,
-        actor: &str,
-        change: &Change<'_>,
-    ) -> Self {
-        let status = (before.status != after.status)
-            .then(|| Status::from_text(&after.status))
-            .flatten();
+    pub(crate) fn of(before: &Ticket, after: &Ticket, actor: &Actor, change: &Change<'_>) -> Self {
+        let status = (before.status != after.status).then_some(after.status);
         let note = |text: String, public: bool| {
             Some(ToldNote {
                 author: actor.to_string(),
@@ -217,6 +187,9 @@ impl Told {
             Change::Priority(priority) => {
                 told.note = note(format!("Priorité : {}", priority.as_str()), false)
             }
+            // The requester's words, with the status when it moved.
+            Change::Reply { text, .. } => told.note = note(text.trim().to_string(), true),
+            Change::Message(_) | Change::Fields(_) => {}
         }
         told
     }
@@ -239,15 +212,19 @@ impl Told {
     }
 }
 
+/// A remedy partner, its settings and the ticket's link to it.
+pub(crate) struct Itsm<'a> {
+    pub partner: &'a Partner,
+    pub settings: &'a RemedySettings,
+    pub link: &'a SyncLink,
+}
+
 /// Sends `told` as a `Modify` answering the incident's modify template, or
 /// keeps it until the template arrives.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn tell_itsm(
-    actions: &Actions,
+    exchange: &Exchange,
     tx: &mut Batch,
-    partner: &Partner,
-    settings: &RemedySettings,
-    link: &SyncLink,
+    itsm: &Itsm<'_>,
     ticket: &str,
     told: &Told,
     now: &str,
@@ -255,29 +232,19 @@ pub(crate) async fn tell_itsm(
     if told.is_empty() {
         return Ok(());
     }
-    if let Some(template) = &link.template {
+    if let Some(template) = &itsm.link.template {
         let template = read_template(template)?;
-        let answers = link.template_message_id.as_deref();
-        return modify(
-            actions,
-            tx,
-            partner,
-            settings,
-            (&template, answers),
-            ticket,
-            told,
-            now,
-        )
-        .await;
+        let answers = itsm.link.template_message_id.as_deref();
+        return modify(exchange, tx, itsm, (&template, answers), ticket, told, now).await;
     }
     let json = serde_json::to_string(told).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.queue_sync_waiting(&partner.name, ticket, &json, now)
-        .await?;
+    let partner = &itsm.partner.name;
+    tx.queue_sync_waiting(partner, ticket, &json, now).await?;
     history(
         tx,
         ticket,
         "sync_waiting",
-        &partner.name,
+        partner,
         "waiting for the ITSM's modify template",
         now,
     )
@@ -287,7 +254,7 @@ pub(crate) async fn tell_itsm(
 /// The modify template just received for `ticket`: the changes that were
 /// waiting for it leave now, oldest first.
 pub(crate) async fn flush_waiting(
-    actions: &Actions,
+    exchange: &Exchange,
     tx: &mut Batch,
     partner: &Partner,
     settings: &RemedySettings,
@@ -307,14 +274,18 @@ pub(crate) async fn flush_waiting(
     };
     let template = read_template(template)?;
     let answers = link.template_message_id.as_deref();
+    let itsm = Itsm {
+        partner,
+        settings,
+        link: &link,
+    };
     for json in waiting {
         let told: Told =
             serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         modify(
-            actions,
+            exchange,
             tx,
-            partner,
-            settings,
+            &itsm,
             (&template, answers),
             ticket,
             &told,
@@ -326,17 +297,18 @@ pub(crate) async fn flush_waiting(
 }
 
 /// Queues the `Modify` telling `told`, as a reply to the template's mail.
-#[allow(clippy::too_many_arguments)]
 async fn modify(
-    actions: &Actions,
+    exchange: &Exchange,
     tx: &mut Batch,
-    partner: &Partner,
-    settings: &RemedySettings,
+    itsm: &Itsm<'_>,
     (template, answers): (&ModifyTemplate, Option<&str>),
     ticket: &str,
     told: &Told,
     now: &str,
 ) -> Result<(), StoreError> {
+    let Itsm {
+        partner, settings, ..
+    } = *itsm;
     let Some(mail) =
         remedy::render_modify(template, &told.as_change(ticket), settings, &partner.key)
     else {
@@ -352,10 +324,7 @@ async fn modify(
         in_reply_to: answers,
         what: &what,
     };
-    actions
-        .sync()
-        .queue_sync_mail(tx, actions.notifier(), sync_mail, now)
-        .await?;
+    exchange.queue_sync_mail(tx, sync_mail, now).await?;
     let itsm_status = told
         .status
         .map(|s| settings.status_out.get(s).status.as_str());
@@ -424,15 +393,14 @@ fn read_template(json: &str) -> Result<ModifyTemplate, StoreError> {
 /// Queues the next signed snapshot of a ticket: its whole state, and its
 /// messages the partner has not been sent (all of them when `resend`).
 pub(crate) async fn snapshot(
-    actions: &Actions,
+    exchange: &Exchange,
     tx: &mut Batch,
     partner: &Partner,
     link: &SyncLink,
-    ticket: &TicketState,
+    ticket: &Ticket,
     resend: bool,
     now: &str,
 ) -> Result<(), StoreError> {
-    let exchange = actions.sync();
     let after_row = if resend { 0 } else { link.sent_message_row };
     let rows = tx
         .messages_to_sync(&partner.name, &ticket.id, after_row)
@@ -451,7 +419,7 @@ pub(crate) async fn snapshot(
             };
             let sender = row.sender.unwrap_or_default();
             let author = match direction {
-                Direction::In => format!("requester:{sender}"),
+                Direction::In => Actor::Requester(sender).to_string(),
                 Direction::Internal => sender,
                 Direction::Out => format!("guichet:{}", exchange.instance()),
             };
@@ -470,13 +438,12 @@ pub(crate) async fn snapshot(
         ticket: ticket.id.clone(),
         partner_ticket: link.remote_id.clone(),
         sequence: sequence.unsigned_abs(),
-        status: Status::from_text(&ticket.status).ok_or_else(|| corrupt(ticket, "status"))?,
-        priority: Priority::from_text(&ticket.priority)
-            .ok_or_else(|| corrupt(ticket, "priority"))?,
+        status: ticket.status,
+        priority: ticket.priority,
         team: ticket.team.clone(),
         requester: ticket.requester.clone(),
         subject: ticket.subject.clone(),
-        fields: stored_fields(ticket)?,
+        fields: ticket.fields.clone(),
         messages,
     };
     let what = format!("snapshot #{sequence}");
@@ -489,23 +456,16 @@ pub(crate) async fn snapshot(
         in_reply_to: None,
         what: &what,
     };
-    exchange
-        .queue_sync_mail(tx, actions.notifier(), sync_mail, now)
-        .await
+    exchange.queue_sync_mail(tx, sync_mail, now).await
 }
 
-async fn current(tx: &mut Batch, ticket: &str) -> Result<TicketState, StoreError> {
-    tx.ticket_state(ticket)
+/// The ticket as it stands now in the transaction.
+pub(crate) async fn current(tx: &mut Batch, ticket: &str) -> Result<Ticket, StoreError> {
+    let row = tx
+        .ticket_state(ticket)
         .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} vanished during sync")))
-}
-
-fn stored_fields(ticket: &TicketState) -> Result<RequestFields, StoreError> {
-    serde_json::from_str(&ticket.fields).map_err(|e| corrupt(ticket, &format!("fields ({e})")))
-}
-
-fn corrupt(ticket: &TicketState, what: &str) -> StoreError {
-    StoreError::Corrupt(format!("ticket {}: unreadable {what}", ticket.id))
+        .ok_or_else(|| StoreError::Corrupt(format!("ticket {ticket} vanished during sync")))?;
+    Ticket::try_from(row).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::remedy::RemedySettings;
 use super::SharedKey;
-use crate::config::ConfigError;
+use super::SyncError;
+use crate::desk::actor::Actor;
 
 /// What the daemon reads as `[sync]`. Without partners, sync is off.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -128,13 +129,13 @@ pub enum Speaks {
 }
 
 impl Partner {
-    /// Who a change this partner made is recorded as. The prefix also
-    /// tells the ticket-life code whether the requester was already told
-    /// (see [`super::tells_requester`]).
-    pub fn actor(&self) -> String {
+    /// Who a change this partner made is recorded as; an actor of the
+    /// `Partner` kind also tells the ticket-life code that the requester
+    /// was already told (see [`Actor::tells_requester`]).
+    pub fn actor(&self) -> Actor {
         match self.speaks {
-            Speaks::Remedy { .. } => format!("itsm:{}", self.name),
-            Speaks::Guichet { .. } => format!("{}{}", super::PARTNER_ACTOR, self.name),
+            Speaks::Remedy { .. } => Actor::Itsm(self.name.clone()),
+            Speaks::Guichet { .. } => Actor::Partner(self.name.clone()),
         }
     }
 
@@ -148,22 +149,29 @@ impl Partner {
 pub struct Context<'a> {
     /// Names of the `[[mailboxes]]`.
     pub mailboxes: Vec<&'a str>,
-    /// Addresses that are ours (`Settings::own_addresses`).
+    /// Addresses that are ours (`Settings::own_addresses`, and the sync From).
     pub own_addresses: Vec<String>,
     /// Teams a ticket may be assigned to.
     pub teams: Vec<&'a str>,
     /// Our MTA's authserv-id (`gateway.authserv_id`), when set.
     pub authserv_id: Option<&'a str>,
+    /// The From of sync mail: `sync.from`, else `smtp.from`; `None` when
+    /// it is not an address (reported by the check of its own key).
+    pub from: Option<lettre::message::Mailbox>,
+    /// The domain of our Message-IDs and loop header.
+    pub loop_domain: String,
+    /// How our ticket numbers read: prefix and digits.
+    pub numbering: (&'a str, usize),
 }
 
-fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> SyncError {
+    SyncError::Setting {
         key: key.into(),
         problem: problem.into(),
     }
 }
 
-fn check_address(key: &str, address: &str) -> Result<(), ConfigError> {
+fn check_address(key: &str, address: &str) -> Result<(), SyncError> {
     address
         .parse::<lettre::Address>()
         .map(|_| ())
@@ -174,12 +182,12 @@ impl SyncSettings {
     /// Checks the whole section against the rest of the configuration;
     /// keys are resolved (environment, files) so that a missing secret
     /// stops start-up, named.
-    pub fn validate(&self, context: &Context<'_>) -> Result<(), ConfigError> {
+    pub fn validate(&self, context: &Context<'_>) -> Result<(), SyncError> {
         self.resolve(context).map(|_| ())
     }
 
     /// The partners, checked, their keys read.
-    pub fn resolve(&self, context: &Context<'_>) -> Result<Vec<Partner>, ConfigError> {
+    pub fn resolve(&self, context: &Context<'_>) -> Result<Vec<Partner>, SyncError> {
         self.check_section(context)?;
         let mut partners: Vec<Partner> = Vec::with_capacity(self.partners.len());
         for (i, settings) in self.partners.iter().enumerate() {
@@ -202,7 +210,7 @@ impl SyncSettings {
     }
 
     /// The settings that are not a partner's.
-    fn check_section(&self, context: &Context<'_>) -> Result<(), ConfigError> {
+    fn check_section(&self, context: &Context<'_>) -> Result<(), SyncError> {
         if self.partners.is_empty() {
             return Ok(());
         }
@@ -238,7 +246,7 @@ impl SyncSettings {
 }
 
 /// Instance ids and partner names appear in labels, actors and logs.
-fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
+fn check_name(key: &str, name: &str) -> Result<(), SyncError> {
     let fine = !name.is_empty()
         && name
             .chars()
@@ -256,7 +264,7 @@ impl PartnerSettings {
         key: &str,
         section: &SyncSettings,
         context: &Context<'_>,
-    ) -> Result<Partner, ConfigError> {
+    ) -> Result<Partner, SyncError> {
         check_name(&format!("{key}.name"), &self.name)?;
         let addresses = self.addresses(key, context)?;
         check_address(&format!("{key}.to"), &self.to)?;
@@ -281,7 +289,7 @@ impl PartnerSettings {
 
     /// Lower-cased, checked, none of them ours: mail from our own
     /// addresses is our own mail coming back, never a partner's.
-    fn addresses(&self, key: &str, context: &Context<'_>) -> Result<Vec<String>, ConfigError> {
+    fn addresses(&self, key: &str, context: &Context<'_>) -> Result<Vec<String>, SyncError> {
         let key = format!("{key}.addresses");
         if self.addresses.is_empty() {
             return Err(invalid(key, "at least one address is needed"));
@@ -308,7 +316,7 @@ impl PartnerSettings {
         key: &str,
         section: &SyncSettings,
         context: &Context<'_>,
-    ) -> Result<Speaks, ConfigError> {
+    ) -> Result<Speaks, SyncError> {
         match self.dialect {
             Dialect::Remedy => {
                 if self.instance.is_some() {
@@ -319,7 +327,7 @@ impl PartnerSettings {
                 }
                 let settings = self.remedy.clone().unwrap_or_default();
                 settings.validate().map_err(|e| match e {
-                    super::SyncError::Setting {
+                    SyncError::Setting {
                         key: inner,
                         problem,
                     } => invalid(format!("{key}.remedy.{inner}"), problem),
@@ -374,7 +382,7 @@ impl PartnerSettings {
 
     /// The key from the one place that holds it, checked by
     /// [`SharedKey::new`].
-    fn shared_key(&self, key: &str) -> Result<SharedKey, ConfigError> {
+    fn shared_key(&self, key: &str) -> Result<SharedKey, SyncError> {
         let key = format!("{key}.key");
         let secret = match (&self.key, &self.key_env, &self.key_file) {
             (Some(secret), None, None) => secret.clone(),
@@ -391,7 +399,7 @@ impl PartnerSettings {
             }
         };
         SharedKey::new(&secret).map_err(|e| match e {
-            super::SyncError::Setting { problem, .. } => invalid(key, problem),
+            SyncError::Setting { problem, .. } => invalid(key, problem),
             other => invalid(key, other.to_string()),
         })
     }
@@ -420,6 +428,9 @@ mod tests {
             own_addresses: vec!["support@cg42.example".into()],
             teams: vec!["ent", "support"],
             authserv_id: None,
+            from: "support@cg42.example".parse().ok(),
+            loop_domain: "cg42.example".into(),
+            numbering: ("CG42N1", 6),
         }
     }
 
@@ -461,7 +472,7 @@ mod tests {
     fn both_dialects_resolve() {
         let partners = read(BOTH).resolve(&context()).unwrap();
         assert_eq!(partners.len(), 2);
-        assert_eq!(partners[0].actor(), "itsm:academie");
+        assert_eq!(partners[0].actor().to_string(), "itsm:academie");
         assert!(partners[0].sends_from("arsystem@ac-lyon.example"));
         match &partners[0].speaks {
             Speaks::Remedy { settings, teams } => {
@@ -474,13 +485,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(partners[1].actor(), "partner:prestataire");
+        assert_eq!(partners[1].actor().to_string(), "partner:prestataire");
         assert!(partners[0].key.matches(KEY));
     }
 
     fn error_key(toml_text: &str) -> String {
         match read(toml_text).validate(&context()) {
-            Err(ConfigError::Invalid { key, .. }) => key,
+            Err(SyncError::Setting { key, .. }) => key,
             other => panic!("expected an invalid key, got {other:?}"),
         }
     }
@@ -513,30 +524,6 @@ mod tests {
         assert_eq!(error_key(&form), "sync.partners[0].remedy.submit_form");
         let shared = BOTH.replace("sync@prestataire.example\"]", "arsystem@ac-lyon.example\"]");
         assert_eq!(error_key(&shared), "sync.partners[1].addresses");
-    }
-
-    #[test]
-    fn the_configuration_layers_keep_labels_with_spaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("guichet.toml");
-        std::fs::write(&path, BOTH.replace("mailbox = \"sync\"", "")).unwrap();
-        let settings = crate::config::Settings::load(Some(&path)).unwrap();
-        let partners = settings.sync.resolve(&settings.sync_context()).unwrap();
-        let Speaks::Remedy {
-            settings: remedy,
-            teams,
-        } = &partners[0].speaks
-        else {
-            panic!("{:?}", partners[0].speaks);
-        };
-        assert!(
-            remedy.status_in.contains_key("In Progress"),
-            "{:?}",
-            remedy.status_in
-        );
-        assert_eq!(teams["N2 ENT Rectorat"], "ent");
-        let shown = settings.to_masked_toml();
-        assert!(!shown.contains(KEY), "{shown}");
     }
 
     #[test]

@@ -1,0 +1,257 @@
+//! The one way a ticket is created: a request, the new ticket a reply to a
+//! closed one opens, or our copy of a partner's ticket. Numbered from the
+//! prefix's counter (gap-free, in the caller's transaction), routed, its
+//! SLA deadlines fixed; the request itself joins its conversation, the
+//! requester is acknowledged, our staff are told, the partners that take
+//! new tickets are told.
+
+use super::notices::{queue_on_ticket, record_failure, Audience, StaffEvent};
+use super::{read, TicketError, Tickets};
+use crate::desk::actor::Actor;
+use crate::desk::change::Message;
+use crate::desk::status::Status;
+use crate::desk::ticket::{fields_json, missing_json, Ticket};
+use crate::intake::fields::{Field, RequestFields};
+use crate::intake::format_ticket_id;
+use crate::intake::limits::Dropped;
+use crate::intake::mail::Address;
+use crate::intake::priority::Priority;
+use crate::notify::Acknowledgement;
+use crate::store::{parse_timestamp, timestamp, Batch, HistoryEntry, NewTicket};
+use crate::sync::inbound::PartnerCopy;
+use crate::sync::outbound;
+
+/// A ticket to create.
+pub struct Creation<'a> {
+    pub origin: Origin<'a>,
+    /// Lower-cased address.
+    pub requester: &'a str,
+    pub requester_name: Option<&'a str>,
+    pub subject: &'a str,
+    pub priority: Priority,
+    pub fields: &'a RequestFields,
+    pub missing: &'a [Field],
+    /// Message-ID of the mail that opens it: its mails thread under it.
+    pub thread_id: Option<&'a str>,
+    /// Where the registry placed the requester; `None` without a registry.
+    pub placement: Option<Placement<'a>>,
+    /// The request itself, kept as the ticket's first message.
+    pub message: Option<&'a Message<'a>>,
+    pub acknowledge: Acknowledge<'a>,
+    /// The closed ticket this one continues: both record the link.
+    pub continues: Option<&'a str>,
+}
+
+/// Where a new ticket comes from.
+pub enum Origin<'a> {
+    /// A requester's mail, routed by our rules.
+    Request,
+    /// A partner's ticket: in the partner's team when we have it, routed
+    /// otherwise; partners are told once its state is applied.
+    PartnerCopy {
+        partner: &'a str,
+        actor: Actor,
+        remote_ticket: &'a str,
+        team: Option<&'a str>,
+    },
+}
+
+/// Where the registry placed a request, and how it knew.
+pub struct Placement<'a> {
+    pub establishment: Option<String>,
+    pub uai: Option<String>,
+    pub role: Option<&'a str>,
+    /// `address`, `domain`…, or `unverified` when the policy let an
+    /// unplaced sender in.
+    pub verification: Option<&'a str>,
+}
+
+/// Whether the requester is sent the acknowledgement.
+pub enum Acknowledge<'a> {
+    Send {
+        to: &'a Address,
+        /// The request's Message-ID and References, to thread under it.
+        in_reply_to: Option<&'a str>,
+        references: &'a [String],
+        /// Parts of the mail over a limit, not kept: the requester is told.
+        dropped: &'a [Dropped],
+    },
+    /// Not sent, and why (recorded on the ticket).
+    Withheld(&'a str),
+    /// Not for this ticket (a partner's copy: the requester wrote there).
+    None,
+}
+
+impl Tickets {
+    /// Creates the ticket `creation` describes; returns it as stored.
+    pub async fn create(
+        &self,
+        tx: &mut Batch,
+        creation: &Creation<'_>,
+        now: &str,
+    ) -> Result<Ticket, TicketError> {
+        let number = tx.next_ticket_number(&self.prefix).await?;
+        let id = format_ticket_id(&self.prefix, self.digits, number.unsigned_abs());
+        let route = self.router.route(creation.fields);
+        let (actor, team, detail) = match &creation.origin {
+            Origin::Request => (
+                Actor::Requester(creation.requester.to_string()),
+                route.team.clone(),
+                route.category.clone(),
+            ),
+            Origin::PartnerCopy {
+                partner,
+                actor,
+                remote_ticket,
+                team,
+            } => (
+                actor.clone(),
+                team.map_or_else(|| route.team.clone(), str::to_string),
+                Some(format!("partagée par {partner} ({remote_ticket})")),
+            ),
+        };
+        let created = parse_timestamp(now).unwrap_or_else(chrono::Utc::now);
+        let deadlines = self.clock.deadlines(created, creation.priority);
+        let placement = creation.placement.as_ref();
+        let (fields, missing) = (fields_json(creation.fields), missing_json(creation.missing));
+        tx.insert_ticket(&NewTicket {
+            id: &id,
+            status: Status::Nouveau.as_str(),
+            priority: creation.priority.as_str(),
+            requester: creation.requester,
+            requester_name: creation.requester_name,
+            subject: creation.subject,
+            fields: &fields,
+            missing_fields: &missing,
+            thread_id: creation.thread_id,
+            team: &team,
+            category: route.category.as_deref(),
+            take_charge_by: &timestamp(deadlines.take_charge_by),
+            resolve_by: &timestamp(deadlines.resolve_by),
+            establishment_uai: placement.and_then(|p| p.uai.as_deref()),
+            establishment: placement.and_then(|p| p.establishment.as_deref()),
+            sender_role: placement.and_then(|p| p.role),
+            verification: placement.and_then(|p| p.verification),
+            created_at: now,
+        })
+        .await?;
+        let actor_text = actor.to_string();
+        let created = HistoryEntry::new(&id, now, &actor_text, "created")
+            .values(None, Some(Status::Nouveau.as_str()))
+            .note(Some(creation.priority.as_str()));
+        tx.append_history(&created).await?;
+        if let Origin::Request = creation.origin {
+            let routed_by = match route.rule {
+                Some(rule) => format!("routing rule {rule}"),
+                None => "no routing rule matched".to_string(),
+            };
+            let routed = HistoryEntry::new(&id, now, "system", "team")
+                .values(None, Some(&route.team))
+                .note(Some(&routed_by));
+            tx.append_history(&routed).await?;
+        }
+        if let Some(message) = creation.message {
+            self.keep_message(tx, &id, message, now).await?;
+        }
+        let ticket = read(tx, &id).await?;
+        self.acknowledge(tx, &ticket, creation, now).await?;
+        let event = StaffEvent {
+            event: "Nouvelle demande",
+            detail: detail.as_deref(),
+            note: None,
+            actor: &actor,
+        };
+        self.tell_staff_or_record(tx, &ticket, &event, Audience::TeamAndReferents, now)
+            .await?;
+        if let Origin::Request = creation.origin {
+            outbound::after_creation(&self.exchange, tx, &ticket, &actor, now).await?;
+        }
+        if let Some(old) = creation.continues {
+            link_tickets(tx, old, &id, now).await?;
+        }
+        Ok(ticket)
+    }
+
+    /// Our copy of a partner's ticket.
+    pub(super) async fn create_partner_copy(
+        &self,
+        tx: &mut Batch,
+        copy: &PartnerCopy<'_>,
+        now: &str,
+    ) -> Result<String, TicketError> {
+        let missing = crate::intake::fields::missing(copy.fields);
+        let creation = Creation {
+            origin: Origin::PartnerCopy {
+                partner: &copy.partner.name,
+                actor: copy.partner.actor(),
+                remote_ticket: copy.remote_ticket,
+                team: copy.team,
+            },
+            requester: copy.requester,
+            requester_name: copy.fields.name.as_deref(),
+            subject: copy.subject,
+            priority: copy.priority,
+            fields: copy.fields,
+            missing: &missing,
+            thread_id: None,
+            // The requester was placed on the partner's side.
+            placement: None,
+            message: None,
+            acknowledge: Acknowledge::None,
+            continues: None,
+        };
+        Ok(self.create(tx, &creation, now).await?.id)
+    }
+
+    /// The acknowledgement of a request, or the reason there is none. One
+    /// that cannot be rendered is recorded on the ticket: the ticket stands.
+    async fn acknowledge(
+        &self,
+        tx: &mut Batch,
+        ticket: &Ticket,
+        creation: &Creation<'_>,
+        now: &str,
+    ) -> Result<(), TicketError> {
+        let (to, in_reply_to, references, dropped) = match creation.acknowledge {
+            Acknowledge::None => return Ok(()),
+            Acknowledge::Withheld(reason) => {
+                let withheld =
+                    HistoryEntry::new(&ticket.id, now, "system", "acknowledgement_withheld")
+                        .note(Some(reason));
+                tx.append_history(&withheld).await?;
+                return Ok(());
+            }
+            Acknowledge::Send {
+                to,
+                in_reply_to,
+                references,
+                dropped,
+            } => (to, in_reply_to, references, dropped),
+        };
+        let rendered = self.notifier.acknowledgement(&Acknowledgement {
+            ticket_id: &ticket.id,
+            to,
+            priority: ticket.priority,
+            fields: creation.fields,
+            missing: creation.missing,
+            in_reply_to,
+            references,
+            dropped,
+        });
+        match rendered {
+            Ok(ack) => Ok(queue_on_ticket(tx, &ticket.id, "acknowledgement", &ack, now).await?),
+            Err(error) => {
+                Ok(record_failure(tx, &ticket.id, "acknowledgement_failed", &error, now).await?)
+            }
+        }
+    }
+}
+
+/// Records on both tickets that `new` continues `old`.
+async fn link_tickets(tx: &mut Batch, old: &str, new: &str, now: &str) -> Result<(), TicketError> {
+    for (ticket, action, other) in [(old, "continued_in", new), (new, "continues", old)] {
+        let link = HistoryEntry::new(ticket, now, "system", action).values(None, Some(other));
+        tx.append_history(&link).await?;
+    }
+    Ok(())
+}
