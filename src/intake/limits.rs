@@ -185,7 +185,9 @@ impl Limits {
             || DENIED_TYPES.contains(&content_type)
     }
 
-    fn trim_text(&self, mail: &mut Mail) -> Option<Dropped> {
+    /// Cuts the text at `max_text_chars`; also used on the text of a mail
+    /// forwarded as an attachment, which is read into the ticket's message.
+    pub(crate) fn trim_text(&self, mail: &mut Mail) -> Option<Dropped> {
         let (cut_at, _) = mail.text.char_indices().nth(self.max_text_chars)?;
         let total = mail.text.chars().count();
         mail.text.truncate(cut_at);

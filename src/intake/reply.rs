@@ -1,5 +1,7 @@
 //! Cutting a reply down to its new part: quoted history (`> …`, `Le … a
-//! écrit :`, `-----Message d'origine-----`, `On … wrote:`) and signatures.
+//! écrit :`, `-----Message d'origine-----`, `On … wrote:`) and signatures;
+//! and [`split`]ting off the earlier mail below a separator or header block,
+//! with its header block read, for the forward reader.
 //!
 //! The new part is what the requester wrote in this mail: the fields of a
 //! request quoted from an earlier mail must not be read again, and agents
@@ -54,13 +56,35 @@ static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// The words of a [`HISTORY_SEPARATOR`] that say the mail below was
+/// forwarded rather than quoted in a reply.
+static FORWARD_WORDS: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"(?i)transf[ée]r[ée]|forwarded|r[ée]exp[ée]di[ée]"));
+
+/// Header names of a quoted or forwarded mail's header block, as mail
+/// clients write them (Outlook, Thunderbird, Gmail, Apple Mail, Zimbra; in
+/// French, English and German).
+const FROM_NAMES: &str = r"de|from|von|exp[ée]diteur";
+const DATE_NAMES: &str = r"envoy[ée](?:\s+le)?|sent|date|gesendet|datum";
+const TO_NAMES: &str = r"[àa]|to|an";
+const SUBJECT_NAMES: &str = r"objet|subject|sujet|betreff";
+/// Headers that only ever appear inside a block, after one of the above.
+const OTHER_NAMES: &str = r"pour|cc|cci|bcc|copie(?:\s+[àa])?|r[ée]pondre\s+[àa]|reply-to|importance|pi[èe]ces?\s+jointes?|attachments?";
+
 static FROM_HEADER: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"(?i)^(?:de|from|von|exp[ée]diteur)\s*:"));
+    LazyLock::new(|| regex(&format!(r"(?i)^(?:{FROM_NAMES})\s*:")));
 
 /// Headers that confirm a `De :` line opens a quoted mail's header block.
 /// `Objet :` alone does not: the request form itself has an `Objet :` line.
-static HEADER_CONFIRMATION: LazyLock<Regex> = LazyLock::new(|| {
-    regex(r"(?i)^(?:envoy[ée](?:\s+le)?|sent|date|[àa]|to|gesendet|an|datum)\s*:")
+static HEADER_CONFIRMATION: LazyLock<Regex> =
+    LazyLock::new(|| regex(&format!(r"(?i)^(?:{DATE_NAMES}|{TO_NAMES})\s*:")));
+
+/// Any line of a header block, with the headers the forward reader keeps
+/// captured by name.
+static BLOCK_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    regex(&format!(
+        r"(?i)^(?:(?P<from>{FROM_NAMES})|(?P<date>{DATE_NAMES})|(?P<subject>{SUBJECT_NAMES})|{TO_NAMES}|{OTHER_NAMES})\s*:\s*(?P<value>.*)$"
+    ))
 });
 
 static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
@@ -74,40 +98,64 @@ static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
 /// phone" lines removed. Never empty when the text is not: if cutting would
 /// leave nothing, the whole trimmed text is returned.
 pub fn new_part(text: &str) -> String {
-    let normalised = text.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = normalised.lines().map(str::trim_end).collect();
-    let mut dropped = vec![false; lines.len()];
-    let mut end = lines.len();
-    let mut i = 0;
-    while i < lines.len() {
-        match history_start(&lines, i) {
-            Some(HistoryStart::Cut) => {
-                end = i;
-                break;
-            }
-            Some(HistoryStart::Attribution { lines: span }) => {
-                if reply_continues_after_quote(&lines, i + span) {
-                    dropped[i..i + span].fill(true);
-                    i += span;
-                    continue;
-                }
-                end = i;
-                break;
-            }
-            None => i += 1,
-        }
-    }
-    let kept: Vec<&str> = lines[..end]
-        .iter()
-        .zip(&dropped)
-        .filter(|(line, dropped)| !**dropped && !is_quoted(line) && !is_mobile_footer(line))
-        .map(|(line, _)| *line)
-        .collect();
-    let cut = collapse_blank_runs(&kept);
-    if cut.is_empty() {
+    let normalised = normalise_newlines(text);
+    let own = own_part(&trimmed_lines(&normalised));
+    if own.is_empty() {
         normalised.trim().to_string()
     } else {
-        cut
+        own
+    }
+}
+
+/// An earlier mail carried below its author's own part, under a separator
+/// (`-------- Message transféré --------`, `-----Message d'origine-----`,
+/// Outlook's `____` line) or a bare header block (`De :` … `Envoyé :`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierMail {
+    /// The separator's words say it was forwarded (`Message transféré`,
+    /// `Forwarded message`, `message réexpédié`); other separators and header
+    /// blocks are written alike for a reply and a forward.
+    pub said_forwarded: bool,
+    /// Its header block's `De :` / `From:`, as written.
+    pub from: Option<String>,
+    /// Its `Date :` / `Envoyé :` / `Sent:`, as written.
+    pub date: Option<String>,
+    /// Its `Objet :` / `Subject:` / `Sujet :`, as written.
+    pub subject: Option<String>,
+    /// Its text after the header block, uncut (`>` marks of an Apple Mail
+    /// forward removed).
+    pub text: String,
+}
+
+/// A mail's text split where its author's own part ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The author's own part as [`new_part`] cuts it, but empty when they
+    /// wrote nothing of their own.
+    pub own: String,
+    /// The mail below a separator or header block, past the author's
+    /// signature: forwarded or quoted in a reply, which the caller judges
+    /// from [`EarlierMail::said_forwarded`] and the subject. A mail quoted
+    /// under an attribution (`Le … a écrit :`) is always a reply's history:
+    /// it is never returned.
+    pub earlier: Option<EarlierMail>,
+}
+
+/// Splits a text into its author's own part and the earlier mail it carries.
+pub fn split(text: &str) -> Split {
+    let normalised = normalise_newlines(text);
+    let lines = trimmed_lines(&normalised);
+    let earlier = match own_text(&lines, Signature::Skipped) {
+        OwnText {
+            end,
+            ended_by: Some(start @ (HistoryStart::Separator { .. } | HistoryStart::HeaderBlock)),
+            ..
+        } => Some(earlier_mail(&lines, end, start)),
+        _ => None,
+    };
+    Split {
+        own: own_part(&lines),
+        earlier,
     }
 }
 
@@ -119,12 +167,83 @@ pub fn is_quote_header(line: &str) -> bool {
     is_dated_attribution(line) || is_bare_attribution(line) || HISTORY_SEPARATOR.is_match(line)
 }
 
+fn normalise_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+fn trimmed_lines(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim_end).collect()
+}
+
+/// The author's own lines, `>` lines, dropped attributions and mobile
+/// footers left out; empty when they wrote nothing.
+fn own_part(lines: &[&str]) -> String {
+    let own = own_text(lines, Signature::Ends);
+    let kept: Vec<&str> = lines[..own.end]
+        .iter()
+        .zip(&own.dropped)
+        .filter(|(line, dropped)| !**dropped && !is_quoted(line) && !is_mobile_footer(line))
+        .map(|(line, _)| *line)
+        .collect();
+    collapse_blank_runs(&kept)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HistoryStart {
-    /// Everything from here on is history or signature.
-    Cut,
+    /// `-- `: the signature follows, then maybe an earlier mail.
+    Signature,
+    /// A separator line; `forwarded` when its words say so.
+    Separator { forwarded: bool },
+    /// A `De :` line opening a header block, without a separator.
+    HeaderBlock,
     /// An attribution spanning this many lines: history follows unless the
     /// author answers below the quote.
     Attribution { lines: usize },
+}
+
+/// Whether the author's own text ends at their signature (the new part) or
+/// goes on through it (to find the mail they forward below it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signature {
+    Ends,
+    Skipped,
+}
+
+/// Where the author's own text ends, what ends it, and the attribution
+/// lines of inline replies inside it.
+struct OwnText {
+    end: usize,
+    ended_by: Option<HistoryStart>,
+    dropped: Vec<bool>,
+}
+
+fn own_text(lines: &[&str], signature: Signature) -> OwnText {
+    let mut dropped = vec![false; lines.len()];
+    let mut i = 0;
+    while i < lines.len() {
+        match history_start(lines, i) {
+            Some(HistoryStart::Attribution { lines: span })
+                if reply_continues_after_quote(lines, i + span) =>
+            {
+                dropped[i..i + span].fill(true);
+                i += span;
+            }
+            Some(HistoryStart::Signature) if signature == Signature::Skipped => i += 1,
+            Some(start) => {
+                return OwnText {
+                    end: i,
+                    ended_by: Some(start),
+                    dropped,
+                }
+            }
+            None => i += 1,
+        }
+    }
+    OwnText {
+        end: lines.len(),
+        ended_by: None,
+        dropped,
+    }
 }
 
 fn history_start(lines: &[&str], i: usize) -> Option<HistoryStart> {
@@ -132,14 +251,110 @@ fn history_start(lines: &[&str], i: usize) -> Option<HistoryStart> {
     if is_quoted(line) {
         return None;
     }
-    if is_signature_delimiter(lines[i])
-        || HISTORY_SEPARATOR.is_match(line)
-        || is_outlook_separator(lines, i)
-        || is_header_block(lines, i)
-    {
-        return Some(HistoryStart::Cut);
+    if is_signature_delimiter(lines[i]) {
+        Some(HistoryStart::Signature)
+    } else if HISTORY_SEPARATOR.is_match(line) {
+        Some(HistoryStart::Separator {
+            forwarded: FORWARD_WORDS.is_match(line),
+        })
+    } else if is_outlook_separator(lines, i) {
+        Some(HistoryStart::Separator { forwarded: false })
+    } else if is_header_block(lines, i) {
+        Some(HistoryStart::HeaderBlock)
+    } else {
+        attribution_span(lines, i).map(|span| HistoryStart::Attribution { lines: span })
     }
-    attribution_span(lines, i).map(|span| HistoryStart::Attribution { lines: span })
+}
+
+/// The earlier mail starting at line `at`: its header block (after the
+/// separator line, if any) and the text below it.
+fn earlier_mail(lines: &[&str], at: usize, start: HistoryStart) -> EarlierMail {
+    let (from, said_forwarded) = match start {
+        HistoryStart::Separator { forwarded } => (at + 1, forwarded),
+        _ => (at, false),
+    };
+    let rest = unquoted_forward(&lines[from..]);
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let (block, body_start) = header_block(&rest);
+    EarlierMail {
+        said_forwarded,
+        from: block.from,
+        date: block.date,
+        subject: block.subject,
+        text: rest[body_start..].join("\n").trim().to_string(),
+    }
+}
+
+/// Apple Mail quotes the message it forwards (`Begin forwarded message:`
+/// then `> From: …`): one level of `>` is removed when the first line below
+/// the separator is quoted.
+fn unquoted_forward(lines: &[&str]) -> Vec<String> {
+    let quoted = next_non_blank(lines, 0).is_some_and(is_quoted);
+    lines
+        .iter()
+        .map(|line| {
+            let unquoted = line
+                .trim_start()
+                .strip_prefix('>')
+                .map(|rest| rest.strip_prefix(' ').unwrap_or(rest));
+            match unquoted {
+                Some(rest) if quoted => rest.to_string(),
+                _ => line.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The `De :`, date and subject headers a header block gives.
+#[derive(Default)]
+struct HeaderBlock {
+    from: Option<String>,
+    date: Option<String>,
+    subject: Option<String>,
+}
+
+/// Reads the header block at the top of `lines` (blank lines before it
+/// skipped); returns it and the index of the first line after it. A header
+/// alone on its line takes the next line as its value: HTML tables (the
+/// Thunderbird forward's header table) render one cell per line.
+fn header_block(lines: &[&str]) -> (HeaderBlock, usize) {
+    let mut block = HeaderBlock::default();
+    let mut i = lines.iter().take_while(|l| l.trim().is_empty()).count();
+    while let Some(header) = lines
+        .get(i)
+        .and_then(|l| BLOCK_HEADER.captures(unmarked(l)))
+    {
+        i += 1;
+        let mut value = header_value(&header["value"]);
+        if value.is_empty() {
+            if let Some(next) = lines
+                .get(i)
+                .filter(|l| !l.trim().is_empty() && !BLOCK_HEADER.is_match(unmarked(l)))
+            {
+                value = header_value(next);
+                i += 1;
+            }
+        }
+        let slot = if header.name("from").is_some() {
+            &mut block.from
+        } else if header.name("date").is_some() {
+            &mut block.date
+        } else if header.name("subject").is_some() {
+            &mut block.subject
+        } else {
+            continue;
+        };
+        if slot.is_none() && !value.is_empty() {
+            *slot = Some(value);
+        }
+    }
+    (block, i)
+}
+
+/// A header's value without the emphasis (`**De :** Jean`) and tabs
+/// (Thunderbird aligns values with one) mail clients put around it.
+fn header_value(value: &str) -> String {
+    crate::text::single_line(value.trim().trim_matches(['*', '_']))
 }
 
 /// How many lines the attribution starting at `i` spans, if it is one.
@@ -395,6 +610,60 @@ pub(crate) mod tests {
         assert!(is_quote_header("Jean Dupont a écrit :"));
         assert!(!is_quote_header("Le téléphone ne marche plus."));
         assert!(!is_quote_header("Objet : Pronote"));
+    }
+
+    #[test]
+    fn split_finds_a_forwarded_mail_past_the_forwarder_s_signature() {
+        let text = "Pour info.\n\n-- \nPaul Girard\n\n\
+            -------- Message transféré --------\n\
+            Sujet : \tImprimante\nDate : \tMon, 3 Nov 2025 08:47:12 +0100\n\
+            De : \tMarie Martin <marie.martin@ac-lyon.fr>\nPour : \tPaul\n\n\
+            Nom : Martin\n";
+        let split = split(text);
+        assert_eq!(split.own, "Pour info.");
+        let earlier = split.earlier.unwrap();
+        assert!(earlier.said_forwarded);
+        assert_eq!(
+            earlier.from.as_deref(),
+            Some("Marie Martin <marie.martin@ac-lyon.fr>")
+        );
+        assert_eq!(
+            earlier.date.as_deref(),
+            Some("Mon, 3 Nov 2025 08:47:12 +0100")
+        );
+        assert_eq!(earlier.subject.as_deref(), Some("Imprimante"));
+        assert_eq!(earlier.text, "Nom : Martin");
+    }
+
+    #[test]
+    fn split_reads_header_values_on_the_next_line_and_unquotes_apple_mail() {
+        // Thunderbird's HTML header table renders one cell per line.
+        let table =
+            "-------- Message transféré --------\nSujet :\nWifi\nDe :\nLuc <l@x.fr>\n\ntexte";
+        let split = split(table);
+        assert_eq!(split.own, "");
+        let earlier = split.earlier.unwrap();
+        assert_eq!(earlier.subject.as_deref(), Some("Wifi"));
+        assert_eq!(earlier.from.as_deref(), Some("Luc <l@x.fr>"));
+        assert_eq!(earlier.text, "texte");
+        let apple =
+            "Begin forwarded message:\n\n> From: Luc <l@x.fr>\n> Subject: Wifi\n>\n> texte\n";
+        let earlier = self::split(apple).earlier.unwrap();
+        assert_eq!(earlier.from.as_deref(), Some("Luc <l@x.fr>"));
+        assert_eq!(earlier.text, "texte");
+    }
+
+    #[test]
+    fn split_gives_a_header_block_but_never_an_attributed_quote() {
+        let outlook = "Voir ci-dessous.\n\n________________________________\n\
+            De : Support <s@x.fr>\nEnvoyé : lundi\nÀ : Jean\nObjet : RE: Wifi\n\nancien";
+        let earlier = split(outlook).earlier.unwrap();
+        assert!(!earlier.said_forwarded);
+        assert_eq!(earlier.subject.as_deref(), Some("RE: Wifi"));
+        assert_eq!(earlier.text, "ancien");
+        let attributed = "Merci.\n\nLe 03/11/2025 à 10:12, Support a écrit :\n> Nom : Ancien\n";
+        assert_eq!(split(attributed).earlier, None);
+        assert_eq!(split("Rien de cité.").earlier, None);
     }
 
     #[test]
