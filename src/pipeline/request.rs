@@ -83,6 +83,7 @@ impl Pipeline {
             message: Some(&message),
             acknowledge,
             continues,
+            forwarded: reading.forwarded.as_ref(),
         };
         match self.tickets.create(tx, &creation, now).await {
             Ok(ticket) => Ok(Handled::on_ticket(Outcome::TicketCreated, ticket.id)),

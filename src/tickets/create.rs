@@ -13,6 +13,7 @@ use crate::desk::status::Status;
 use crate::desk::ticket::{fields_json, missing_json, Ticket};
 use crate::intake::fields::{Field, RequestFields};
 use crate::intake::format_ticket_id;
+use crate::intake::forward::Forwarded;
 use crate::intake::limits::Dropped;
 use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
@@ -40,6 +41,8 @@ pub struct Creation<'a> {
     pub acknowledge: Acknowledge<'a>,
     /// The closed ticket this one continues: both record the link.
     pub continues: Option<&'a str>,
+    /// The request came forwarded: who wrote it, which fields it gave.
+    pub forwarded: Option<&'a Forwarded>,
 }
 
 /// Where a new ticket comes from.
@@ -150,6 +153,9 @@ impl Tickets {
                 .note(Some(&routed_by));
             tx.append_history(&routed).await?;
         }
+        if let Some(forwarded) = creation.forwarded {
+            record_forward(tx, &id, &actor_text, forwarded, now).await?;
+        }
         if let Some(message) = creation.message {
             self.keep_message(tx, &id, message, now).await?;
         }
@@ -199,6 +205,7 @@ impl Tickets {
             message: None,
             acknowledge: Acknowledge::None,
             continues: None,
+            forwarded: None,
         };
         Ok(self.create(tx, &creation, now).await?.id)
     }
@@ -245,6 +252,35 @@ impl Tickets {
             }
         }
     }
+}
+
+/// Records who forwarded the request (the actor, its requester) and who
+/// wrote it, with the fields read from the forwarded mail.
+async fn record_forward(
+    tx: &mut Batch,
+    ticket: &str,
+    forwarder: &str,
+    forwarded: &Forwarded,
+    now: &str,
+) -> Result<(), TicketError> {
+    let author = forwarded
+        .author
+        .as_ref()
+        .map(ToString::to_string)
+        .filter(|a| !a.is_empty());
+    let fields: Vec<&str> = forwarded.fields.iter().map(|f| f.key()).collect();
+    let note = match (&forwarded.date, fields.is_empty()) {
+        (Some(date), false) => {
+            format!("written {date}; fields read from it: {}", fields.join(", "))
+        }
+        (Some(date), true) => format!("written {date}"),
+        (None, false) => format!("fields read from it: {}", fields.join(", ")),
+        (None, true) => String::new(),
+    };
+    let entry = HistoryEntry::new(ticket, now, forwarder, "forwarded")
+        .values(None, author.as_deref())
+        .note(Some(note.as_str()).filter(|n| !n.is_empty()));
+    Ok(tx.append_history(&entry).await?)
 }
 
 /// Records on both tickets that `new` continues `old`.
