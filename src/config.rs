@@ -546,6 +546,32 @@ impl Settings {
         Ok(())
     }
 
+    /// The directories Guichet creates when missing — each Maildir
+    /// mailbox, a file outbox — that it could not create or write, for
+    /// `check-config` (`run` would stop or fail later on them).
+    pub fn local_dir_problems(&self) -> Vec<ConfigError> {
+        let mailboxes = self
+            .mailboxes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, mailbox)| match mailbox.location() {
+                Ok(MailboxLocation::Maildir(root)) => Some((format!("mailboxes[{i}].url"), root)),
+                _ => None,
+            });
+        let outbox = match self.smtp.location() {
+            Ok(SmtpLocation::Files(dir)) => Some(("smtp.url".to_string(), dir)),
+            _ => None,
+        };
+        mailboxes
+            .chain(outbox)
+            .filter_map(|(key, dir)| {
+                creatable_dir(&dir)
+                    .err()
+                    .map(|e| invalid(key, format!("{}: {e}", dir.display())))
+            })
+            .collect()
+    }
+
     /// What is allowed but unsafe, to be said at every start.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
@@ -744,6 +770,33 @@ impl Secret {
             self.password = Some(MASK.into());
         }
     }
+}
+
+/// Whether `dir` is a directory this process can write in, or could be
+/// created as one: its nearest existing ancestor is a directory in which a
+/// probe file can be created (and is removed at once). Nothing else is
+/// left behind, and nothing is created.
+pub fn creatable_dir(dir: &Path) -> std::io::Result<()> {
+    let existing = dir
+        .ancestors()
+        .filter(|ancestor| !ancestor.as_os_str().is_empty())
+        .find(|ancestor| ancestor.symlink_metadata().is_ok())
+        .unwrap_or(Path::new("."));
+    let shown = std::path::absolute(existing).unwrap_or_else(|_| existing.to_path_buf());
+    if !existing.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", shown.display()),
+        ));
+    }
+    let probe = existing.join(format!(".guichet-check-{}", std::process::id()));
+    std::fs::File::create_new(&probe).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot write in {}: {e}", shown.display()),
+        )
+    })?;
+    std::fs::remove_file(&probe)
 }
 
 /// What `check-config` shows in place of a secret.

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use guichet::actions::{ActionError, Actions, Change, Request};
-use guichet::config::{LogFormat, Settings};
+use guichet::config::{ConfigError, LogFormat, Settings};
 use guichet::daemon;
 use guichet::desk::stats::{self, TicketRecord};
 use guichet::desk::status::Status;
@@ -46,8 +46,17 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Load, validate and print the configuration (secrets masked).
-    CheckConfig,
+    /// Load, validate and print the configuration (secrets masked); then
+    /// check what `run` needs: the database answers (or a SQLite file can
+    /// be created), the Maildirs and the file outbox can be created.
+    ///
+    /// Exit 2 when the configuration is wrong, 1 when the database server
+    /// cannot be reached or refuses the connection.
+    CheckConfig {
+        /// Check nothing that needs the network (no database connection).
+        #[arg(long)]
+        offline: bool,
+    },
     /// Create or update the database schema.
     Migrate,
     /// Show what the intake reads from one mail (no database, no network).
@@ -265,12 +274,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             );
         }
         Command::Run { once: false } => daemon::run(&settings).await?,
-        Command::CheckConfig => {
-            for warning in settings.warnings() {
-                eprintln!("guichet: warning: {warning}");
-            }
-            print!("{}", settings.to_masked_toml());
-        }
+        Command::CheckConfig { offline } => return check_config(&settings, offline).await,
         Command::Migrate => {
             open_store(&settings).await?;
             println!("database schema is up to date");
@@ -415,6 +419,38 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet check-config`: the masked settings on stdout; then each
+/// problem `run` would meet, with its key, on stderr. Exit 2 if one is the
+/// configuration's, else 1 if the database could not be reached.
+async fn check_config(settings: &Settings, offline: bool) -> Result<ExitCode> {
+    for warning in settings.warnings() {
+        eprintln!("guichet: warning: {warning}");
+    }
+    print!("{}", settings.to_masked_toml());
+    let mut problems: Vec<(u8, String)> = settings
+        .local_dir_problems()
+        .iter()
+        .map(|problem| (2, problem.to_string()))
+        .collect();
+    if let Err(error) = Store::check(&settings.database.url, !offline).await {
+        let (code, problem) = if error.is_configuration() {
+            (2, error.to_string())
+        } else {
+            (1, format!("cannot reach the database: {error}"))
+        };
+        let key = "database.url".to_string();
+        problems.push((code, ConfigError::Invalid { key, problem }.to_string()));
+    }
+    for (_, problem) in &problems {
+        eprintln!("guichet: {problem}");
+    }
+    Ok(problems
+        .iter()
+        .map(|(code, _)| *code)
+        .max()
+        .map_or(ExitCode::SUCCESS, ExitCode::from))
 }
 
 /// Applies an operator's change and delivers what it queued at once, so
