@@ -24,3 +24,6 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod timers;
+
+#[cfg(test)]
+mod test_support;

@@ -304,12 +304,12 @@ Content-Type: text/html; charset=utf-8\r\n\
 
 #[test]
 fn parse_classifies_a_real_bounce_from_the_corpus() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let bounce = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/corpus/sisimai/maildir/bsd/rfc3464-01.eml"
-    );
-    let output = guichet(dir.path(), &["parse", bounce, "--json"]);
+    let bounce = corpus.join("sisimai/maildir/bsd/rfc3464-01.eml");
+    let output = guichet(dir.path(), &["parse", bounce.to_str().unwrap(), "--json"]);
     assert!(output.status.success());
     let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(parsed["kind"], "bounce", "{parsed}");
