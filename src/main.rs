@@ -150,6 +150,8 @@ enum TicketsCommand {
         /// Created on or after this date (YYYY-MM-DD, Paris) or instant (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        /// Show at most this many (0: all); when more match, a line on
+        /// stderr says how many.
         #[arg(long, default_value_t = 100)]
         limit: i64,
         #[arg(long)]
@@ -293,15 +295,21 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                 Err(usage) => return Ok(usage),
             };
             let store = open_store(&settings).await?;
-            let tickets = store
-                .tickets(&TicketFilter {
-                    status,
-                    priority,
-                    team,
-                    since,
-                    limit,
-                })
-                .await?;
+            let filter = TicketFilter {
+                status,
+                priority,
+                team,
+                since,
+                limit,
+            };
+            let tickets = store.tickets(&filter).await?;
+            let shown = tickets.len();
+            // Only a full page may hide others: the count is asked then.
+            let total = if limit > 0 && shown as i64 == limit {
+                store.ticket_count(&filter).await?
+            } else {
+                shown as i64
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&tickets)?);
             } else {
@@ -316,6 +324,12 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                         terminal::line(&t.subject)
                     );
                 }
+            }
+            if total > shown as i64 {
+                eprintln!(
+                    "guichet: {shown} of {total} tickets shown (newest first); \
+                     use --limit N (0: all) or filters to see the others"
+                );
             }
         }
         Command::Tickets(TicketsCommand::Show { id, json }) => {

@@ -639,3 +639,66 @@ async fn check_config_reaches_the_test_database() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+/// More tickets than `--limit`: the list says how many it left out, on
+/// stderr, so that `--json` stays the array of tickets shown.
+#[test]
+fn tickets_list_says_how_many_it_does_not_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("var/mail/new");
+    std::fs::create_dir_all(&new).unwrap();
+    let request = std::fs::read_to_string(REQUEST).unwrap();
+    for n in 1..=5 {
+        let mail = request
+            .replace("jeanne.martin@", &format!("jeanne.martin{n}@"))
+            .replace("<exemple-1@", &format!("<exemple-{n}@"));
+        std::fs::write(new.join(format!("1700000000.M{n}P1.test")), mail).unwrap();
+    }
+    let run = guichet(dir.path(), &["run", "--once"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let listed = guichet(dir.path(), &["tickets", "list", "--limit", "3"]);
+    assert!(listed.status.success());
+    let lines: Vec<String> = stdout(&listed).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("CG42N1-000005"),
+        "newest first: {lines:?}"
+    );
+    assert!(
+        stderr(&listed).contains("3 of 5 tickets shown (newest first); use --limit N"),
+        "{}",
+        stderr(&listed)
+    );
+
+    let json = guichet(dir.path(), &["tickets", "list", "--json", "--limit", "2"]);
+    let tickets: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(tickets.as_array().map(Vec::len), Some(2));
+    assert!(
+        stderr(&json).contains("2 of 5 tickets shown"),
+        "{}",
+        stderr(&json)
+    );
+
+    // The count is the filter's; all shown, nothing said.
+    let filtered = guichet(
+        dir.path(),
+        &["tickets", "list", "--status", "nouveau", "--limit", "4"],
+    );
+    assert!(stderr(&filtered).contains("4 of 5 tickets shown"));
+    for all in [&["--limit", "5"][..], &["--limit", "0"], &[]] {
+        let output = guichet(dir.path(), &[&["tickets", "list"][..], all].concat());
+        assert_eq!(stdout(&output).lines().count(), 5, "{all:?}");
+        assert!(
+            !stderr(&output).contains("shown"),
+            "{all:?}: {}",
+            stderr(&output)
+        );
+    }
+    let none = guichet(
+        dir.path(),
+        &["tickets", "list", "--status", "ferme", "--limit", "1"],
+    );
+    assert_eq!(stdout(&none), "");
+    assert!(!stderr(&none).contains("shown"));
+}
