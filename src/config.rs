@@ -18,6 +18,7 @@ use crate::intake::priority::{Priority, PriorityRules};
 use crate::intake::routing::{default_routes, RouteSettings, Router};
 use crate::intake::Reader;
 use crate::notify::Notifier;
+use crate::paths::creatable_dir;
 use crate::registry::{RegistryFile, RegistrySettings};
 use crate::sync::exchange::Exchange;
 
@@ -561,6 +562,32 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The directories Guichet creates when missing — each Maildir
+    /// mailbox, a file outbox — that it could not create or write, for
+    /// `check-config` (`run` would stop or fail later on them).
+    pub fn local_dir_problems(&self) -> Vec<ConfigError> {
+        let mailboxes = self
+            .mailboxes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, mailbox)| match mailbox.location() {
+                Ok(MailboxLocation::Maildir(root)) => Some((format!("mailboxes[{i}].url"), root)),
+                _ => None,
+            });
+        let outbox = match self.smtp.location() {
+            Ok(SmtpLocation::Files(dir)) => Some(("smtp.url".to_string(), dir)),
+            _ => None,
+        };
+        mailboxes
+            .chain(outbox)
+            .filter_map(|(key, dir)| {
+                creatable_dir(&dir)
+                    .err()
+                    .map(|e| invalid(key, format!("{}: {e}", dir.display())))
+            })
+            .collect()
     }
 
     /// What is allowed but unsafe, to be said at every start.

@@ -16,6 +16,7 @@ pub mod desk;
 pub mod intake;
 pub mod notify;
 pub mod outbox;
+pub mod paths;
 pub mod pipeline;
 pub mod registry;
 pub mod source;
@@ -24,3 +25,6 @@ pub mod sync;
 pub mod text;
 pub mod tickets;
 pub mod timers;
+
+#[cfg(test)]
+mod test_support;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use guichet::config::{LogFormat, Settings};
+use guichet::config::{ConfigError, LogFormat, Settings};
 use guichet::daemon;
 use guichet::desk::actor::Actor;
 use guichet::desk::change::Change;
@@ -47,8 +47,17 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Load, validate and print the configuration (secrets masked).
-    CheckConfig,
+    /// Load, validate and print the configuration (secrets masked); then
+    /// check what `run` needs: the database answers (or a SQLite file can
+    /// be created), the Maildirs and the file outbox can be created.
+    ///
+    /// Exit 2 when the configuration is wrong, 1 when the database server
+    /// cannot be reached or refuses the connection.
+    CheckConfig {
+        /// Check nothing that needs the network (no database connection).
+        #[arg(long)]
+        offline: bool,
+    },
     /// Create or update the database schema.
     Migrate,
     /// Show what the intake reads from one mail (no database, no network).
@@ -142,6 +151,8 @@ enum TicketsCommand {
         /// Created on or after this date (YYYY-MM-DD, Paris) or instant (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        /// Show at most this many (0: all); when more match, a line on
+        /// stderr says how many.
         #[arg(long, default_value_t = 100)]
         limit: i64,
         #[arg(long)]
@@ -266,12 +277,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             );
         }
         Command::Run { once: false } => daemon::run(&settings).await?,
-        Command::CheckConfig => {
-            for warning in settings.warnings() {
-                eprintln!("guichet: warning: {warning}");
-            }
-            print!("{}", settings.to_masked_toml());
-        }
+        Command::CheckConfig { offline } => return check_config(&settings, offline).await,
         Command::Migrate => {
             open_store(&settings).await?;
             println!("database schema is up to date");
@@ -290,15 +296,21 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                 Err(usage) => return Ok(usage),
             };
             let store = open_store(&settings).await?;
-            let tickets = store
-                .tickets(&TicketFilter {
-                    status,
-                    priority,
-                    team,
-                    since,
-                    limit,
-                })
-                .await?;
+            let filter = TicketFilter {
+                status,
+                priority,
+                team,
+                since,
+                limit,
+            };
+            let tickets = store.tickets(&filter).await?;
+            let shown = tickets.len();
+            // Only a full page may hide others: the count is asked then.
+            let total = if limit > 0 && shown as i64 == limit {
+                store.ticket_count(&filter).await?
+            } else {
+                shown as i64
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&tickets)?);
             } else {
@@ -313,6 +325,12 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                         terminal::line(&t.subject)
                     );
                 }
+            }
+            if total > shown as i64 {
+                eprintln!(
+                    "guichet: {shown} of {total} tickets shown (newest first); \
+                     use --limit N (0: all) or filters to see the others"
+                );
             }
         }
         Command::Tickets(TicketsCommand::Show { id, json }) => {
@@ -416,6 +434,38 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `guichet check-config`: the masked settings on stdout; then each
+/// problem `run` would meet, with its key, on stderr. Exit 2 if one is the
+/// configuration's, else 1 if the database could not be reached.
+async fn check_config(settings: &Settings, offline: bool) -> Result<ExitCode> {
+    for warning in settings.warnings() {
+        eprintln!("guichet: warning: {warning}");
+    }
+    print!("{}", settings.to_masked_toml());
+    let mut problems: Vec<(u8, String)> = settings
+        .local_dir_problems()
+        .iter()
+        .map(|problem| (2, problem.to_string()))
+        .collect();
+    if let Err(error) = Store::check(&settings.database.url, !offline).await {
+        let (code, problem) = if error.is_configuration() {
+            (2, error.to_string())
+        } else {
+            (1, format!("cannot reach the database: {error}"))
+        };
+        let key = "database.url".to_string();
+        problems.push((code, ConfigError::Invalid { key, problem }.to_string()));
+    }
+    for (_, problem) in &problems {
+        eprintln!("guichet: {problem}");
+    }
+    Ok(problems
+        .iter()
+        .map(|(code, _)| *code)
+        .max()
+        .map_or(ExitCode::SUCCESS, ExitCode::from))
 }
 
 /// Applies an operator's change and delivers what it queued at once, so

@@ -2,6 +2,8 @@
 //! default (SQLite + Maildir + .eml files) on a fresh directory,
 //! `check-config`, `parse`, `tickets`. No mail server needed.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +20,10 @@ fn guichet(dir: &Path, args: &[&str]) -> Output {
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 const REQUEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/request.eml");
@@ -298,12 +304,12 @@ Content-Type: text/html; charset=utf-8\r\n\
 
 #[test]
 fn parse_classifies_a_real_bounce_from_the_corpus() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let bounce = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/corpus/sisimai/maildir/bsd/rfc3464-01.eml"
-    );
-    let output = guichet(dir.path(), &["parse", bounce, "--json"]);
+    let bounce = corpus.join("sisimai/maildir/bsd/rfc3464-01.eml");
+    let output = guichet(dir.path(), &["parse", bounce.to_str().unwrap(), "--json"]);
     assert!(output.status.success());
     let parsed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(parsed["kind"], "bounce", "{parsed}");
@@ -329,7 +335,12 @@ fn deploy_example_configuration_is_valid() {
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .args(["--config", &config.display().to_string(), "check-config"])
+        .args([
+            "--config",
+            &config.display().to_string(),
+            "check-config",
+            "--offline",
+        ])
         .env("GUICHET_SMTP_PASSWORD", "s3cret")
         .env("GUICHET_LOG", "warn")
         .output()
@@ -384,7 +395,7 @@ fn check_config_masks_passwords_in_urls() {
          from = \"Support <support@example.test>\"\n",
     )
     .unwrap();
-    let output = guichet(dir.path(), &["check-config"]);
+    let output = guichet(dir.path(), &["check-config", "--offline"]);
     assert!(
         output.status.success(),
         "{}",
@@ -405,7 +416,7 @@ fn check_config_masks_passwords_in_urls() {
     // environment.
     let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .current_dir(dir.path())
-        .arg("check-config")
+        .args(["check-config", "--offline"])
         .env(
             "GUICHET__DATABASE__URL",
             "postgres://db.example/guichet?user=guichet&password=S3cret-query",
@@ -512,4 +523,182 @@ fn human_output_shows_a_mails_control_characters_escaped() {
     ] {
         assert!(shown.contains(trace), "{trace} not in:\n{shown}");
     }
+}
+
+/// `database.url` as docs/configuration.md shows it, with no `mode`: every
+/// command opens (and creates) `var/guichet.db` relative to where it runs,
+/// as the embedded default does; `check-config` says so and creates nothing.
+#[test]
+fn the_documented_sqlite_url_creates_its_file_and_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "[database]\nurl = \"sqlite://var/guichet.db\"\n",
+    )
+    .unwrap();
+    let database = dir.path().join("var/guichet.db");
+    let checked = guichet(dir.path(), &["check-config"]);
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(
+        !dir.path().join("var").exists(),
+        "check-config created var/"
+    );
+    for command in [&["migrate"][..], &["run", "--once"], &["check-config"]] {
+        let output = guichet(dir.path(), command);
+        assert!(output.status.success(), "{command:?}: {}", stderr(&output));
+        assert!(database.is_file(), "{command:?}: no {}", database.display());
+    }
+
+    // An absolute path, from elsewhere, into a directory not there yet.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let absolute = dir.path().join("data/guichet.db");
+    let url = format!("sqlite://{}", absolute.display());
+    assert!(url.starts_with("sqlite:///"), "{url}");
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(elsewhere.path())
+        .args(["run", "--once"])
+        .env("GUICHET__DATABASE__URL", &url)
+        .env("GUICHET_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(absolute.is_file());
+}
+
+/// A database directory that cannot be made (a file stands on its path):
+/// `check-config` refuses it as `run` would, naming the key and where.
+#[test]
+fn check_config_refuses_a_sqlite_directory_that_cannot_be_created() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("srv"), "a file, not a directory\n").unwrap();
+    std::fs::write(
+        dir.path().join("guichet.toml"),
+        "[database]\nurl = \"sqlite://srv/guichet/guichet.db\"\n",
+    )
+    .unwrap();
+    let output = guichet(dir.path(), &["check-config"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains("`database.url`: database directory")
+            && error.contains("srv/guichet: ")
+            && error.contains("srv is not a directory"),
+        "{error}"
+    );
+    let output = guichet(dir.path(), &["migrate"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("database directory") && stderr(&output).contains("srv/guichet"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A PostgreSQL server that does not answer: exit 1 ("cannot reach"),
+/// not 2, and the password stays masked; `--offline` does not ask it.
+#[test]
+fn check_config_says_when_the_database_cannot_be_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://guichet:S3cret@127.0.0.1:{port}/guichet");
+    let check = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("GUICHET__DATABASE__URL", &url)
+            .env("GUICHET_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let output = check(&["check-config"]);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{error}");
+    assert!(
+        error.contains("`database.url`: cannot reach the database"),
+        "{error}"
+    );
+    assert!(!(stdout(&output) + &error).contains("S3cret"));
+    let output = check(&["check-config", "--offline"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// The database the tests run on (PostgreSQL with GUICHET_TEST_DB=postgres)
+/// passes the check.
+#[tokio::test]
+async fn check_config_reaches_the_test_database() {
+    let (url, _db) = common::test_database_url("check-config").await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .current_dir(dir.path())
+        .arg("check-config")
+        .env("GUICHET__DATABASE__URL", &url)
+        .env("GUICHET_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// More tickets than `--limit`: the list says how many it left out, on
+/// stderr, so that `--json` stays the array of tickets shown.
+#[test]
+fn tickets_list_says_how_many_it_does_not_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("var/mail/new");
+    std::fs::create_dir_all(&new).unwrap();
+    let request = std::fs::read_to_string(REQUEST).unwrap();
+    for n in 1..=5 {
+        let mail = request
+            .replace("jeanne.martin@", &format!("jeanne.martin{n}@"))
+            .replace("<exemple-1@", &format!("<exemple-{n}@"));
+        std::fs::write(new.join(format!("1700000000.M{n}P1.test")), mail).unwrap();
+    }
+    let run = guichet(dir.path(), &["run", "--once"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let listed = guichet(dir.path(), &["tickets", "list", "--limit", "3"]);
+    assert!(listed.status.success());
+    let lines: Vec<String> = stdout(&listed).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("CG42N1-000005"),
+        "newest first: {lines:?}"
+    );
+    assert!(
+        stderr(&listed).contains("3 of 5 tickets shown (newest first); use --limit N"),
+        "{}",
+        stderr(&listed)
+    );
+
+    let json = guichet(dir.path(), &["tickets", "list", "--json", "--limit", "2"]);
+    let tickets: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(tickets.as_array().map(Vec::len), Some(2));
+    assert!(
+        stderr(&json).contains("2 of 5 tickets shown"),
+        "{}",
+        stderr(&json)
+    );
+
+    // The count is the filter's; all shown, nothing said.
+    let filtered = guichet(
+        dir.path(),
+        &["tickets", "list", "--status", "nouveau", "--limit", "4"],
+    );
+    assert!(stderr(&filtered).contains("4 of 5 tickets shown"));
+    for all in [&["--limit", "5"][..], &["--limit", "0"], &[]] {
+        let output = guichet(dir.path(), &[&["tickets", "list"][..], all].concat());
+        assert_eq!(stdout(&output).lines().count(), 5, "{all:?}");
+        assert!(
+            !stderr(&output).contains("shown"),
+            "{all:?}: {}",
+            stderr(&output)
+        );
+    }
+    let none = guichet(
+        dir.path(),
+        &["tickets", "list", "--status", "ferme", "--limit", "1"],
+    );
+    assert_eq!(stdout(&none), "");
+    assert!(!stderr(&none).contains("shown"));
 }

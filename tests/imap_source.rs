@@ -3,6 +3,8 @@
 //! self-signed certificate from `GUICHET_TEST_TLS_CA`. Tests fail, not skip,
 //! when the stack is not running.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -364,26 +366,28 @@ async fn selecting_a_missing_folder_fails() {
     ));
 }
 
-/// Realistic mails from the shared corpus, cycled to `count`.
-fn corpus_mails(count: usize) -> Vec<Vec<u8>> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
-    let manifest = std::fs::read_to_string(format!("{root}/MANIFEST.tsv")).unwrap();
+/// Realistic mails from the corpus, cycled to `count`; `None` without it.
+fn corpus_mails(count: usize) -> Option<Vec<Vec<u8>>> {
+    let root = common::corpus()?;
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
     let mails: Vec<Vec<u8>> = manifest
         .lines()
         .skip(1)
         .filter_map(|line| line.split('\t').next())
-        .map(|path| std::fs::read(format!("{root}/{path}")).unwrap())
+        .map(|path| std::fs::read(root.join(path)).unwrap())
         .filter(|mail| !mail.contains(&0))
         .collect();
-    mails.iter().cycle().take(count).cloned().collect()
+    Some(mails.iter().cycle().take(count).cloned().collect())
 }
 
 /// Not a benchmark: prints the fetch rate (run with `--nocapture`) and checks
 /// that batches of 200 bring back every mail.
 #[tokio::test]
 async fn fetch_rate_for_500_mails() {
+    let Some(mails) = corpus_mails(500) else {
+        return;
+    };
     let user = unique_user("rate");
-    let mails = corpus_mails(500);
     append(&user, "INBOX", &mails).await;
     let mut source = connect(&plain(&user)).await;
 

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use guichet::config::Settings;
@@ -238,12 +237,38 @@ async fn robots_get_no_answer_and_are_moved_aside() {
         d = "example.test",
         s = w.support
     );
-    let bounce = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/corpus/sisimai/maildir/bsd/lhost-postfix-01.eml"),
-    )
-    .expect("corpus present beside the project");
-    for raw in [vacation.into_bytes(), list.into_bytes(), bounce] {
+    // Shaped as Postfix writes them (the corpus's lhost-postfix-01.eml),
+    // so that the test needs nothing beside the project.
+    let bounce = format!(
+        "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.example.test (Mail Delivery System)\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nTo: <{s}>\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status;\r\n\
+         \tboundary=\"B.{pid}/mx.example.test\"\r\nMessage-Id: <dsn-{pid}@mx.example.test>\r\n\r\n\
+         This is a MIME-encapsulated message.\r\n\r\n\
+         --B.{pid}/mx.example.test\r\nContent-Description: Notification\r\n\
+         Content-Type: text/plain; charset=us-ascii\r\n\r\n\
+         This is the mail system at host mx.example.test.\r\n\r\n\
+         I'm sorry to have to inform you that your message could not\r\n\
+         be delivered to one or more recipients. It's attached below.\r\n\r\n\
+         <nobody@example.test>: user unknown\r\n\r\n\
+         --B.{pid}/mx.example.test\r\nContent-Description: Delivery report\r\n\
+         Content-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; mx.example.test\r\nX-Postfix-Queue-ID: 4F2A1C0B3D\r\n\r\n\
+         Final-Recipient: rfc822; nobody@example.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.test>: Recipient address rejected\r\n\r\n\
+         --B.{pid}/mx.example.test\r\nContent-Description: Undelivered Message\r\n\
+         Content-Type: message/rfc822\r\n\r\n\
+         From: <{s}>\r\nTo: <nobody@example.test>\r\nSubject: Test\r\n\
+         Message-ID: <orig-{pid}@guichet.example.test>\r\n\r\nBonjour.\r\n\r\n\
+         --B.{pid}/mx.example.test--\r\n",
+        s = w.support
+    );
+    for raw in [
+        vacation.into_bytes(),
+        list.into_bytes(),
+        bounce.into_bytes(),
+    ] {
         w.deliver(&raw).await;
     }
     let summary = daemon::run_once(&w.settings).await.unwrap();

@@ -18,12 +18,17 @@ pub use queries::{
 };
 pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, Connection, Executor};
+
+use crate::paths::creatable_dir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +40,19 @@ pub enum StoreError {
     Lock(String),
     #[error("database holds an unreadable value: {0}")]
     Corrupt(String),
+    /// `database.url` cannot name a database, whatever the server says.
+    #[error("{0}")]
+    Url(String),
+    /// The SQLite file or its directory cannot be used as the URL asks.
+    #[error("{what} {}: {error}", path.display())]
+    Place {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// `check-config` gave up waiting for the server.
+    #[error("the database server did not answer within {} s", CHECK_TIMEOUT.as_secs())]
+    NoAnswer,
 }
 
 impl StoreError {
@@ -46,9 +64,16 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Db(error) => transient_db_error(error),
-            StoreError::Migrate(_) | StoreError::Lock(_) => true,
-            StoreError::Corrupt(_) => false,
+            StoreError::Migrate(_) | StoreError::Lock(_) | StoreError::NoAnswer => true,
+            StoreError::Corrupt(_) | StoreError::Url(_) | StoreError::Place { .. } => false,
         }
+    }
+
+    /// Whether `database.url` itself is at fault — it does not parse, or
+    /// names a file this process cannot create or write — as opposed to a
+    /// server that could not be reached or refused the connection.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, StoreError::Url(_) | StoreError::Place { .. })
     }
 }
 
@@ -118,23 +143,25 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// Connects (creating the SQLite file and its directory when needed).
+    /// Connects. A SQLite file is created with its directory unless the URL
+    /// gives a `mode` other than `rwc` (`ro`, `rw`: the file must exist).
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
+        let backend = backend_of(url);
+        let sqlite = match backend {
+            Backend::Sqlite => SqliteFile::parse(url)?,
+            Backend::Postgres => None,
         };
-        let sqlite_path = (backend == Backend::Sqlite)
-            .then(|| sqlite_file(url))
-            .flatten();
-        if let Some(parent) = sqlite_path.as_deref().and_then(std::path::Path::parent) {
-            if !parent.as_os_str().is_empty() {
-                let _ = std::fs::create_dir_all(parent);
+        let (options, sqlite_path) = match &sqlite {
+            Some(file) => {
+                let path = file.resolve()?;
+                (
+                    AnyConnectOptions::from_str(&file.url_for(&path)?)?,
+                    Some(path),
+                )
             }
-        }
-        let options = AnyConnectOptions::from_str(url)?;
+            None => (AnyConnectOptions::from_str(url)?, None),
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(30))
@@ -163,6 +190,34 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What `check-config` asks of `database.url` before `run` uses it,
+    /// leaving nothing behind: the URL parses for its backend; a SQLite
+    /// file could be opened as its mode asks (its directory exists or can
+    /// be created, and is writable); with `connect`, a PostgreSQL server
+    /// answers within [`CHECK_TIMEOUT`] and lets us in. The schema is not
+    /// looked at.
+    pub async fn check(url: &str, connect: bool) -> Result<()> {
+        match backend_of(url) {
+            Backend::Sqlite => match SqliteFile::parse(url)? {
+                Some(file) => file.check(),
+                None => Ok(()),
+            },
+            Backend::Postgres => {
+                let options =
+                    PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+                if !connect {
+                    return Ok(());
+                }
+                let connection =
+                    tokio::time::timeout(CHECK_TIMEOUT, PgConnection::connect_with(&options))
+                        .await
+                        .map_err(|_| StoreError::NoAnswer)??;
+                connection.close().await?;
+                Ok(())
+            }
+        }
     }
 
     /// Brings the schema up to date.
@@ -264,16 +319,180 @@ impl Batch {
     }
 }
 
-/// `sqlite://var/guichet.db?mode=rwc` → `var/guichet.db`; `None` for an
-/// in-memory database.
-fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
-    let path = url
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+/// How long `check-config` waits for a database server.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn backend_of(url: &str) -> Backend {
+    if url.starts_with("sqlite:") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
+/// A SQLite database kept in a file, as `database.url` names it.
+///
+/// sqlx's `Any` driver hands SQLite the URL after a round trip through
+/// `url::Url`, which takes `var` in `sqlite://var/x.db` for a host
+/// (refusing a blank in it) and folds `..` away (`sqlite://var/../x.db`
+/// would open `var/x.db`); and SQLite creates no missing file unless told
+/// `mode=rwc`. So the file is found
+/// with SQLite's own parser, and SQLite is given a URL that survives the
+/// round trip: the file's canonical absolute path, percent-encoded, with
+/// `mode=rwc` added when the URL gives no mode.
+#[derive(Debug)]
+struct SqliteFile {
+    /// As written: relative to the working directory, or absolute.
+    path: PathBuf,
+    /// The URL's parameters as written, `mode` among them if given.
+    params: Vec<(String, String)>,
+    /// The `mode` parameter, if any.
+    mode: Option<String>,
+}
+
+impl SqliteFile {
+    /// The file `url` names; `None` for an in-memory database.
+    fn parse(url: &str) -> Result<Option<Self>> {
+        // sqlx's own reading, for its refusals (unknown parameter, mode).
+        let options =
+            SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+        let rest = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let (database, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let mode = params
+            .iter()
+            .find(|(key, _)| key == "mode")
+            .map(|(_, value)| value.clone());
+        if database == ":memory:" || mode.as_deref() == Some("memory") {
+            return Ok(None);
+        }
+        let path = options.get_filename().to_path_buf();
+        if path.as_os_str().is_empty() || path.file_name().is_none() {
+            return Err(StoreError::Url(format!(
+                "{url:?} names no SQLite file (sqlite://PATH, e.g. sqlite://var/guichet.db)"
+            )));
+        }
+        Ok(Some(Self { path, params, mode }))
+    }
+
+    /// Whether opening creates the file: no mode given, or `rwc`.
+    fn creates(&self) -> bool {
+        matches!(self.mode.as_deref(), None | Some("rwc"))
+    }
+
+    fn read_only(&self) -> bool {
+        self.mode.as_deref() == Some("ro")
+    }
+
+    /// The directory the file is in, `.` for a bare file name.
+    fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        }
+    }
+
+    /// The file's canonical absolute path, its directory created first
+    /// when the file may be.
+    fn resolve(&self) -> Result<PathBuf> {
+        let dir = self.dir();
+        let place = |error| StoreError::Place {
+            what: "database directory",
+            path: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+            error,
+        };
+        if self.creates() {
+            std::fs::create_dir_all(dir).map_err(place)?;
+        }
+        let dir = std::fs::canonicalize(dir).map_err(place)?;
+        // `parse` made sure there is a file name.
+        Ok(dir.join(self.path.file_name().unwrap_or_default()))
+    }
+
+    /// The URL given to sqlx for the file at `path` (absolute): every
+    /// byte but unreserved ones and `/` percent-encoded, which sqlx
+    /// decodes back.
+    fn url_for(&self, path: &Path) -> Result<String> {
+        const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'/')
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let text = path.to_str().ok_or_else(|| {
+            StoreError::Url(format!(
+                "{} is not UTF-8, which SQLite URLs need",
+                path.display()
+            ))
+        })?;
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.extend_pairs(&self.params);
+        if self.mode.is_none() {
+            query.append_pair("mode", "rwc");
+        }
+        Ok(format!(
+            "sqlite://{}?{}",
+            percent_encoding::utf8_percent_encode(text, PATH),
+            query.finish()
+        ))
+    }
+
+    /// Whether [`SqliteFile::resolve`] and SQLite would succeed, changing
+    /// nothing: the file opens as its mode asks, and its directory, where
+    /// SQLite writes its journal beside it, exists or can be created, and
+    /// is writable.
+    fn check(&self) -> Result<()> {
+        let absolute =
+            |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let file_problem = |error| StoreError::Place {
+            what: "database file",
+            path: absolute(&self.path),
+            error,
+        };
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(file_problem(std::io::Error::other("is a directory")))
+            }
+            Ok(_) => {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(!self.read_only())
+                    .open(&self.path)
+                    .map_err(file_problem)?;
+                if self.read_only() {
+                    return Ok(());
+                }
+            }
+            // Said of the directory below.
+            Err(error) if missing(&error) && self.creates() => {}
+            Err(error) if missing(&error) => {
+                let mode = self.mode.as_deref().unwrap_or_default();
+                return Err(file_problem(std::io::Error::new(
+                    error.kind(),
+                    format!("does not exist, and mode={mode} does not create it"),
+                )));
+            }
+            Err(error) => return Err(file_problem(error)),
+        }
+        creatable_dir(self.dir()).map_err(|error| StoreError::Place {
+            what: "database directory",
+            path: absolute(self.dir()),
+            error,
+        })
+    }
+}
+
+/// Whether opening failed because the file is not there: missing, or a
+/// directory on its path is missing or a file.
+fn missing(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 #[cfg(test)]
@@ -300,6 +519,46 @@ mod tests {
         }
         assert!(!StoreError::Corrupt("x".into()).is_transient());
         assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_transient());
+    }
+
+    /// A name `url::Url` would rewrite or SQLite would misread — blanks,
+    /// `%`, `#`, `?` (percent-encoded in the URL), `..` — opens the file
+    /// the URL names, created with its directories.
+    #[tokio::test]
+    async fn a_sqlite_file_is_opened_where_the_url_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}/new dir/sub/../a%25b%23c%3Fd.db",
+            dir.path().display()
+        );
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        assert!(dir.path().join("new dir/a%b#c?d.db").is_file());
+        assert!(dir.path().join("new dir/sub").is_dir());
+    }
+
+    /// An explicit mode other than `rwc` is obeyed: nothing is created.
+    #[tokio::test]
+    async fn an_explicit_mode_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in ["ro", "rw"] {
+            let url = format!("sqlite://{}/var/t.db?mode={mode}", dir.path().display());
+            let error = Store::connect(&url).await.unwrap_err();
+            assert!(error.is_configuration(), "{error}");
+            assert!(!dir.path().join("var").exists());
+            let error = Store::check(&url, true).await.unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("mode={mode} does not create it")),
+                "{error}"
+            );
+        }
+        // In memory: no file at all.
+        Store::connect("sqlite::memory:")
+            .await
+            .unwrap()
+            .migrate()
+            .await
+            .unwrap();
     }
 
     /// The codes are read from the real driver's errors, through sqlx's Any.

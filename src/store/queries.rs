@@ -253,6 +253,25 @@ pub struct TicketFilter {
     pub limit: i64,
 }
 
+/// The condition of [`TicketFilter`], on `$1`–`$4` as [`TicketFilter::bind`]
+/// binds them.
+const TICKET_FILTER: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR priority = $2) \
+     AND ($3 IS NULL OR team = $3) AND ($4 IS NULL OR created_at >= $4)";
+
+impl TicketFilter {
+    /// `query` with the filter's values bound to `$1`–`$4`.
+    fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        query
+            .bind(self.status.as_deref())
+            .bind(self.priority.as_deref())
+            .bind(self.team.as_deref())
+            .bind(self.since.as_deref())
+    }
+}
+
 /// An open ticket's deadline to watch.
 #[derive(Debug, Clone)]
 pub struct Watched {
@@ -854,23 +873,19 @@ impl Store {
 
     /// Tickets, newest first.
     pub async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<TicketSummary>> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT id, status, priority, requester, subject, missing_fields, created_at, team \
-             FROM tickets WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR priority = $2) \
-             AND ($3 IS NULL OR team = $3) AND ($4 IS NULL OR created_at >= $4) \
-             ORDER BY created_at DESC, id DESC LIMIT $5",
-        )
-        .bind(filter.status.as_deref())
-        .bind(filter.priority.as_deref())
-        .bind(filter.team.as_deref())
-        .bind(filter.since.as_deref())
-        .bind(if filter.limit > 0 {
-            filter.limit
-        } else {
-            i64::MAX
-        })
-        .fetch_all(self.pool())
-        .await?;
+             FROM tickets WHERE {TICKET_FILTER} ORDER BY created_at DESC, id DESC LIMIT $5"
+        );
+        let rows = filter
+            .bind(sqlx::query(&sql))
+            .bind(if filter.limit > 0 {
+                filter.limit
+            } else {
+                i64::MAX
+            })
+            .fetch_all(self.pool())
+            .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(TicketSummary {
@@ -885,6 +900,17 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How many tickets `filter` selects, its limit aside: what
+    /// `tickets list` says it left out.
+    pub async fn ticket_count(&self, filter: &TicketFilter) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM tickets WHERE {TICKET_FILTER}");
+        let row = filter
+            .bind(sqlx::query(&sql))
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.get::<i64, _>(0))
     }
 
     /// One ticket with its messages, attachments and history.

@@ -374,3 +374,10 @@ fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
     }
     fields
 }
+
+/// The corpus of real-world mails, or `None` (said in one line) where it is
+/// absent: the very helper of the unit tests, `src/test_support.rs`.
+#[path = "../../src/test_support.rs"]
+mod test_support;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use test_support::{corpus, skipping};
