@@ -473,20 +473,25 @@ static STYLE_OR_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Last resort when html2text refuses a document or it would cost too much:
-/// drop the tags, decode the few entities that matter, so that the mail's
+/// drop the tags, ending a line at those of blocks so that `Nom : …` lines
+/// stay apart, and decode the few entities that matter, so that the mail's
 /// words are not lost.
 fn strip_tags(html: &str) -> String {
     let html = STYLE_OR_SCRIPT.replace_all(html, " ");
     let mut text = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                text.push(' ');
+    let mut tag_start = None;
+    for (at, c) in html.char_indices() {
+        match (c, tag_start) {
+            ('<', _) => tag_start = Some(at),
+            ('>', Some(start)) => {
+                text.push(if is_block_tag(&html[start + 1..at]) {
+                    '\n'
+                } else {
+                    ' '
+                });
+                tag_start = None;
             }
-            _ if !in_tag => text.push(c),
+            (_, None) => text.push(c),
             _ => {}
         }
     }
@@ -496,6 +501,48 @@ fn strip_tags(html: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
+}
+
+/// Tags that start a line in a rendering, cells and line breaks included.
+const BLOCK_TAGS: &[&str] = &[
+    "address",
+    "article",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+/// Whether a tag, given as what is between its `<` and `>`, is a block's.
+fn is_block_tag(tag: &str) -> bool {
+    let name = tag.strip_prefix('/').unwrap_or(tag);
+    let end = name
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(name.len());
+    BLOCK_TAGS
+        .iter()
+        .any(|block| block.eq_ignore_ascii_case(&name[..end]))
 }
 
 /// Plain text without markup characters, except what the readers rely on:
@@ -829,6 +876,28 @@ mod tests {
         assert_eq!(
             strip_tags("<style>p{}</style><p>a&nbsp;&amp;&lt;b</p>").trim(),
             "a &<b"
+        );
+    }
+
+    #[test]
+    fn stripping_fallback_keeps_blocks_on_their_own_lines() {
+        let html = "<P class=x>Nom : <b>Dupont</b></p><div>Tel : 01<BR/>Objet : wifi</div>\
+            <table><tr><td>Fonction</td><td>CPE</td></tr></table><brr>";
+        let text = strip_tags(html);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "Nom :  Dupont",
+                "Tel : 01",
+                "Objet : wifi",
+                "Fonction",
+                "CPE"
+            ]
         );
     }
 
