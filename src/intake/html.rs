@@ -29,6 +29,34 @@ use regex::Regex;
 /// would split a value over two lines.
 const RENDER_WIDTH: usize = 2000;
 
+/// Bytes of HTML read for each character of text kept: markup (styles,
+/// tables, attributes) usually outweighs the text it carries, so this much
+/// HTML makes the text limit or more; the rest could only be cut after it.
+const HTML_BYTES_PER_TEXT_CHAR: usize = 3;
+
+/// How much HTML is worth turning into text when at most `max_text_chars`
+/// characters of text are kept.
+pub fn budget_for_text(max_text_chars: usize) -> usize {
+    max_text_chars.saturating_mul(HTML_BYTES_PER_TEXT_CHAR)
+}
+
+/// The longest start of `html` within `max_bytes`, ending on a character
+/// boundary and outside a tag, so that no half tag is read as text.
+pub fn prefix_within(html: &str, max_bytes: usize) -> &str {
+    if html.len() <= max_bytes {
+        return html;
+    }
+    let mut end = max_bytes;
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &html[..end];
+    match (head.rfind('<'), head.rfind('>')) {
+        (Some(open), close) if close.is_none_or(|close| close < open) => &head[..open],
+        _ => head,
+    }
+}
+
 /// Renders HTML as plain text for the field reader and the agents.
 ///
 /// Tables are rendered one cell per line (html2text's raw mode): a
@@ -869,6 +897,22 @@ mod tests {
         attributes.sort();
         assert_eq!(attributes, ["a.href", "a.id", "td.class"]);
         assert_eq!(to_text(html), "A\nB\nC\ngras lien <https://x.fr/>");
+    }
+
+    #[test]
+    fn html_is_cut_on_a_character_boundary_outside_a_tag() {
+        assert_eq!(prefix_within("<p>été</p>", 100), "<p>été</p>");
+        assert_eq!(prefix_within("<p>été</p>", 5), "<p>é");
+        assert_eq!(prefix_within("<p>été</p>", 4), "<p>");
+        assert_eq!(prefix_within("<p>été</p><b>gras", 12), "<p>été</p>");
+        assert_eq!(prefix_within("<p>été</p><b>gras", 16), "<p>été</p><b>g");
+        assert_eq!(prefix_within("<p a=\"b\">", 3), "");
+    }
+
+    #[test]
+    fn the_html_read_makes_the_text_limit() {
+        assert_eq!(budget_for_text(100_000), 300_000);
+        assert_eq!(budget_for_text(usize::MAX), usize::MAX);
     }
 
     #[test]
