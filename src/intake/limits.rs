@@ -138,6 +138,7 @@ impl Limits {
         let total = mail.text.chars().count();
         if let Some((cut_at, _)) = cut_at {
             mail.text.truncate(cut_at);
+            mail.text.shrink_to_fit();
         }
         let kept = total.min(self.max_text_chars);
         let reason = match mail.html_cut {

@@ -510,7 +510,7 @@ fn body_text(message: &Message<'_>, max_text_chars: usize) -> Body {
         .collect();
     if !plain.is_empty() {
         return Body {
-            text: normalise_newlines(&plain.join("\n")),
+            text: normalise_newlines(plain.join("\n")),
             ..Body::default()
         };
     }
@@ -526,7 +526,7 @@ fn body_text(message: &Message<'_>, max_text_chars: usize) -> Body {
     let (read, html_cut) = within_budget(&markup, html::budget_for_text(max_text_chars));
     let text: Vec<String> = read.into_iter().map(html::to_text).collect();
     Body {
-        text: normalise_newlines(&text.join("\n")),
+        text: normalise_newlines(text.join("\n")),
         from_html: true,
         html_cut,
     }
@@ -564,8 +564,22 @@ fn body_parts<'m>(
         .filter_map(|&id| message.part(id))
 }
 
-fn normalise_newlines(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n")
+/// CRLF and lone CR as `\n`, in one copy (the text may be the whole of a
+/// big mail: it is cut to the text limit only afterwards).
+fn normalise_newlines(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut normalised = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(cr) = rest.find('\r') {
+        normalised.push_str(&rest[..cr]);
+        normalised.push('\n');
+        rest = &rest[cr + 1..];
+        rest = rest.strip_prefix('\n').unwrap_or(rest);
+    }
+    normalised.push_str(rest);
+    normalised
 }
 
 fn part_type(part: &MessagePart<'_>) -> String {
