@@ -245,15 +245,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Targets whose most verbose levels would write credentials: async-imap
-/// traces every command it sends, `LOGIN user "password"` included. They
-/// are capped whatever the configured level.
-const CREDENTIAL_LOGGERS: &[&str] = &["async_imap::imap_stream=debug"];
+/// Targets capped whatever the configured level: async-imap traces every
+/// command it sends, `LOGIN user "password"` included; html5ever warns once
+/// per misplaced token of a mail's HTML, so a hostile mail could flood the
+/// log with hundreds of thousands of lines.
+const CAPPED_LOGGERS: &[&str] = &["async_imap::imap_stream=debug", "html5ever=error"];
 
 fn init_logging(settings: &Settings, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
-    let filter = CREDENTIAL_LOGGERS
+    let filter = CAPPED_LOGGERS
         .iter()
         .filter_map(|directive| directive.parse().ok())
         .fold(filter, |filter, directive| filter.add_directive(directive));

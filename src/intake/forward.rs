@@ -156,7 +156,7 @@ fn attached(mail: &Mail, limits: &Limits) -> Option<(Forwarded, Option<Dropped>)
         .attachments
         .iter()
         .find(|a| a.content_type == "message/rfc822")?;
-    let mut enclosed = mail::parse(&attachment.data).ok()?;
+    let mut enclosed = mail::parse_within(&attachment.data, limits.max_text_chars).ok()?;
     let dropped = limits.trim_text(&mut enclosed).map(|cut| Dropped {
         part: format!("texte de {}", attachment.filename),
         reason: cut.reason,

@@ -185,18 +185,31 @@ impl Limits {
             || DENIED_TYPES.contains(&content_type)
     }
 
-    /// Cuts the text at `max_text_chars`; also used on the text of a mail
-    /// forwarded as an attachment, which is read into the ticket's message.
+    /// Cuts the text to the limit; says so, and also when only the start of
+    /// an HTML body was read (see [`Mail::html_cut`]). Also used on the text
+    /// of a mail forwarded as an attachment, read into the ticket's message.
     pub(crate) fn trim_text(&self, mail: &mut Mail) -> Option<Dropped> {
-        let (cut_at, _) = mail.text.char_indices().nth(self.max_text_chars)?;
+        let cut_at = mail.text.char_indices().nth(self.max_text_chars);
+        if cut_at.is_none() && mail.html_cut.is_none() {
+            return None;
+        }
         let total = mail.text.chars().count();
-        mail.text.truncate(cut_at);
+        if let Some((cut_at, _)) = cut_at {
+            mail.text.truncate(cut_at);
+            mail.text.shrink_to_fit();
+        }
+        let kept = total.min(self.max_text_chars);
+        let reason = match mail.html_cut {
+            None => format!("coupé après {kept} caractères (le message en comptait {total})"),
+            Some(cut) => format!(
+                "coupé après {kept} caractères : le message HTML faisait {}, seul le début ({}) a été lu",
+                human_size(cut.total_bytes),
+                human_size(cut.read_bytes)
+            ),
+        };
         Some(Dropped {
             part: "texte du message".into(),
-            reason: format!(
-                "coupé après {} caractères (le message en comptait {total})",
-                self.max_text_chars
-            ),
+            reason,
         })
     }
 
@@ -259,7 +272,7 @@ pub fn human_size(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::mail::{parse, Attachment};
+    use crate::intake::mail::{parse, Attachment, HtmlCut};
 
     fn attachment(filename: &str, content_type: &str, size: usize) -> Attachment {
         Attachment {
@@ -476,6 +489,29 @@ mod tests {
             dropped[0].reason.contains("comptait 23"),
             "{}",
             dropped[0].reason
+        );
+    }
+
+    #[test]
+    fn html_read_only_in_part_is_listed_even_under_the_text_limit() {
+        let mut mail = Mail {
+            text: "Bonjour".into(),
+            html_cut: Some(HtmlCut {
+                read_bytes: 300_000,
+                total_bytes: 24_000_000,
+            }),
+            ..Mail::default()
+        };
+        let dropped = Limits::default().enforce(&mut mail);
+        assert_eq!(mail.text, "Bonjour");
+        assert_eq!(
+            dropped,
+            [Dropped {
+                part: "texte du message".into(),
+                reason: "coupé après 7 caractères : le message HTML faisait 22,9 Mo, \
+                    seul le début (293 Ko) a été lu"
+                    .into(),
+            }]
         );
     }
 

@@ -128,7 +128,7 @@ impl Reader {
     }
 
     fn read_unguarded(&self, raw: &[u8]) -> Result<Reading, MailError> {
-        let mut mail = mail::parse(raw)?;
+        let mut mail = mail::parse_within(raw, self.limits.max_text_chars)?;
         let mut dropped = self.limits.enforce(&mut mail);
         let kind = self.classifier.classify(&mail);
         let ticket_ref = match &kind {
@@ -655,6 +655,38 @@ mod tests {
         assert_eq!(json["fields"]["name"], "Martin Marie");
         let plain = read(b"From: a@ac-lyon.fr\nSubject: Wifi\n\nNom : A\n").to_json();
         assert!(plain["forwarded"].is_null());
+    }
+
+    /// The whole intake, as the daemon reads with the embedded defaults: an
+    /// HTML-only mail of about 24 MB is read within the text limit, and the
+    /// requester and agents are told the text was cut.
+    #[test]
+    fn a_huge_html_mail_is_read_within_the_text_limit_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let defaults = dir.path().join("guichet.toml");
+        std::fs::write(&defaults, "").unwrap();
+        let settings = crate::config::Settings::load(Some(&defaults)).unwrap();
+        let reader = settings.reader().unwrap();
+        let chunk = "<p>Bonjour, l'imprimante ne marche plus.</p><table><tr><td>Nom</td><td>Dupont</td></tr></table>\n";
+        let raw = format!(
+            "From: a@example.test\nSubject: Panne\nContent-Type: text/html\n\n{}",
+            chunk.repeat(24_000_000 / chunk.len())
+        );
+        let reading = reader.read(raw.as_bytes()).unwrap();
+        assert_eq!(
+            reading.mail.text.chars().count(),
+            settings.limits.max_text_chars
+        );
+        let text_cut: Vec<&str> = reading
+            .dropped
+            .iter()
+            .filter(|d| d.part == "texte du message")
+            .map(|d| d.reason.as_str())
+            .collect();
+        assert_eq!(
+            text_cut,
+            ["coupé après 100000 caractères : le message HTML faisait 22,9 Mo, seul le début (293 Ko) a été lu"]
+        );
     }
 
     #[test]
