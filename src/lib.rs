@@ -1,14 +1,25 @@
 //! Guichet: an email-to-ticket gateway for the IT support of French schools.
 //!
-//! The data's path, one module per stage (see `docs/architecture.md`):
-//! mailbox ([`source`]) → parsed and classified mail ([`intake`]) → decisions
-//! ([`desk`]) → one transaction ([`store`]) → mark processed ([`source`]);
-//! outgoing mail is rendered by [`notify`] and delivered by [`outbox`].
-//! [`registry`] tells which establishment a sender writes for (not wired yet).
-//! [`pipeline`] wires one batch through those stages and [`daemon`] runs it.
-//! [`sync`] keeps shared tickets in step with the academy's ITSM or a
-//! partner Guichet by formatted mail: its mail is applied by the pipeline,
-//! and every change told back through the outbox.
+//! The data's path, calls going down only (see `docs/architecture.md` for
+//! each room's invariants):
+//!
+//! - [`daemon`] runs the mailboxes, the outbox and the [`timers`]; the CLI
+//!   (`src/main.rs`, `src/cmd/`) does one command. Only these two drive the
+//!   [`pipeline`]: one batch of mail from a [`source`] (IMAP, Maildir), ONE
+//!   transaction, a room per kind of mail, then the mails are moved.
+//! - [`intake`] reads a mail (pure): MIME, fields, the new part, a forward,
+//!   its kind, its limits, our MTA's authentication results.
+//! - [`desk`] holds the domain's values and decisions (pure): plans, actors,
+//!   changes, statuses and their one transition table, SLA, statistics.
+//! - [`tickets`] is THE path for every ticket: the one way to create one and
+//!   the one way to change one, with its history, notices and partners.
+//! - [`sync`] keeps shared tickets in step with the ITSM and partner
+//!   Guichets; it applies their mail through [`tickets`]' `Desk` and never
+//!   calls up.
+//! - [`store`] holds the rows (SQLite, PostgreSQL); [`notify`] renders every
+//!   mail we send; [`outbox`] is the only way mail leaves.
+//! - [`config`] turns settings into rooms; [`registry`] says who may write;
+//!   [`text`] and [`paths`] are small shared rules.
 
 pub mod config;
 pub mod daemon;

@@ -267,7 +267,7 @@ impl Notifier {
     }
 
     /// The acknowledgement of a new ticket. It names the first
-    /// [`ACK_DROPPED_LISTED`] parts not kept and counts the others
+    /// `ACK_DROPPED_LISTED` parts not kept and counts the others
     /// (`more_dropped`); the ticket's history names more for the agents.
     pub fn acknowledgement(&self, ack: &Acknowledgement<'_>) -> Result<Outgoing, NotifyError> {
         let fields = field_lines(ack.fields);

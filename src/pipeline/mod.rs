@@ -5,10 +5,10 @@
 //! the mails on the server only after [`Pipeline::process`] returned, i.e.
 //! after the commit.
 //!
-//! The rooms, one per kind of mail: [`request`] (a new request), [`reply`]
-//! (a mail naming a ticket), [`staff`] (an agent's or a team's mail),
-//! [`sync_mail`] (a partner's), [`robots`] (bounces and automatic answers).
-//! Every mail is recorded once, here ([`MailRecord`]); tickets are created
+//! The rooms, one per kind of mail: `request` (a new request), `reply`
+//! (a mail naming a ticket), `staff` (an agent's or a team's mail),
+//! `sync_mail` (a partner's), `robots` (bounces and automatic answers).
+//! Every mail is recorded once, here (`MailRecord`); tickets are created
 //! and changed only through [`Tickets`]. Only the daemon and the CLI call
 //! this module.
 //!

@@ -2,9 +2,9 @@
 //! mail and whose ([`Exchange::recognise`]), the checks on its headers
 //! (envelope sender, DKIM), how sync mail is queued, reports to our admin
 //! (once per cause per hour) and error mails to a partner's admin, and what
-//! `guichet sync status` lists. Built once from the settings and held by
-//! [`crate::actions::Actions`], so that every path that changes a ticket
-//! can tell the partners.
+//! `guichet sync status` lists. Built once from the settings and shared
+//! by the pipeline and the ticket desk, so that every path that changes a
+//! ticket can tell the partners.
 
 use std::sync::Arc;
 

@@ -77,7 +77,7 @@ impl Label {
 
     /// Whether [`render`] can write this label so that it reads back the
     /// same: not blank, no `:` or line break, no surrounding blanks (nor
-    /// byte order marks, see [`trim_label`]); no `!` in a field name; a
+    /// byte order marks, see `trim_label`); no `!` in a field name; a
     /// plain label must not end like a field label.
     pub fn is_valid(&self) -> bool {
         let name = self.name();

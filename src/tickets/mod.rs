@@ -1,4 +1,4 @@
-//! THE path for every ticket, whoever asks: its creation ([`create`]: a
+//! THE path for every ticket, whoever asks: its creation (`create`: a
 //! request, a partner's copy, the new ticket after a closed one) and every
 //! change of an existing ticket ([`Tickets::apply`]: an operator on the
 //! command line, a staff member's mail, the requester's reply, the timers,
