@@ -15,12 +15,11 @@ use std::sync::LazyLock;
 
 use guichet::config::Settings;
 use guichet::intake::Reader;
-use guichet::pipeline::Pipeline;
 use libfuzzer_sys::fuzz_target;
 
 static READER: LazyLock<Reader> = LazyLock::new(|| {
     let settings = Settings::load(None).expect("the embedded defaults load");
-    Pipeline::reader_for(&settings).expect("the default settings make a reader")
+    settings.reader().expect("the default settings make a reader")
 });
 
 fn let_mail_parser_panics_unwind() {
