@@ -1,13 +1,16 @@
 //! The `guichet` command: the binary's edge, where errors become messages
 //! and exit codes (2: bad configuration or usage, 1: anything else).
 
-mod terminal;
+mod cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+
 use clap::{Parser, Subcommand};
+use cmd::shared::{deliver_outbox, failure, open_store, print_json, read_since, usage_error};
+use cmd::terminal;
 
 use guichet::config::{ConfigError, LogFormat, Settings};
 use guichet::daemon;
@@ -16,8 +19,7 @@ use guichet::desk::change::Change;
 use guichet::desk::stats::{self, TicketRecord};
 use guichet::desk::status::Status;
 use guichet::intake::priority::Priority;
-use guichet::outbox::Outbox;
-use guichet::store::{timestamp, Store, TicketFilter};
+use guichet::store::{Store, TicketFilter};
 use guichet::sync::exchange::{partner_sides, replay, PartnerSide, ReplayError};
 use guichet::tickets::Tickets;
 use guichet::timers::Timers;
@@ -218,31 +220,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("guichet: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return usage_error(error),
     };
     init_logging(&settings, cli.log_json);
     // A broken template file is a configuration error, found before any work.
     if let Err(error) = settings.notifier() {
-        eprintln!("guichet: {error}");
-        return ExitCode::from(2);
+        return usage_error(error);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("guichet: cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failure(format_args!("cannot start the runtime: {error}")),
     };
-    match runtime.block_on(execute(cli.command, settings)) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("guichet: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime
+        .block_on(execute(cli.command, settings))
+        .unwrap_or_else(|error| failure(format_args!("{error:#}")))
 }
 
 /// Targets capped whatever the configured level: async-imap traces every
@@ -313,7 +304,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                 shown as i64
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&tickets)?);
+                print_json(&tickets)?;
             } else {
                 for t in tickets {
                     println!(
@@ -337,11 +328,10 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Tickets(TicketsCommand::Show { id, json }) => {
             let store = open_store(&settings).await?;
             let Some(ticket) = store.ticket(&id).await? else {
-                eprintln!("guichet: no ticket {id}");
-                return Ok(ExitCode::FAILURE);
+                return Ok(failure(format_args!("no ticket {id}")));
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&ticket)?);
+                print_json(&ticket)?;
             } else {
                 print_ticket(&ticket);
             }
@@ -354,8 +344,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             by,
         }) => {
             let Some(to) = Status::from_text(&status) else {
-                eprintln!("guichet: unknown status {status:?}");
-                return Ok(ExitCode::from(2));
+                return Ok(usage_error(format_args!("unknown status {status:?}")));
             };
             let change = Change::Status {
                 to,
@@ -378,8 +367,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Tickets(TicketsCommand::Priority { id, priority, by }) => {
             let Some(priority) = Priority::from_text(&priority) else {
-                eprintln!("guichet: unknown priority {priority:?} (bloquante, majeure, mineure)");
-                return Ok(ExitCode::from(2));
+                return Ok(usage_error(format_args!(
+                    "unknown priority {priority:?} (bloquante, majeure, mineure)"
+                )));
             };
             return act(&settings, &id, &by, Change::Priority(priority)).await;
         }
@@ -405,7 +395,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
                 "{} SLA alert(s) queued, {} ticket(s) closed",
                 done.alerts, done.closed
             );
-            Outbox::new(&settings.smtp, store)?.deliver_due().await?;
+            deliver_outbox(&settings, store).await?;
         }
         Command::Sync(SyncCommand::Status { all, json }) => {
             return sync_status(&settings, all, json).await
@@ -479,8 +469,7 @@ async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Resu
     match tickets.perform(id, &actor, &change).await {
         Ok(()) => {}
         Err(error) if error.is_refusal() => {
-            eprintln!("guichet: {error}");
-            return Ok(ExitCode::FAILURE);
+            return Ok(failure(error));
         }
         Err(error) => return Err(error.into()),
     }
@@ -493,8 +482,7 @@ async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Resu
             ticket.agent.as_deref().unwrap_or("-")
         );
     }
-    let outbox = Outbox::new(&settings.smtp, store)?;
-    outbox.deliver_due().await?;
+    deliver_outbox(settings, store).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -509,7 +497,7 @@ async fn sync_status(settings: &Settings, all: bool, json: bool) -> Result<ExitC
         .filter(|side| all || side.is_behind())
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&sides)?);
+        print_json(&sides)?;
     } else if exchange.partners().is_empty() {
         println!("no partner configured ([sync] partners)");
     } else if sides.is_empty() {
@@ -558,12 +546,11 @@ async fn sync_replay(settings: &Settings, id: &str, partner: Option<&str>) -> Re
             | ReplayError::UnknownPartner { .. }
             | ReplayError::NotShared(_)),
         ) => {
-            eprintln!("guichet: {error}");
-            return Ok(ExitCode::FAILURE);
+            return Ok(failure(error));
         }
         Err(error) => return Err(error.into()),
     }
-    Outbox::new(&settings.smtp, store)?.deliver_due().await?;
+    deliver_outbox(settings, store).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -583,40 +570,11 @@ async fn show_stats(settings: &Settings, since: Option<&str>, json: bool) -> Res
         .collect::<Result<Vec<_>, _>>()?;
     let indicators = stats::compute(&records, chrono::Utc::now());
     if json {
-        println!("{}", serde_json::to_string_pretty(&indicators)?);
+        print_json(&indicators)?;
     } else {
         print!("{}", stats::render_text(&indicators));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads a `--since` option; a bad value is a usage error, reported here
-/// and given back as exit code 2.
-fn read_since(since: Option<&str>) -> Result<Option<String>, ExitCode> {
-    since.map(parse_since).transpose().map_err(|problem| {
-        eprintln!("guichet: --since: {problem}");
-        ExitCode::from(2)
-    })
-}
-
-/// `2026-09-01` (midnight in Paris) or an RFC 3339 instant, as a stored
-/// timestamp.
-fn parse_since(text: &str) -> Result<String, String> {
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let midnight = day.and_time(chrono::NaiveTime::MIN);
-        return Ok(timestamp(guichet::desk::sla::from_paris(midnight)));
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|at| timestamp(at.with_timezone(&chrono::Utc)))
-        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 time"))
-}
-
-async fn open_store(settings: &Settings) -> Result<Store> {
-    let store = Store::connect(&settings.database.url)
-        .await
-        .with_context(|| "cannot open the database (database.url)")?;
-    store.migrate().await?;
-    Ok(store)
 }
 
 /// `guichet parse`: the intake's reading of one file, with no side effect.
@@ -639,7 +597,7 @@ fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
     };
     let value = reading.to_json();
     if json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        print_json(&value)?;
     } else {
         println!("kind:      {}", value["kind"].as_str().unwrap_or("?"));
         println!("priority:  {}", reading.priority.as_str());

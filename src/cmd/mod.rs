@@ -1,0 +1,6 @@
+//! The binary's commands, one module each (`main` parses the command line
+//! and calls one function here per command). Nothing here is part of the
+//! library: these modules turn its results into output and exit codes.
+
+pub mod shared;
+pub mod terminal;
