@@ -12,14 +12,13 @@ use clap::{Parser, Subcommand};
 use cmd::shared::{deliver_outbox, failure, open_store, print_json, read_since, usage_error};
 use cmd::terminal;
 
-use guichet::config::{ConfigError, LogFormat, Settings};
-use guichet::daemon;
+use guichet::config::{LogFormat, Settings};
 use guichet::desk::actor::Actor;
 use guichet::desk::change::Change;
 use guichet::desk::stats::{self, TicketRecord};
 use guichet::desk::status::Status;
 use guichet::intake::priority::Priority;
-use guichet::store::{Store, TicketFilter};
+use guichet::store::TicketFilter;
 use guichet::sync::exchange::{partner_sides, replay, PartnerSide, ReplayError};
 use guichet::tickets::Tickets;
 use guichet::timers::Timers;
@@ -261,19 +260,10 @@ fn init_logging(settings: &Settings, json: bool) {
 
 async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
     match command {
-        Command::Run { once: true } => {
-            let summary = daemon::run_once(&settings).await?;
-            println!(
-                "{} mail(s) read, {} ticket(s) created, {} mail(s) sent",
-                summary.mails, summary.tickets, summary.sent
-            );
-        }
-        Command::Run { once: false } => daemon::run(&settings).await?,
-        Command::CheckConfig { offline } => return check_config(&settings, offline).await,
-        Command::Migrate => {
-            open_store(&settings).await?;
-            println!("database schema is up to date");
-        }
+        Command::Run { once: false } => return cmd::run::until_stopped(&settings).await,
+        Command::Run { once: true } => return cmd::run::once(&settings).await,
+        Command::CheckConfig { offline } => return cmd::check::run(&settings, offline).await,
+        Command::Migrate => return cmd::migrate::run(&settings).await,
         Command::Parse { file, json } => return parse(&settings, &file, json),
         Command::Tickets(TicketsCommand::List {
             status,
@@ -425,38 +415,6 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet check-config`: the masked settings on stdout; then each
-/// problem `run` would meet, with its key, on stderr. Exit 2 if one is the
-/// configuration's, else 1 if the database could not be reached.
-async fn check_config(settings: &Settings, offline: bool) -> Result<ExitCode> {
-    for warning in settings.warnings() {
-        eprintln!("guichet: warning: {warning}");
-    }
-    print!("{}", settings.to_masked_toml());
-    let mut problems: Vec<(u8, String)> = settings
-        .local_dir_problems()
-        .iter()
-        .map(|problem| (2, problem.to_string()))
-        .collect();
-    if let Err(error) = Store::check(&settings.database.url, !offline).await {
-        let (code, problem) = if error.is_configuration() {
-            (2, error.to_string())
-        } else {
-            (1, format!("cannot reach the database: {error}"))
-        };
-        let key = "database.url".to_string();
-        problems.push((code, ConfigError::Invalid { key, problem }.to_string()));
-    }
-    for (_, problem) in &problems {
-        eprintln!("guichet: {problem}");
-    }
-    Ok(problems
-        .iter()
-        .map(|(code, _)| *code)
-        .max()
-        .map_or(ExitCode::SUCCESS, ExitCode::from))
 }
 
 /// Applies an operator's change and delivers what it queued at once, so

@@ -2,5 +2,8 @@
 //! and calls one function here per command). Nothing here is part of the
 //! library: these modules turn its results into output and exit codes.
 
+pub mod check;
+pub mod migrate;
+pub mod run;
 pub mod shared;
 pub mod terminal;
