@@ -15,13 +15,11 @@ use cmd::terminal;
 use guichet::config::{LogFormat, Settings};
 use guichet::desk::actor::Actor;
 use guichet::desk::change::Change;
-use guichet::desk::stats::{self, TicketRecord};
 use guichet::desk::status::Status;
 use guichet::intake::priority::Priority;
 use guichet::store::TicketFilter;
 use guichet::sync::exchange::{partner_sides, replay, PartnerSide, ReplayError};
 use guichet::tickets::Tickets;
-use guichet::timers::Timers;
 
 #[derive(Parser)]
 #[command(
@@ -375,18 +373,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             };
             return act(&settings, &id, &by, change).await;
         }
-        Command::Sweep => {
-            let store = open_store(&settings).await?;
-            let tickets = Tickets::from_settings(&settings, store.clone())?;
-            let done = Timers::new(&tickets, store.clone(), settings.tickets.reopen_days)
-                .sweep(chrono::Utc::now())
-                .await?;
-            println!(
-                "{} SLA alert(s) queued, {} ticket(s) closed",
-                done.alerts, done.closed
-            );
-            deliver_outbox(&settings, store).await?;
-        }
+        Command::Sweep => return cmd::sweep::run(&settings).await,
         Command::Sync(SyncCommand::Status { all, json }) => {
             return sync_status(&settings, all, json).await
         }
@@ -394,24 +381,10 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             return sync_replay(&settings, &id, partner.as_deref()).await
         }
         Command::Stats { since, json } => {
-            return show_stats(&settings, since.as_deref(), json).await
+            return cmd::stats::run(&settings, since.as_deref(), json).await
         }
         Command::Outcomes { since, json } => {
-            let since = match read_since(since.as_deref()) {
-                Ok(since) => since,
-                Err(code) => return Ok(code),
-            };
-            let store = open_store(&settings).await?;
-            let counts = store.outcome_counts(since.as_deref()).await?;
-            if json {
-                let map: serde_json::Map<_, _> =
-                    counts.into_iter().map(|(k, v)| (k, v.into())).collect();
-                println!("{}", serde_json::Value::Object(map));
-            } else {
-                for (outcome, count) in counts {
-                    println!("{outcome:<20} {count}");
-                }
-            }
+            return cmd::outcomes::run(&settings, since.as_deref(), json).await
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -509,29 +482,6 @@ async fn sync_replay(settings: &Settings, id: &str, partner: Option<&str>) -> Re
         Err(error) => return Err(error.into()),
     }
     deliver_outbox(settings, store).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet stats`: the indicators of the tickets created since `since`,
-/// as they stand now.
-async fn show_stats(settings: &Settings, since: Option<&str>, json: bool) -> Result<ExitCode> {
-    let since = match read_since(since) {
-        Ok(since) => since,
-        Err(usage) => return Ok(usage),
-    };
-    let store = open_store(settings).await?;
-    let records = store
-        .ticket_times(since.as_deref())
-        .await?
-        .into_iter()
-        .map(TicketRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    let indicators = stats::compute(&records, chrono::Utc::now());
-    if json {
-        print_json(&indicators)?;
-    } else {
-        print!("{}", stats::render_text(&indicators));
-    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,9 @@
 
 pub mod check;
 pub mod migrate;
+pub mod outcomes;
 pub mod run;
 pub mod shared;
+pub mod stats;
+pub mod sweep;
 pub mod terminal;
