@@ -18,7 +18,6 @@ use guichet::desk::change::Change;
 use guichet::desk::status::Status;
 use guichet::intake::priority::Priority;
 use guichet::store::TicketFilter;
-use guichet::sync::exchange::{partner_sides, replay, PartnerSide, ReplayError};
 use guichet::tickets::Tickets;
 
 #[derive(Parser)]
@@ -375,10 +374,10 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Sweep => return cmd::sweep::run(&settings).await,
         Command::Sync(SyncCommand::Status { all, json }) => {
-            return sync_status(&settings, all, json).await
+            return cmd::sync::status(&settings, all, json).await
         }
         Command::Sync(SyncCommand::Replay { id, partner }) => {
-            return sync_replay(&settings, &id, partner.as_deref()).await
+            return cmd::sync::replay(&settings, &id, partner.as_deref()).await
         }
         Command::Stats { since, json } => {
             return cmd::stats::run(&settings, since.as_deref(), json).await
@@ -412,74 +411,6 @@ async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Resu
             ticket.team.as_deref().unwrap_or("-"),
             ticket.agent.as_deref().unwrap_or("-")
         );
-    }
-    deliver_outbox(settings, store).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet sync status`: the shared tickets whose partner side is behind
-/// (all of them with `--all`).
-async fn sync_status(settings: &Settings, all: bool, json: bool) -> Result<ExitCode> {
-    let exchange = settings.exchange(std::sync::Arc::new(settings.notifier()?))?;
-    let store = open_store(settings).await?;
-    let sides: Vec<PartnerSide> = partner_sides(&store, &exchange, chrono::Utc::now())
-        .await?
-        .into_iter()
-        .filter(|side| all || side.is_behind())
-        .collect();
-    if json {
-        print_json(&sides)?;
-    } else if exchange.partners().is_empty() {
-        println!("no partner configured ([sync] partners)");
-    } else if sides.is_empty() {
-        println!("no shared ticket is behind on its partner's side");
-    }
-    if !json {
-        for side in &sides {
-            println!("{}", partner_side_line(side));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One line of `guichet sync status`.
-fn partner_side_line(side: &PartnerSide) -> String {
-    let waiting = match (&side.waiting_since, side.waiting) {
-        (Some(since), n) if n > 0 => format!("waiting {n} since {since}"),
-        _ => "waiting 0".to_string(),
-    };
-    let inbound = match side.last_inbound_minutes {
-        Some(minutes) => format!("last inbound {minutes} min ago"),
-        None => "no inbound yet".to_string(),
-    };
-    format!(
-        "{}  {:<14} {:<14} {:<18} {}  unsent {}  failed {}  {}",
-        side.ticket_id,
-        side.partner,
-        side.ticket_status,
-        terminal::line(side.remote_id.as_deref().unwrap_or("-")),
-        waiting,
-        side.unsent,
-        side.failed,
-        inbound
-    )
-}
-
-/// `guichet sync replay`: the ticket's current state sent again, then the
-/// outbox delivered at once.
-async fn sync_replay(settings: &Settings, id: &str, partner: Option<&str>) -> Result<ExitCode> {
-    let store = open_store(settings).await?;
-    let exchange = settings.exchange(std::sync::Arc::new(settings.notifier()?))?;
-    match replay(&store, &exchange, id, partner).await {
-        Ok(partners) => println!("{id}: current state sent to {}", partners.join(", ")),
-        Err(
-            error @ (ReplayError::UnknownTicket(_)
-            | ReplayError::UnknownPartner { .. }
-            | ReplayError::NotShared(_)),
-        ) => {
-            return Ok(failure(error));
-        }
-        Err(error) => return Err(error.into()),
     }
     deliver_outbox(settings, store).await?;
     Ok(ExitCode::SUCCESS)

@@ -9,4 +9,5 @@ pub mod run;
 pub mod shared;
 pub mod stats;
 pub mod sweep;
+pub mod sync;
 pub mod terminal;
