@@ -3,10 +3,10 @@
 
 mod cmd;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use clap::{Parser, Subcommand};
 use cmd::shared::{deliver_outbox, failure, open_store, print_json, read_since, usage_error};
@@ -261,7 +261,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Run { once: true } => return cmd::run::once(&settings).await,
         Command::CheckConfig { offline } => return cmd::check::run(&settings, offline).await,
         Command::Migrate => return cmd::migrate::run(&settings).await,
-        Command::Parse { file, json } => return parse(&settings, &file, json),
+        Command::Parse { file, json } => return cmd::parse::run(&settings, &file, json),
         Command::Tickets(TicketsCommand::List {
             status,
             priority,
@@ -413,52 +413,6 @@ async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Resu
         );
     }
     deliver_outbox(settings, store).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet parse`: the intake's reading of one file, with no side effect.
-fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
-    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let reader = settings.reader()?;
-    let reading = match reader.read(&raw) {
-        Ok(reading) => reading,
-        Err(error) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"kind": "failed", "reason": error.to_string()})
-                );
-            } else {
-                println!("unreadable: {error}");
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
-    let value = reading.to_json();
-    if json {
-        print_json(&value)?;
-    } else {
-        println!("kind:      {}", value["kind"].as_str().unwrap_or("?"));
-        println!("priority:  {}", reading.priority.as_str());
-        if let Some(reference) = &reading.ticket_ref {
-            println!("ticket:    {reference}");
-        }
-        for field in guichet::intake::fields::Field::REQUIRED {
-            println!(
-                "{:<14} {}",
-                field.key(),
-                terminal::line(reading.fields.get(field).unwrap_or("—"))
-            );
-        }
-        for attachment in &reading.mail.attachments {
-            println!(
-                "attachment {} ({}, {} bytes)",
-                terminal::line(&attachment.filename),
-                terminal::line(&attachment.content_type),
-                attachment.data.len()
-            );
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }
 

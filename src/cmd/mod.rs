@@ -5,6 +5,7 @@
 pub mod check;
 pub mod migrate;
 pub mod outcomes;
+pub mod parse;
 pub mod run;
 pub mod shared;
 pub mod stats;
