@@ -7,18 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-
 use clap::{Parser, Subcommand};
-use cmd::shared::{deliver_outbox, failure, open_store, print_json, read_since, usage_error};
-use cmd::terminal;
 
 use guichet::config::{LogFormat, Settings};
-use guichet::desk::actor::Actor;
-use guichet::desk::change::Change;
-use guichet::desk::status::Status;
-use guichet::intake::priority::Priority;
-use guichet::store::TicketFilter;
-use guichet::tickets::Tickets;
+
+use cmd::shared::{failure, usage_error};
 
 #[derive(Parser)]
 #[command(
@@ -139,23 +132,7 @@ enum SyncCommand {
 #[derive(Subcommand)]
 enum TicketsCommand {
     /// List tickets, newest first.
-    List {
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long)]
-        priority: Option<String>,
-        #[arg(long)]
-        team: Option<String>,
-        /// Created on or after this date (YYYY-MM-DD, Paris) or instant (RFC 3339).
-        #[arg(long)]
-        since: Option<String>,
-        /// Show at most this many (0: all); when more match, a line on
-        /// stderr says how many.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-        #[arg(long)]
-        json: bool,
-    },
+    List(cmd::tickets::ListOptions),
     /// Show one ticket with its messages and history.
     Show {
         id: String,
@@ -174,7 +151,7 @@ enum TicketsCommand {
         #[arg(long)]
         internal: bool,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
     /// Give a ticket to a team, and optionally an agent.
     Assign {
@@ -184,7 +161,7 @@ enum TicketsCommand {
         #[arg(long)]
         agent: Option<String>,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
     /// Change a ticket's priority class (bloquante, majeure, mineure); the
     /// SLA deadlines follow.
@@ -192,7 +169,7 @@ enum TicketsCommand {
         id: String,
         priority: String,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
     /// Add a note: mailed to the requester, or kept for agents with --internal.
     Note {
@@ -201,15 +178,8 @@ enum TicketsCommand {
         #[arg(long)]
         internal: bool,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
-}
-
-/// Who acts, recorded in the history as `agent:NAME`.
-#[derive(clap::Args)]
-struct By {
-    #[arg(long = "by", value_name = "NAME", default_value = "cli")]
-    name: String,
 }
 
 fn main() -> ExitCode {
@@ -255,73 +225,19 @@ fn init_logging(settings: &Settings, json: bool) {
     }
 }
 
+/// One call per command: the work is its module's, under `cmd`.
 async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
     match command {
-        Command::Run { once: false } => return cmd::run::until_stopped(&settings).await,
-        Command::Run { once: true } => return cmd::run::once(&settings).await,
-        Command::CheckConfig { offline } => return cmd::check::run(&settings, offline).await,
-        Command::Migrate => return cmd::migrate::run(&settings).await,
-        Command::Parse { file, json } => return cmd::parse::run(&settings, &file, json),
-        Command::Tickets(TicketsCommand::List {
-            status,
-            priority,
-            team,
-            since,
-            limit,
-            json,
-        }) => {
-            let since = match read_since(since.as_deref()) {
-                Ok(since) => since,
-                Err(usage) => return Ok(usage),
-            };
-            let store = open_store(&settings).await?;
-            let filter = TicketFilter {
-                status,
-                priority,
-                team,
-                since,
-                limit,
-            };
-            let tickets = store.tickets(&filter).await?;
-            let shown = tickets.len();
-            // Only a full page may hide others: the count is asked then.
-            let total = if limit > 0 && shown as i64 == limit {
-                store.ticket_count(&filter).await?
-            } else {
-                shown as i64
-            };
-            if json {
-                print_json(&tickets)?;
-            } else {
-                for t in tickets {
-                    println!(
-                        "{}  {:<14} {:<9} {:<12} {:<30} {}",
-                        t.id,
-                        t.status,
-                        t.priority,
-                        t.team.as_deref().unwrap_or("-"),
-                        terminal::line(&t.requester),
-                        terminal::line(&t.subject)
-                    );
-                }
-            }
-            if total > shown as i64 {
-                eprintln!(
-                    "guichet: {shown} of {total} tickets shown (newest first); \
-                     use --limit N (0: all) or filters to see the others"
-                );
-            }
+        Command::Run { once: false } => cmd::run::until_stopped(&settings).await,
+        Command::Run { once: true } => cmd::run::once(&settings).await,
+        Command::CheckConfig { offline } => cmd::check::run(&settings, offline).await,
+        Command::Migrate => cmd::migrate::run(&settings).await,
+        Command::Parse { file, json } => cmd::parse::run(&settings, &file, json),
+        Command::Tickets(TicketsCommand::List(options)) => {
+            cmd::tickets::list(&settings, options).await
         }
         Command::Tickets(TicketsCommand::Show { id, json }) => {
-            let store = open_store(&settings).await?;
-            let Some(ticket) = store.ticket(&id).await? else {
-                return Ok(failure(format_args!("no ticket {id}")));
-            };
-            if json {
-                print_json(&ticket)?;
-            } else {
-                print_ticket(&ticket);
-            }
+            cmd::tickets::show(&settings, &id, json).await
         }
         Command::Tickets(TicketsCommand::SetStatus {
             id,
@@ -330,189 +246,33 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             internal,
             by,
         }) => {
-            let Some(to) = Status::from_text(&status) else {
-                return Ok(usage_error(format_args!("unknown status {status:?}")));
-            };
-            let change = Change::Status {
-                to,
-                note: note.as_deref(),
-                internal,
-            };
-            return act(&settings, &id, &by, change).await;
+            cmd::tickets::set_status(&settings, &id, &status, note.as_deref(), internal, &by).await
         }
         Command::Tickets(TicketsCommand::Assign {
             id,
             team,
             agent,
             by,
-        }) => {
-            let change = Change::Assign {
-                team: &team,
-                agent: agent.as_deref(),
-            };
-            return act(&settings, &id, &by, change).await;
-        }
+        }) => cmd::tickets::assign(&settings, &id, &team, agent.as_deref(), &by).await,
         Command::Tickets(TicketsCommand::Priority { id, priority, by }) => {
-            let Some(priority) = Priority::from_text(&priority) else {
-                return Ok(usage_error(format_args!(
-                    "unknown priority {priority:?} (bloquante, majeure, mineure)"
-                )));
-            };
-            return act(&settings, &id, &by, Change::Priority(priority)).await;
+            cmd::tickets::priority(&settings, &id, &priority, &by).await
         }
         Command::Tickets(TicketsCommand::Note {
             id,
             text,
             internal,
             by,
-        }) => {
-            let change = Change::Note {
-                text: &text,
-                internal,
-            };
-            return act(&settings, &id, &by, change).await;
-        }
-        Command::Sweep => return cmd::sweep::run(&settings).await,
+        }) => cmd::tickets::note(&settings, &id, &text, internal, &by).await,
+        Command::Sweep => cmd::sweep::run(&settings).await,
         Command::Sync(SyncCommand::Status { all, json }) => {
-            return cmd::sync::status(&settings, all, json).await
+            cmd::sync::status(&settings, all, json).await
         }
         Command::Sync(SyncCommand::Replay { id, partner }) => {
-            return cmd::sync::replay(&settings, &id, partner.as_deref()).await
+            cmd::sync::replay(&settings, &id, partner.as_deref()).await
         }
-        Command::Stats { since, json } => {
-            return cmd::stats::run(&settings, since.as_deref(), json).await
-        }
+        Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
         Command::Outcomes { since, json } => {
-            return cmd::outcomes::run(&settings, since.as_deref(), json).await
+            cmd::outcomes::run(&settings, since.as_deref(), json).await
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Applies an operator's change and delivers what it queued at once, so
-/// the requester is told now rather than at the daemon's next pass. A
-/// refused change exits 1 with the reason.
-async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Result<ExitCode> {
-    let store = open_store(settings).await?;
-    let tickets = Tickets::from_settings(settings, store.clone())?;
-    let actor = Actor::Agent(by.name.clone());
-    match tickets.perform(id, &actor, &change).await {
-        Ok(()) => {}
-        Err(error) if error.is_refusal() => {
-            return Ok(failure(error));
-        }
-        Err(error) => return Err(error.into()),
-    }
-    if let Some(ticket) = store.ticket(id).await? {
-        println!(
-            "{id}: {} [{}] team {} agent {}",
-            ticket.status,
-            ticket.priority,
-            ticket.team.as_deref().unwrap_or("-"),
-            ticket.agent.as_deref().unwrap_or("-")
-        );
-    }
-    deliver_outbox(settings, store).await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_ticket(t: &guichet::store::TicketView) {
-    println!("{}  [{}] {}", t.id, t.priority, terminal::line(&t.subject));
-    println!("status:    {}", t.status);
-    println!(
-        "team:      {}{}",
-        t.team.as_deref().unwrap_or("-"),
-        t.category
-            .as_ref()
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default()
-    );
-    if let Some(agent) = &t.agent {
-        println!("agent:     {agent}");
-    }
-    for (label, value) in [
-        ("take by:", &t.take_charge_by),
-        ("taken:", &t.taken_at),
-        ("solve by:", &t.resolve_by),
-        ("resolved:", &t.resolved_at),
-    ] {
-        if let Some(value) = value {
-            println!("{label:<10} {value}");
-        }
-    }
-    println!(
-        "requester: {}{}",
-        terminal::line(&t.requester),
-        t.requester_name
-            .as_ref()
-            .map(|n| format!(" ({})", terminal::line(n)))
-            .unwrap_or_default()
-    );
-    println!("created:   {}", t.created_at);
-    match (&t.establishment, &t.verification) {
-        (Some(place), Some(how)) => println!(
-            "school:    {} — {} ({how})",
-            terminal::line(place),
-            t.sender_role.as_deref().unwrap_or("?")
-        ),
-        (None, Some(how)) => println!("school:    not placed by the registry ({how})"),
-        _ => {}
-    }
-    if let Some(failing) = &t.requester_failing {
-        println!("requester address failing {}", terminal::line(failing));
-    }
-    if !t.missing_fields.is_empty() {
-        println!("missing:   {}", t.missing_fields.join(", "));
-    }
-    println!("fields:");
-    if let Some(fields) = t.fields.as_object() {
-        for (key, value) in fields {
-            if let Some(text) = value.as_str() {
-                let first_line = text.lines().next().unwrap_or_default();
-                println!("  {key:<14} {}", terminal::line(first_line));
-            }
-        }
-    }
-    for a in &t.attachments {
-        println!(
-            "attachment: {} ({}, {} bytes)",
-            terminal::line(&a.filename),
-            terminal::line(&a.content_type),
-            a.size
-        );
-    }
-    println!("history:");
-    for h in &t.history {
-        let change = match (&h.from, &h.to) {
-            (Some(from), Some(to)) => format!(" {from} → {to}"),
-            (None, Some(to)) => format!(" → {to}"),
-            _ => String::new(),
-        };
-        println!(
-            "  {}  {:<28} {}{}{}",
-            h.at,
-            terminal::line(&h.actor),
-            h.action,
-            change,
-            h.note
-                .as_ref()
-                .map(|n| format!(" ({})", terminal::line(n)))
-                .unwrap_or_default()
-        );
-    }
-    println!("messages:");
-    for m in &t.messages {
-        let proof = match (m.direction.as_str(), &m.authenticated) {
-            ("in" | "held", Some(method)) => format!(" ({method}=pass)"),
-            ("in" | "held", None) => " (From not proven)".to_string(),
-            _ => String::new(),
-        };
-        println!(
-            "  --- {} {} {}{proof} ---",
-            m.created_at,
-            m.direction,
-            terminal::line(m.from.as_deref().unwrap_or("?"))
-        );
-        println!("  {}", terminal::lines(&m.body).replace('\n', "\n  "));
     }
 }

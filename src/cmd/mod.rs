@@ -1,6 +1,7 @@
-//! The binary's commands, one module each (`main` parses the command line
-//! and calls one function here per command). Nothing here is part of the
-//! library: these modules turn its results into output and exit codes.
+//! The binary's commands, one module each: `main` parses the command line
+//! and calls one function here per command. Nothing here is part of the
+//! library (lib.rs declares none of it): these modules call the library
+//! and turn its results into output and exit codes.
 
 pub mod check;
 pub mod migrate;
@@ -11,4 +12,6 @@ pub mod shared;
 pub mod stats;
 pub mod sweep;
 pub mod sync;
-pub mod terminal;
+pub mod tickets;
+
+mod terminal;
