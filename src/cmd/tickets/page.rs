@@ -92,9 +92,10 @@ fn print_fields(t: &TicketView) {
 fn print_history(history: &[HistoryView]) {
     println!("history:");
     for h in history {
+        // `to` may name a mail's author or address (`forwarded`, `mail_out`).
         let change = match (&h.from, &h.to) {
-            (Some(from), Some(to)) => format!(" {from} → {to}"),
-            (None, Some(to)) => format!(" → {to}"),
+            (Some(from), Some(to)) => format!(" {} → {}", terminal::line(from), terminal::line(to)),
+            (None, Some(to)) => format!(" → {}", terminal::line(to)),
             _ => String::new(),
         };
         println!(
