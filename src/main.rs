@@ -1,5 +1,10 @@
 //! The `guichet` command: the binary's edge, where errors become messages
 //! and exit codes (2: bad configuration or usage, 1: anything else).
+//!
+//! Here: the command line, logging, the settings and the runtime; each
+//! command's work is one function of its module under `cmd`. An argument
+//! group a command takes whole (`tickets list`'s options, `--by`) is
+//! defined beside that command.
 
 mod cmd;
 
