@@ -1,26 +1,22 @@
 //! The `guichet` command: the binary's edge, where errors become messages
 //! and exit codes (2: bad configuration or usage, 1: anything else).
+//!
+//! Here: the command line, logging, the settings and the runtime; each
+//! command's work is one function of its module under `cmd`. An argument
+//! group a command takes whole (`tickets list`'s options, `--by`) is
+//! defined beside that command.
 
-mod terminal;
+mod cmd;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use guichet::config::{ConfigError, LogFormat, Settings};
-use guichet::daemon;
-use guichet::desk::actor::Actor;
-use guichet::desk::change::Change;
-use guichet::desk::stats::{self, TicketRecord};
-use guichet::desk::status::Status;
-use guichet::intake::priority::Priority;
-use guichet::outbox::Outbox;
-use guichet::store::{timestamp, Store, TicketFilter};
-use guichet::sync::exchange::{partner_sides, replay, PartnerSide, ReplayError};
-use guichet::tickets::Tickets;
-use guichet::timers::Timers;
+use guichet::config::{LogFormat, Settings};
+
+use cmd::shared::{failure, usage_error};
 
 #[derive(Parser)]
 #[command(
@@ -141,23 +137,7 @@ enum SyncCommand {
 #[derive(Subcommand)]
 enum TicketsCommand {
     /// List tickets, newest first.
-    List {
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long)]
-        priority: Option<String>,
-        #[arg(long)]
-        team: Option<String>,
-        /// Created on or after this date (YYYY-MM-DD, Paris) or instant (RFC 3339).
-        #[arg(long)]
-        since: Option<String>,
-        /// Show at most this many (0: all); when more match, a line on
-        /// stderr says how many.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-        #[arg(long)]
-        json: bool,
-    },
+    List(cmd::tickets::ListOptions),
     /// Show one ticket with its messages and history.
     Show {
         id: String,
@@ -176,7 +156,7 @@ enum TicketsCommand {
         #[arg(long)]
         internal: bool,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
     /// Give a ticket to a team, and optionally an agent.
     Assign {
@@ -186,7 +166,7 @@ enum TicketsCommand {
         #[arg(long)]
         agent: Option<String>,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
     /// Change a ticket's priority class (bloquante, majeure, mineure); the
     /// SLA deadlines follow.
@@ -194,7 +174,7 @@ enum TicketsCommand {
         id: String,
         priority: String,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
     /// Add a note: mailed to the requester, or kept for agents with --internal.
     Note {
@@ -203,46 +183,28 @@ enum TicketsCommand {
         #[arg(long)]
         internal: bool,
         #[command(flatten)]
-        by: By,
+        by: cmd::tickets::By,
     },
-}
-
-/// Who acts, recorded in the history as `agent:NAME`.
-#[derive(clap::Args)]
-struct By {
-    #[arg(long = "by", value_name = "NAME", default_value = "cli")]
-    name: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("guichet: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return usage_error(error),
     };
     init_logging(&settings, cli.log_json);
     // A broken template file is a configuration error, found before any work.
     if let Err(error) = settings.notifier() {
-        eprintln!("guichet: {error}");
-        return ExitCode::from(2);
+        return usage_error(error);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("guichet: cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failure(format_args!("cannot start the runtime: {error}")),
     };
-    match runtime.block_on(execute(cli.command, settings)) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("guichet: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime
+        .block_on(execute(cli.command, settings))
+        .unwrap_or_else(|error| failure(format_args!("{error:#}")))
 }
 
 /// Targets capped whatever the configured level: async-imap traces every
@@ -268,83 +230,19 @@ fn init_logging(settings: &Settings, json: bool) {
     }
 }
 
+/// One call per command: the work is its module's, under `cmd`.
 async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
     match command {
-        Command::Run { once: true } => {
-            let summary = daemon::run_once(&settings).await?;
-            println!(
-                "{} mail(s) read, {} ticket(s) created, {} mail(s) sent",
-                summary.mails, summary.tickets, summary.sent
-            );
-        }
-        Command::Run { once: false } => daemon::run(&settings).await?,
-        Command::CheckConfig { offline } => return check_config(&settings, offline).await,
-        Command::Migrate => {
-            open_store(&settings).await?;
-            println!("database schema is up to date");
-        }
-        Command::Parse { file, json } => return parse(&settings, &file, json),
-        Command::Tickets(TicketsCommand::List {
-            status,
-            priority,
-            team,
-            since,
-            limit,
-            json,
-        }) => {
-            let since = match read_since(since.as_deref()) {
-                Ok(since) => since,
-                Err(usage) => return Ok(usage),
-            };
-            let store = open_store(&settings).await?;
-            let filter = TicketFilter {
-                status,
-                priority,
-                team,
-                since,
-                limit,
-            };
-            let tickets = store.tickets(&filter).await?;
-            let shown = tickets.len();
-            // Only a full page may hide others: the count is asked then.
-            let total = if limit > 0 && shown as i64 == limit {
-                store.ticket_count(&filter).await?
-            } else {
-                shown as i64
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&tickets)?);
-            } else {
-                for t in tickets {
-                    println!(
-                        "{}  {:<14} {:<9} {:<12} {:<30} {}",
-                        t.id,
-                        t.status,
-                        t.priority,
-                        t.team.as_deref().unwrap_or("-"),
-                        terminal::line(&t.requester),
-                        terminal::line(&t.subject)
-                    );
-                }
-            }
-            if total > shown as i64 {
-                eprintln!(
-                    "guichet: {shown} of {total} tickets shown (newest first); \
-                     use --limit N (0: all) or filters to see the others"
-                );
-            }
+        Command::Run { once: false } => cmd::run::until_stopped(&settings).await,
+        Command::Run { once: true } => cmd::run::once(&settings).await,
+        Command::CheckConfig { offline } => cmd::check::run(&settings, offline).await,
+        Command::Migrate => cmd::migrate::run(&settings).await,
+        Command::Parse { file, json } => cmd::parse::run(&settings, &file, json),
+        Command::Tickets(TicketsCommand::List(options)) => {
+            cmd::tickets::list(&settings, options).await
         }
         Command::Tickets(TicketsCommand::Show { id, json }) => {
-            let store = open_store(&settings).await?;
-            let Some(ticket) = store.ticket(&id).await? else {
-                eprintln!("guichet: no ticket {id}");
-                return Ok(ExitCode::FAILURE);
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&ticket)?);
-            } else {
-                print_ticket(&ticket);
-            }
+            cmd::tickets::show(&settings, &id, json).await
         }
         Command::Tickets(TicketsCommand::SetStatus {
             id,
@@ -353,415 +251,33 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             internal,
             by,
         }) => {
-            let Some(to) = Status::from_text(&status) else {
-                eprintln!("guichet: unknown status {status:?}");
-                return Ok(ExitCode::from(2));
-            };
-            let change = Change::Status {
-                to,
-                note: note.as_deref(),
-                internal,
-            };
-            return act(&settings, &id, &by, change).await;
+            cmd::tickets::set_status(&settings, &id, &status, note.as_deref(), internal, &by).await
         }
         Command::Tickets(TicketsCommand::Assign {
             id,
             team,
             agent,
             by,
-        }) => {
-            let change = Change::Assign {
-                team: &team,
-                agent: agent.as_deref(),
-            };
-            return act(&settings, &id, &by, change).await;
-        }
+        }) => cmd::tickets::assign(&settings, &id, &team, agent.as_deref(), &by).await,
         Command::Tickets(TicketsCommand::Priority { id, priority, by }) => {
-            let Some(priority) = Priority::from_text(&priority) else {
-                eprintln!("guichet: unknown priority {priority:?} (bloquante, majeure, mineure)");
-                return Ok(ExitCode::from(2));
-            };
-            return act(&settings, &id, &by, Change::Priority(priority)).await;
+            cmd::tickets::priority(&settings, &id, &priority, &by).await
         }
         Command::Tickets(TicketsCommand::Note {
             id,
             text,
             internal,
             by,
-        }) => {
-            let change = Change::Note {
-                text: &text,
-                internal,
-            };
-            return act(&settings, &id, &by, change).await;
-        }
-        Command::Sweep => {
-            let store = open_store(&settings).await?;
-            let tickets = Tickets::from_settings(&settings, store.clone())?;
-            let done = Timers::new(&tickets, store.clone(), settings.tickets.reopen_days)
-                .sweep(chrono::Utc::now())
-                .await?;
-            println!(
-                "{} SLA alert(s) queued, {} ticket(s) closed",
-                done.alerts, done.closed
-            );
-            Outbox::new(&settings.smtp, store)?.deliver_due().await?;
-        }
+        }) => cmd::tickets::note(&settings, &id, &text, internal, &by).await,
+        Command::Sweep => cmd::sweep::run(&settings).await,
         Command::Sync(SyncCommand::Status { all, json }) => {
-            return sync_status(&settings, all, json).await
+            cmd::sync::status(&settings, all, json).await
         }
         Command::Sync(SyncCommand::Replay { id, partner }) => {
-            return sync_replay(&settings, &id, partner.as_deref()).await
+            cmd::sync::replay(&settings, &id, partner.as_deref()).await
         }
-        Command::Stats { since, json } => {
-            return show_stats(&settings, since.as_deref(), json).await
-        }
+        Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
         Command::Outcomes { since, json } => {
-            let since = match read_since(since.as_deref()) {
-                Ok(since) => since,
-                Err(code) => return Ok(code),
-            };
-            let store = open_store(&settings).await?;
-            let counts = store.outcome_counts(since.as_deref()).await?;
-            if json {
-                let map: serde_json::Map<_, _> =
-                    counts.into_iter().map(|(k, v)| (k, v.into())).collect();
-                println!("{}", serde_json::Value::Object(map));
-            } else {
-                for (outcome, count) in counts {
-                    println!("{outcome:<20} {count}");
-                }
-            }
+            cmd::outcomes::run(&settings, since.as_deref(), json).await
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet check-config`: the masked settings on stdout; then each
-/// problem `run` would meet, with its key, on stderr. Exit 2 if one is the
-/// configuration's, else 1 if the database could not be reached.
-async fn check_config(settings: &Settings, offline: bool) -> Result<ExitCode> {
-    for warning in settings.warnings() {
-        eprintln!("guichet: warning: {warning}");
-    }
-    print!("{}", settings.to_masked_toml());
-    let mut problems: Vec<(u8, String)> = settings
-        .local_dir_problems()
-        .iter()
-        .map(|problem| (2, problem.to_string()))
-        .collect();
-    if let Err(error) = Store::check(&settings.database.url, !offline).await {
-        let (code, problem) = if error.is_configuration() {
-            (2, error.to_string())
-        } else {
-            (1, format!("cannot reach the database: {error}"))
-        };
-        let key = "database.url".to_string();
-        problems.push((code, ConfigError::Invalid { key, problem }.to_string()));
-    }
-    for (_, problem) in &problems {
-        eprintln!("guichet: {problem}");
-    }
-    Ok(problems
-        .iter()
-        .map(|(code, _)| *code)
-        .max()
-        .map_or(ExitCode::SUCCESS, ExitCode::from))
-}
-
-/// Applies an operator's change and delivers what it queued at once, so
-/// the requester is told now rather than at the daemon's next pass. A
-/// refused change exits 1 with the reason.
-async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Result<ExitCode> {
-    let store = open_store(settings).await?;
-    let tickets = Tickets::from_settings(settings, store.clone())?;
-    let actor = Actor::Agent(by.name.clone());
-    match tickets.perform(id, &actor, &change).await {
-        Ok(()) => {}
-        Err(error) if error.is_refusal() => {
-            eprintln!("guichet: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(error) => return Err(error.into()),
-    }
-    if let Some(ticket) = store.ticket(id).await? {
-        println!(
-            "{id}: {} [{}] team {} agent {}",
-            ticket.status,
-            ticket.priority,
-            ticket.team.as_deref().unwrap_or("-"),
-            ticket.agent.as_deref().unwrap_or("-")
-        );
-    }
-    let outbox = Outbox::new(&settings.smtp, store)?;
-    outbox.deliver_due().await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet sync status`: the shared tickets whose partner side is behind
-/// (all of them with `--all`).
-async fn sync_status(settings: &Settings, all: bool, json: bool) -> Result<ExitCode> {
-    let exchange = settings.exchange(std::sync::Arc::new(settings.notifier()?))?;
-    let store = open_store(settings).await?;
-    let sides: Vec<PartnerSide> = partner_sides(&store, &exchange, chrono::Utc::now())
-        .await?
-        .into_iter()
-        .filter(|side| all || side.is_behind())
-        .collect();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&sides)?);
-    } else if exchange.partners().is_empty() {
-        println!("no partner configured ([sync] partners)");
-    } else if sides.is_empty() {
-        println!("no shared ticket is behind on its partner's side");
-    }
-    if !json {
-        for side in &sides {
-            println!("{}", partner_side_line(side));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One line of `guichet sync status`.
-fn partner_side_line(side: &PartnerSide) -> String {
-    let waiting = match (&side.waiting_since, side.waiting) {
-        (Some(since), n) if n > 0 => format!("waiting {n} since {since}"),
-        _ => "waiting 0".to_string(),
-    };
-    let inbound = match side.last_inbound_minutes {
-        Some(minutes) => format!("last inbound {minutes} min ago"),
-        None => "no inbound yet".to_string(),
-    };
-    format!(
-        "{}  {:<14} {:<14} {:<18} {}  unsent {}  failed {}  {}",
-        side.ticket_id,
-        side.partner,
-        side.ticket_status,
-        terminal::line(side.remote_id.as_deref().unwrap_or("-")),
-        waiting,
-        side.unsent,
-        side.failed,
-        inbound
-    )
-}
-
-/// `guichet sync replay`: the ticket's current state sent again, then the
-/// outbox delivered at once.
-async fn sync_replay(settings: &Settings, id: &str, partner: Option<&str>) -> Result<ExitCode> {
-    let store = open_store(settings).await?;
-    let exchange = settings.exchange(std::sync::Arc::new(settings.notifier()?))?;
-    match replay(&store, &exchange, id, partner).await {
-        Ok(partners) => println!("{id}: current state sent to {}", partners.join(", ")),
-        Err(
-            error @ (ReplayError::UnknownTicket(_)
-            | ReplayError::UnknownPartner { .. }
-            | ReplayError::NotShared(_)),
-        ) => {
-            eprintln!("guichet: {error}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(error) => return Err(error.into()),
-    }
-    Outbox::new(&settings.smtp, store)?.deliver_due().await?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `guichet stats`: the indicators of the tickets created since `since`,
-/// as they stand now.
-async fn show_stats(settings: &Settings, since: Option<&str>, json: bool) -> Result<ExitCode> {
-    let since = match read_since(since) {
-        Ok(since) => since,
-        Err(usage) => return Ok(usage),
-    };
-    let store = open_store(settings).await?;
-    let records = store
-        .ticket_times(since.as_deref())
-        .await?
-        .into_iter()
-        .map(TicketRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    let indicators = stats::compute(&records, chrono::Utc::now());
-    if json {
-        println!("{}", serde_json::to_string_pretty(&indicators)?);
-    } else {
-        print!("{}", stats::render_text(&indicators));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Reads a `--since` option; a bad value is a usage error, reported here
-/// and given back as exit code 2.
-fn read_since(since: Option<&str>) -> Result<Option<String>, ExitCode> {
-    since.map(parse_since).transpose().map_err(|problem| {
-        eprintln!("guichet: --since: {problem}");
-        ExitCode::from(2)
-    })
-}
-
-/// `2026-09-01` (midnight in Paris) or an RFC 3339 instant, as a stored
-/// timestamp.
-fn parse_since(text: &str) -> Result<String, String> {
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let midnight = day.and_time(chrono::NaiveTime::MIN);
-        return Ok(timestamp(guichet::desk::sla::from_paris(midnight)));
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|at| timestamp(at.with_timezone(&chrono::Utc)))
-        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 time"))
-}
-
-async fn open_store(settings: &Settings) -> Result<Store> {
-    let store = Store::connect(&settings.database.url)
-        .await
-        .with_context(|| "cannot open the database (database.url)")?;
-    store.migrate().await?;
-    Ok(store)
-}
-
-/// `guichet parse`: the intake's reading of one file, with no side effect.
-fn parse(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
-    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let reader = settings.reader()?;
-    let reading = match reader.read(&raw) {
-        Ok(reading) => reading,
-        Err(error) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"kind": "failed", "reason": error.to_string()})
-                );
-            } else {
-                println!("unreadable: {error}");
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
-    let value = reading.to_json();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        println!("kind:      {}", value["kind"].as_str().unwrap_or("?"));
-        println!("priority:  {}", reading.priority.as_str());
-        if let Some(reference) = &reading.ticket_ref {
-            println!("ticket:    {reference}");
-        }
-        for field in guichet::intake::fields::Field::REQUIRED {
-            println!(
-                "{:<14} {}",
-                field.key(),
-                terminal::line(reading.fields.get(field).unwrap_or("—"))
-            );
-        }
-        for attachment in &reading.mail.attachments {
-            println!(
-                "attachment {} ({}, {} bytes)",
-                terminal::line(&attachment.filename),
-                terminal::line(&attachment.content_type),
-                attachment.data.len()
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_ticket(t: &guichet::store::TicketView) {
-    println!("{}  [{}] {}", t.id, t.priority, terminal::line(&t.subject));
-    println!("status:    {}", t.status);
-    println!(
-        "team:      {}{}",
-        t.team.as_deref().unwrap_or("-"),
-        t.category
-            .as_ref()
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default()
-    );
-    if let Some(agent) = &t.agent {
-        println!("agent:     {agent}");
-    }
-    for (label, value) in [
-        ("take by:", &t.take_charge_by),
-        ("taken:", &t.taken_at),
-        ("solve by:", &t.resolve_by),
-        ("resolved:", &t.resolved_at),
-    ] {
-        if let Some(value) = value {
-            println!("{label:<10} {value}");
-        }
-    }
-    println!(
-        "requester: {}{}",
-        terminal::line(&t.requester),
-        t.requester_name
-            .as_ref()
-            .map(|n| format!(" ({})", terminal::line(n)))
-            .unwrap_or_default()
-    );
-    println!("created:   {}", t.created_at);
-    match (&t.establishment, &t.verification) {
-        (Some(place), Some(how)) => println!(
-            "school:    {} — {} ({how})",
-            terminal::line(place),
-            t.sender_role.as_deref().unwrap_or("?")
-        ),
-        (None, Some(how)) => println!("school:    not placed by the registry ({how})"),
-        _ => {}
-    }
-    if let Some(failing) = &t.requester_failing {
-        println!("requester address failing {}", terminal::line(failing));
-    }
-    if !t.missing_fields.is_empty() {
-        println!("missing:   {}", t.missing_fields.join(", "));
-    }
-    println!("fields:");
-    if let Some(fields) = t.fields.as_object() {
-        for (key, value) in fields {
-            if let Some(text) = value.as_str() {
-                let first_line = text.lines().next().unwrap_or_default();
-                println!("  {key:<14} {}", terminal::line(first_line));
-            }
-        }
-    }
-    for a in &t.attachments {
-        println!(
-            "attachment: {} ({}, {} bytes)",
-            terminal::line(&a.filename),
-            terminal::line(&a.content_type),
-            a.size
-        );
-    }
-    println!("history:");
-    for h in &t.history {
-        let change = match (&h.from, &h.to) {
-            (Some(from), Some(to)) => format!(" {from} → {to}"),
-            (None, Some(to)) => format!(" → {to}"),
-            _ => String::new(),
-        };
-        println!(
-            "  {}  {:<28} {}{}{}",
-            h.at,
-            terminal::line(&h.actor),
-            h.action,
-            change,
-            h.note
-                .as_ref()
-                .map(|n| format!(" ({})", terminal::line(n)))
-                .unwrap_or_default()
-        );
-    }
-    println!("messages:");
-    for m in &t.messages {
-        let proof = match (m.direction.as_str(), &m.authenticated) {
-            ("in" | "held", Some(method)) => format!(" ({method}=pass)"),
-            ("in" | "held", None) => " (From not proven)".to_string(),
-            _ => String::new(),
-        };
-        println!(
-            "  --- {} {} {}{proof} ---",
-            m.created_at,
-            m.direction,
-            terminal::line(m.from.as_deref().unwrap_or("?"))
-        );
-        println!("  {}", terminal::lines(&m.body).replace('\n', "\n  "));
     }
 }

@@ -315,6 +315,84 @@ fn parse_classifies_a_real_bounce_from_the_corpus() {
     assert_eq!(parsed["kind"], "bounce", "{parsed}");
 }
 
+/// What the intake did not keep is shown as `--json` lists it, so that the
+/// operator reading a mail by hand sees it too.
+#[test]
+fn parse_shows_the_parts_dropped_over_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = "From: Jeanne Martin <jeanne.martin@ac-lyon.example>\r\n\
+To: support@guichet.localhost\r\n\
+Subject: Logiciel de vie scolaire\r\n\
+Message-ID: <dropped@ac-lyon.example>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\
+\r\n\
+--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Description : l'installateur joint ne se lance pas.\r\n\
+--b\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename=\"installateur.exe\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+TVqQAAMAAAAEAAAA\r\n\
+--b\r\n\
+Content-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename=\"capture.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0=\r\n\
+--b--\r\n";
+    std::fs::write(dir.path().join("dropped.eml"), mail).unwrap();
+    let output = guichet(dir.path(), &["parse", "dropped.eml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = stdout(&output);
+    for line in [
+        "attachment capture.pdf (application/pdf, 5 bytes)",
+        "dropped installateur.exe: type de fichier refusé (programme, script, macro ou page web)",
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "{line:?} not in:\n{shown}"
+        );
+    }
+}
+
+/// A forwarded request: who forwarded it, who wrote it and which fields
+/// were read from what they wrote, as `--json` gives them. What the
+/// forwarded mail's header block says is the mail's text: no control
+/// character of it reaches the terminal.
+#[test]
+fn parse_shows_who_forwarded_a_request_and_who_wrote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let forward = include_str!("data/forwarded/thunderbird.eml")
+        .replace("De : \tMarie Martin", "De : \tMarie \x1b]0;pwned\x07Martin")
+        .replace(
+            "Sujet : \tImprimante",
+            "Sujet : \t\u{202e}\u{9b}31mImprimante",
+        );
+    std::fs::write(dir.path().join("forward.eml"), forward).unwrap();
+    let output = guichet(dir.path(), &["parse", "forward.eml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = stdout(&output);
+    for line in [
+        "forwarder: paul.girard@ac-lyon.fr",
+        "forwarded: Marie ]0;pwned Martin <marie.martin@ac-lyon.fr>",
+        "  date:     Mon, 3 Nov 2025 08:47:12 +0100",
+        "  subject:  31mImprimante en panne salle 12",
+        "  fields read from it: name, role, phone, establishment, subject, population, description",
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "{line:?} not in:\n{shown}"
+        );
+    }
+    for raw in TERMINAL_ATTACK {
+        assert!(!shown.contains(raw), "printed {raw:?}:\n{shown}");
+    }
+}
+
 /// The commented example a site copies must stay valid as the settings
 /// grow (its secrets point at files and variables a test provides).
 #[test]

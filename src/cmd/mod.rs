@@ -1,0 +1,17 @@
+//! The binary's commands, one module each: `main` parses the command line
+//! and calls one function here per command. Nothing here is part of the
+//! library (lib.rs declares none of it): these modules call the library
+//! and turn its results into output and exit codes.
+
+pub mod check;
+pub mod migrate;
+pub mod outcomes;
+pub mod parse;
+pub mod run;
+pub mod shared;
+pub mod stats;
+pub mod sweep;
+pub mod sync;
+pub mod tickets;
+
+mod terminal;
