@@ -33,54 +33,9 @@ pub use database::{outbox_rows, test_database_url, OutboxRow, TestDb};
 pub use mails::{
     answer, find, form_request, header_names, header_values, history_count, history_has,
 };
-pub use site::{imap_mailbox, Addresses, Site, SiteBuilder, WAIT};
+pub use site::{imap_mailbox, Addresses, Site, SiteBuilder, UNLIMITED_SENDERS, WAIT};
 pub use stack::{
     authserv_id, envelope, imap_append, imap_append_all, imap_fetch_all, imap_login, send_mail,
     send_signed_mail, stack, subject_line, unique_address, unique_address_at, wait_for_messages,
     ImapSession, Stack, PASSWORD, SIGNING_DOMAIN, UNSIGNED_DOMAIN,
 };
-
-// Kept until every test file builds a Site; removed with the last port.
-use std::path::{Path, PathBuf};
-
-/// Writes `DIR/guichet.toml` for a daemon reading `support`'s IMAP inbox on
-/// the stack, sending through its Postfix, storing in `db_url`; returns the path.
-pub fn write_config(
-    dir: &Path,
-    stack: &Stack,
-    db_url: &str,
-    support: &str,
-    poll_interval_secs: u64,
-    batch_size: usize,
-) -> PathBuf {
-    let path = dir.join("guichet.toml");
-    let config = format!(
-        "[database]\nurl = \"{db_url}\"\n\
-         [[mailboxes]]\nname = \"support\"\nurl = \"imap://127.0.0.1:{imap}/INBOX\"\n\
-         username = \"{support}\"\npassword = \"{PASSWORD}\"\n\
-         [smtp]\nurl = \"smtp://127.0.0.1:{smtp}\"\nfrom = \"Assistance ENT <{support}>\"\n\
-         [gateway]\npoll_interval_secs = {poll_interval_secs}\nbatch_size = {batch_size}\n",
-        imap = stack.imap_port,
-        smtp = stack.smtp_port,
-    );
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
-/// Writes `DIR/guichet.toml` for a desk that needs no mail server: requests
-/// read from the Maildir `DIR/mail`, mail written as `.eml` files into
-/// `DIR/outbox`, tickets stored in `db_url`; `extra` is appended as is
-/// (SLA targets, routing rules…). Returns the path.
-pub fn write_maildir_config(dir: &Path, db_url: &str, extra: &str) -> PathBuf {
-    let path = dir.join("guichet.toml");
-    let root = dir.display();
-    let config = format!(
-        "[database]\nurl = \"{db_url}\"\n\
-         [[mailboxes]]\nname = \"support\"\nurl = \"maildir://{root}/mail\"\n\
-         [smtp]\nurl = \"file://{root}/outbox\"\n\
-         from = \"Assistance ENT <support@guichet.localhost>\"\n\
-         {extra}"
-    );
-    std::fs::write(&path, config).unwrap();
-    path
-}

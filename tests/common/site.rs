@@ -30,6 +30,11 @@ use super::stack::{
 /// How long a test waits for a mail to arrive.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// Lifts the per-sender limits, for tests where one sender writes many
+/// mails (or many mails share a sender).
+pub const UNLIMITED_SENDERS: &str =
+    "[limits]\ntickets_per_sender_per_hour = 100000\nanswers_per_sender_per_hour = 100000\n";
+
 /// The support address of a site that needs no mail server, as the
 /// embedded defaults have it.
 const LOCAL_SUPPORT: &str = "support@guichet.localhost";
