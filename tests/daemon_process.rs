@@ -60,10 +60,8 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     const MAILS: usize = 60;
     // One requester sends them all: lift the per-sender limits.
     let s = Site::builder("kill")
-        .with(
-            "[gateway]\npoll_interval_secs = 30\nbatch_size = 5\n\
-             [limits]\ntickets_per_sender_per_hour = 1000\nanswers_per_sender_per_hour = 1000\n",
-        )
+        .with("[gateway]\npoll_interval_secs = 30\nbatch_size = 5\n")
+        .with(common::UNLIMITED_SENDERS)
         .build()
         .await;
     for n in 0..MAILS {
