@@ -37,13 +37,8 @@ async fn daemon_answers_new_mail_through_idle_and_stops_on_sigterm() {
     // Let it connect and enter IDLE on an empty inbox first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    common::send_mail(
-        s.stack(),
-        &s.requester,
-        &[&s.support],
-        &request(&s.requester, &s.support, 1),
-    )
-    .await;
+    s.send(&s.requester, &request(&s.requester, &s.support, 1))
+        .await;
     // Well before the next poll, 30 s after the first.
     let acks =
         common::wait_for_messages(s.stack(), &s.requester, "INBOX", 1, Duration::from_secs(15))
@@ -139,13 +134,8 @@ async fn daemon_reconnects_when_the_imap_server_drops_it() {
         "nobody was kicked"
     );
 
-    common::send_mail(
-        s.stack(),
-        &s.requester,
-        &[&s.support],
-        &request(&s.requester, &s.support, 7),
-    )
-    .await;
+    s.send(&s.requester, &request(&s.requester, &s.support, 7))
+        .await;
     let acks = s.inbox_raw(&s.requester, 1).await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
     daemon.signal("-TERM");
@@ -177,10 +167,9 @@ async fn one_hostile_mail_never_stops_the_mailbox() {
          Message-ID: <{random_id}@etab.example.test>\r\n\r\nBonjour, l'écran est noir.\r\n"
     );
     for (from, raw) in [(&injected, crlf_name), (&long_id, long_message_id)] {
-        common::send_mail(s.stack(), from, &[support], raw.as_bytes()).await;
+        s.send(from, raw.as_bytes()).await;
     }
-    let last = request(&after, support, 1);
-    common::send_mail(s.stack(), &after, &[support], &last).await;
+    s.send(&after, &request(&after, support, 1)).await;
 
     let daemon = s.spawn(&["run"]);
     let ack = s.inbox_raw(&after, 1).await;

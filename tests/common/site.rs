@@ -290,10 +290,15 @@ impl Site {
         self.run_once().await
     }
 
-    /// Sends a mail through the stack's MX without any signature, as anyone
-    /// on the Internet can, then runs the daemon once.
-    pub async fn receive_unsigned(&self, from: &str, raw: &[u8]) -> Summary {
+    /// Sends a mail to the support address through the stack's MX, without
+    /// any signature, as anyone on the Internet can.
+    pub async fn send(&self, from: &str, raw: &[u8]) {
         send_mail(self.stack(), from, &[&self.support], raw).await;
+    }
+
+    /// [`Site::send`], then runs the daemon once over the mail.
+    pub async fn receive_unsigned(&self, from: &str, raw: &[u8]) -> Summary {
+        self.send(from, raw).await;
         self.arrived(1).await;
         self.run_once().await
     }
