@@ -1,3 +1,8 @@
+//! The pipeline's decisions on a temporary SQLite file, without any mail
+//! server: each test hands mails to [`Pipeline::process`] as a source
+//! would, then looks where a user would — the ticket's status and history
+//! in the store, and the outbox rows (kind, recipients) of what is sent.
+
 use super::*;
 
 /// A pipeline on the embedded defaults, over a fresh SQLite file.
@@ -190,4 +195,447 @@ async fn a_failed_mail_read_again_stays_failed() {
     let again = pipeline.process("support", &reply, None).await.unwrap();
     assert_eq!(again[0].outcome, Outcome::Failed);
     assert!(again[0].duplicate);
+}
+
+// The decisions the integration tests cover through the mail stack, here
+// on a desk with staff.
+
+/// Our MTA's authserv-id: only its `Authentication-Results` are believed.
+const OUR_MTA: &str = "mx.cg42.example";
+const REQUESTER: &str = "jean@etab.example";
+const AGENT: &str = "alice@cg42.example";
+const TEAM: &str = "maintenance@cg42.example";
+const STRANGER: &str = "mallory@evil.example";
+
+/// A site with team `maintenance`, its agent alice, and our MTA's id.
+fn staffed(settings: &mut Settings) {
+    use crate::config::{AgentSettings, TeamSettings};
+    settings.gateway.authserv_id = Some(OUR_MTA.into());
+    settings.teams.insert(
+        "maintenance".into(),
+        TeamSettings {
+            addresses: vec![TEAM.into()],
+        },
+    );
+    settings.agents.push(AgentSettings {
+        name: "alice".into(),
+        address: AGENT.into(),
+        team: Some("maintenance".into()),
+    });
+}
+
+/// A staffed pipeline, its store, and mails handed to it one batch each.
+struct Desk {
+    pipeline: Pipeline,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Desk {
+    async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let (pipeline, store, _dir) = pipeline_with(|settings| {
+            staffed(settings);
+            adjust(settings);
+        })
+        .await;
+        Self {
+            pipeline,
+            store,
+            _dir,
+        }
+    }
+
+    /// One mail in a batch of its own.
+    async fn receive(&self, mail: Incoming) -> Processed {
+        let mut done = self
+            .pipeline
+            .process("support", &[mail], None)
+            .await
+            .unwrap();
+        done.remove(0)
+    }
+
+    /// The requester's printer request; its ticket's number.
+    async fn request(&self) -> String {
+        let done = self.receive(request("req@etab.example", REQUESTER)).await;
+        assert_eq!(done.outcome, Outcome::TicketCreated);
+        done.ticket_id.unwrap()
+    }
+
+    async fn ticket(&self, id: &str) -> crate::store::TicketView {
+        self.store.ticket(id).await.unwrap().unwrap()
+    }
+
+    /// Moves a ticket as an operator does on the command line.
+    async fn set_status(&self, id: &str, to: crate::desk::status::Status) {
+        use crate::desk::actor::Actor;
+        use crate::desk::change::Change;
+        let change = Change::Status {
+            to,
+            note: None,
+            internal: false,
+        };
+        let operator = Actor::Agent("cli".into());
+        self.pipeline
+            .tickets()
+            .perform(id, &operator, &change)
+            .await
+            .unwrap();
+    }
+
+    /// Who each queued mail goes to, by kind, from the `skip`-th on.
+    async fn queued_since(&self, skip: usize) -> Vec<(String, String)> {
+        queued(&self.store).await.split_off(skip)
+    }
+
+    /// The raw mails queued of `kind`, in order.
+    async fn raw_queued(&self, kind: &str) -> Vec<Vec<u8>> {
+        let rows: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT raw FROM outbox WHERE kind = $1 ORDER BY id")
+                .bind(kind)
+                .fetch_all(self.store.pool())
+                .await
+                .unwrap();
+        rows.into_iter().map(|(raw,)| raw).collect()
+    }
+}
+
+fn request(id: &str, from: &str) -> Incoming {
+    raw_mail(
+        id,
+        &format!(
+            "From: Jean Dupont <{from}>\r\nSubject: Imprimante en panne\r\n\r\n\
+             Nom et prénom : Jean Dupont\r\nDescription précise : l'imprimante est en panne.\r\n"
+        ),
+    )
+}
+
+/// A mail naming `ticket` in its subject, with `headers` above From.
+fn on_ticket(id: &str, headers: &str, from: &str, ticket: &str, body: &str) -> Incoming {
+    raw_mail(
+        id,
+        &format!("{headers}From: <{from}>\r\nSubject: RE: [{ticket}] Imprimante en panne\r\n\r\n{body}\r\n"),
+    )
+}
+
+/// What our MTA writes above a mail whose From domain got `dmarc`.
+fn verdict(dmarc: &str, from: &str) -> String {
+    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+    format!("Authentication-Results: {OUR_MTA}; dmarc={dmarc} header.from={domain}\r\n")
+}
+
+fn history_has(ticket: &crate::store::TicketView, action: &str) -> bool {
+    ticket.history.iter().any(|h| h.action == action)
+}
+
+fn to(address: &str) -> String {
+    format!("[\"{address}\"]")
+}
+
+#[tokio::test]
+async fn a_reply_by_number_joins_its_ticket() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let reply = on_ticket("r1@etab.example", "", REQUESTER, &id, "Toujours en panne.");
+    let done = desk.receive(reply).await;
+    assert_eq!(done.outcome, Outcome::FollowUpAdded);
+    assert_eq!(done.ticket_id.as_deref(), Some(id.as_str()));
+    let ticket = desk.ticket(&id).await;
+    assert!(
+        ticket
+            .messages
+            .iter()
+            .any(|m| m.direction == "in" && m.body == "Toujours en panne."),
+        "{:?}",
+        ticket.messages
+    );
+}
+
+/// A reply whose subject no longer names the ticket finds it through the
+/// acknowledgement it answers.
+#[tokio::test]
+async fn a_reply_by_in_reply_to_joins_its_ticket() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let ack = mail::parse(&desk.raw_queued("acknowledgement").await[0]).unwrap();
+    let ack_id = ack.message_id.unwrap();
+    let reply = raw_mail(
+        "r1@etab.example",
+        &format!(
+            "From: <{REQUESTER}>\r\nSubject: autre chose\r\nIn-Reply-To: <{ack_id}>\r\n\r\n\
+             Voici une capture.\r\n"
+        ),
+    );
+    let done = desk.receive(reply).await;
+    assert_eq!(done.outcome, Outcome::FollowUpAdded);
+    assert_eq!(done.ticket_id, Some(id));
+}
+
+/// Someone who is neither the requester nor staff: held on the ticket,
+/// the team told, nothing ever sent to them.
+#[tokio::test]
+async fn a_strangers_reply_is_held_and_nothing_is_sent_to_them() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let nosy = on_ticket("s1@evil.example", "", STRANGER, &id, "#statut resolu");
+    let done = desk.receive(nosy).await;
+    assert_eq!(done.outcome, Outcome::StrangerHeld);
+    let ticket = desk.ticket(&id).await;
+    assert_eq!(ticket.status, "nouveau");
+    assert!(history_has(&ticket, "mail_from_stranger"));
+    assert!(ticket.messages.iter().any(|m| m.direction == "held"));
+    let queued = queued(&desk.store).await;
+    assert!(
+        queued
+            .iter()
+            .all(|(_, recipients)| !recipients.contains(STRANGER)),
+        "{queued:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_to_a_recently_resolved_ticket_reopens_it() {
+    use crate::desk::status::Status;
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    desk.set_status(&id, Status::Resolu).await;
+    let again = on_ticket(
+        "r1@etab.example",
+        "",
+        REQUESTER,
+        &id,
+        "Le problème est revenu.",
+    );
+    let done = desk.receive(again).await;
+    assert_eq!(done.outcome, Outcome::FollowUpAdded);
+    let ticket = desk.ticket(&id).await;
+    assert_eq!(ticket.status, "en_cours");
+    assert!(ticket.history.iter().any(|h| h.action == "status"
+        && h.actor == format!("requester:{REQUESTER}")
+        && h.to.as_deref() == Some("en_cours")));
+    assert_eq!(ticket.resolved_at, None, "the resolution no longer stands");
+}
+
+/// A closed ticket stays closed (its figures stay true): the reply opens
+/// a new ticket that says which one it continues.
+#[tokio::test]
+async fn a_reply_to_a_closed_ticket_opens_a_new_one_linked_to_it() {
+    use crate::desk::status::Status;
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    desk.set_status(&id, Status::Resolu).await;
+    desk.set_status(&id, Status::Ferme).await;
+    let late = on_ticket("r1@etab.example", "", REQUESTER, &id, "Encore un souci.");
+    let done = desk.receive(late).await;
+    assert_eq!(done.outcome, Outcome::TicketCreated);
+    let new = done.ticket_id.unwrap();
+    assert_ne!(new, id);
+    let continued = desk.ticket(&new).await;
+    assert!(continued
+        .history
+        .iter()
+        .any(|h| h.action == "continues" && h.to.as_deref() == Some(id.as_str())));
+    assert_eq!(desk.ticket(&id).await.status, "ferme");
+}
+
+/// The agent's mail, proven by our MTA: its command applies, its words
+/// reach the requester, the command line itself does not.
+#[tokio::test]
+async fn a_proven_agents_mail_applies_its_command_and_relays_its_text() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let before = queued(&desk.store).await.len();
+    let command = on_ticket(
+        "a1@cg42.example",
+        &verdict("pass", AGENT),
+        AGENT,
+        &id,
+        "#statut en_attente\r\n\r\nQuel est le modèle de l'imprimante ?",
+    );
+    let done = desk.receive(command).await;
+    assert_eq!(done.outcome, Outcome::FollowUpAdded);
+    let ticket = desk.ticket(&id).await;
+    assert_eq!(ticket.status, "en_attente");
+    assert!(ticket.history.iter().any(|h| h.action == "status"
+        && h.actor == "agent:alice"
+        && h.to.as_deref() == Some("en_attente")));
+    let sent = desk.queued_since(before).await;
+    assert!(sent.contains(&("status".into(), to(REQUESTER))), "{sent:?}");
+    let told = mail::parse(desk.raw_queued("status").await.last().unwrap()).unwrap();
+    assert!(
+        told.text.contains("Quel est le modèle de l'imprimante ?"),
+        "{}",
+        told.text
+    );
+    assert!(!told.text.contains("#statut"), "{}", told.text);
+}
+
+/// The agent's address in From, but our MTA says DMARC failed: anyone can
+/// write that From. Held on the ticket, the team told, nothing applied and
+/// nothing relayed to the requester.
+#[tokio::test]
+async fn an_agents_mail_that_fails_dmarc_is_held_unproven() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let before = queued(&desk.store).await.len();
+    let forged = on_ticket(
+        "f1@cg42.example",
+        &verdict("fail", AGENT),
+        AGENT,
+        &id,
+        "#statut resolu\r\nVotre mot de passe expire : http://evil.example/",
+    );
+    let done = desk.receive(forged).await;
+    assert_eq!(done.outcome, Outcome::UnprovenHeld);
+    let ticket = desk.ticket(&id).await;
+    assert_eq!(ticket.status, "nouveau");
+    assert!(history_has(&ticket, "staff_mail_unproven"));
+    let sent = desk.queued_since(before).await;
+    assert!(
+        sent.iter()
+            .all(|(_, recipients)| !recipients.contains(REQUESTER)),
+        "{sent:?}"
+    );
+    assert!(sent.contains(&("staff".into(), to(TEAM))), "{sent:?}");
+}
+
+/// Staff are known by their From alone: a stranger naming an agent in
+/// Reply-To is a stranger, however well their own domain proves them.
+#[tokio::test]
+async fn a_strangers_mail_with_an_agent_in_reply_to_is_held() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let before = queued(&desk.store).await.len();
+    let headers = format!("{}Reply-To: <{AGENT}>\r\n", verdict("pass", STRANGER));
+    let mail = on_ticket("m1@evil.example", &headers, STRANGER, &id, "#statut resolu");
+    let done = desk.receive(mail).await;
+    assert_eq!(done.outcome, Outcome::StrangerHeld);
+    let ticket = desk.ticket(&id).await;
+    assert_eq!(ticket.status, "nouveau");
+    assert!(history_has(&ticket, "mail_from_stranger"));
+    let sent = desk.queued_since(before).await;
+    assert!(
+        sent.iter()
+            .all(|(_, r)| !r.contains(REQUESTER) && !r.contains(STRANGER) && !r.contains(AGENT)),
+        "{sent:?}"
+    );
+}
+
+/// `#statut nouveau` on a ticket being worked on is not a transition the
+/// table allows: nothing applies, and only the agent hears why.
+#[tokio::test]
+async fn a_refused_command_is_explained_to_the_agent_only() {
+    use crate::desk::status::Status;
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    desk.set_status(&id, Status::EnCours).await;
+    let before = queued(&desk.store).await.len();
+    let command = on_ticket(
+        "a1@cg42.example",
+        &verdict("pass", AGENT),
+        AGENT,
+        &id,
+        "#statut nouveau\r\nRetour à la case départ.",
+    );
+    let done = desk.receive(command).await;
+    assert_eq!(done.outcome, Outcome::FollowUpAdded);
+    let ticket = desk.ticket(&id).await;
+    assert_eq!(ticket.status, "en_cours");
+    assert!(history_has(&ticket, "command_refused"));
+    assert_eq!(
+        desk.queued_since(before).await,
+        [("staff".to_string(), to(AGENT))]
+    );
+    let refusal = mail::parse(desk.raw_queued("staff").await.last().unwrap()).unwrap();
+    assert!(
+        refusal.subject.contains("Commande refusée"),
+        "{}",
+        refusal.subject
+    );
+}
+
+/// A mail over `limits.max_message_bytes` arrives as its header only: its
+/// sender is told, and it is recorded failed, with no ticket.
+#[tokio::test]
+async fn an_oversize_mail_is_answered_and_failed() {
+    let desk = Desk::new().await;
+    let big = request("big@etab.example", REQUESTER);
+    let oversize = Incoming {
+        raw: crate::source::header_block(&big.raw).to_vec(),
+        oversize: Some(50_000_000),
+        ..big
+    };
+    let done = desk.receive(oversize).await;
+    assert_eq!(done.outcome, Outcome::Failed);
+    assert_eq!(done.ticket_id, None);
+    assert_eq!(
+        queued(&desk.store).await,
+        [("too_big".to_string(), to(REQUESTER))]
+    );
+    let (reason,): (Option<String>,) =
+        sqlx::query_as("SELECT reason FROM mails WHERE dedupe_key = 'mid:big@etab.example'")
+            .fetch_one(desk.store.pool())
+            .await
+            .unwrap();
+    assert!(reason.unwrap().starts_with("message too big"));
+}
+
+/// A delivery report returning our acknowledgement is recorded on the
+/// ticket, marks the requester's address failing, and is never answered.
+#[tokio::test]
+async fn a_bounce_of_our_acknowledgement_is_tied_to_its_ticket() {
+    let desk = Desk::new().await;
+    let id = desk.request().await;
+    let ack = desk.raw_queued("acknowledgement").await.remove(0);
+    let before = queued(&desk.store).await.len();
+    let headers = String::from_utf8_lossy(crate::source::header_block(&ack)).into_owned();
+    let dsn = raw_mail(
+        "dsn-1@mx.etab.example",
+        &format!(
+            "From: Mail Delivery System <MAILER-DAEMON@mx.etab.example>\r\n\
+             Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+             --B\r\nContent-Type: text/plain\r\n\r\n<{REQUESTER}>: mailbox full\r\n\r\n\
+             --B\r\nContent-Type: message/delivery-status\r\n\r\n\
+             Reporting-MTA: dns; mx.etab.example\r\n\r\n\
+             Final-Recipient: rfc822; {REQUESTER}\r\nAction: failed\r\nStatus: 5.2.2\r\n\r\n\
+             --B\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--B--\r\n"
+        ),
+    );
+    let done = desk.receive(dsn).await;
+    assert_eq!(done.outcome, Outcome::BounceRecorded);
+    assert_eq!(done.ticket_id.as_deref(), Some(id.as_str()));
+    let ticket = desk.ticket(&id).await;
+    let bounce = ticket
+        .history
+        .iter()
+        .find(|h| h.action == "bounce")
+        .expect("the bounce on the ticket");
+    assert_eq!(bounce.to.as_deref(), Some(REQUESTER));
+    assert!(ticket.requester_failing.is_some());
+    assert_eq!(desk.queued_since(before).await, []);
+}
+
+/// Past `limits.tickets_per_sender_per_hour` a request is held: no ticket,
+/// no answer.
+#[tokio::test]
+async fn a_requester_over_the_hourly_limit_is_held() {
+    let desk = Desk::with(|settings| settings.limits.tickets_per_sender_per_hour = 2).await;
+    desk.request().await;
+    desk.receive(request("req-2@etab.example", REQUESTER)).await;
+    let before = queued(&desk.store).await.len();
+    let done = desk.receive(request("req-3@etab.example", REQUESTER)).await;
+    assert_eq!(done.outcome, Outcome::Held);
+    assert_eq!(done.ticket_id, None);
+    assert_eq!(desk.queued_since(before).await, []);
+    let tickets = desk
+        .store
+        .tickets(&crate::store::TicketFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(tickets.len(), 2);
 }
