@@ -16,7 +16,6 @@
 //! - `mails`: mails a test writes, and what it reads in mails and tickets;
 //! - `corpus`: the corpus of real-world mails, where it is present.
 #![allow(dead_code)] // each test binary uses a different subset
-#![allow(unused_imports)] // likewise for what is re-exported
 
 mod command;
 mod config;
@@ -26,14 +25,20 @@ mod mails;
 mod site;
 mod stack;
 
+// Each test binary uses a different subset of what is re-exported.
+#[allow(unused_imports)]
 pub use command::{guichet, stderr, stdout, succeed, Daemon};
-pub use config::Config;
+#[allow(unused_imports)]
 pub use corpus::{corpus, manifest, skipping};
-pub use database::{outbox_rows, test_database_url, OutboxRow, TestDb};
+#[allow(unused_imports)]
+pub use database::{test_database_url, OutboxRow, TestDb};
+#[allow(unused_imports)]
 pub use mails::{
     answer, find, form_request, header_names, header_values, history_count, history_has,
 };
+#[allow(unused_imports)]
 pub use site::{imap_mailbox, Addresses, Site, SiteBuilder, UNLIMITED_SENDERS, WAIT};
+#[allow(unused_imports)]
 pub use stack::{
     authserv_id, envelope, imap_append, imap_append_all, imap_fetch_all, imap_login, send_mail,
     send_signed_mail, stack, subject_line, unique_address, unique_address_at, wait_for_messages,
