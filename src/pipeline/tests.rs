@@ -122,12 +122,8 @@ async fn a_reply_never_rewrites_a_field() {
     assert_eq!(ticket.fields["phone"], "04 77 00 00 00");
 }
 
-/// A reply to a ticket whose stored fields cannot be read used to fail
-/// the whole batch, again at every pass: now it is that mail's failure,
-/// its writes are undone, and the next mail of the batch gets its ticket.
-#[tokio::test]
-async fn a_mail_the_store_refuses_fails_alone() {
-    let (pipeline, store, _dir) = pipeline().await;
+/// A ticket whose stored missing fields are no longer JSON; its number.
+async fn unreadable_ticket(pipeline: &Pipeline, store: &Store) -> String {
     let first = pipeline
         .process("support", &[mail("a@etab.example", "Imprimante")], None)
         .await
@@ -138,6 +134,16 @@ async fn a_mail_the_store_refuses_fails_alone() {
         .execute(store.pool())
         .await
         .unwrap();
+    ticket
+}
+
+/// A reply to a ticket whose stored fields cannot be read used to fail
+/// the whole batch, again at every pass: now it is that mail's failure,
+/// its writes are undone, and the next mail of the batch gets its ticket.
+#[tokio::test]
+async fn a_mail_the_store_refuses_fails_alone() {
+    let (pipeline, store, _dir) = pipeline().await;
+    let ticket = unreadable_ticket(&pipeline, &store).await;
     let batch = [
         mail("b@etab.example", &format!("Re: [{ticket}] Imprimante")),
         mail("c@etab.example", "Écran noir"),
@@ -180,16 +186,7 @@ async fn a_panic_in_one_mail_is_that_mail_failure() {
 #[tokio::test]
 async fn a_failed_mail_read_again_stays_failed() {
     let (pipeline, store, _dir) = pipeline().await;
-    let first = pipeline
-        .process("support", &[mail("a@etab.example", "Imprimante")], None)
-        .await
-        .unwrap();
-    let ticket = first[0].ticket_id.clone().unwrap();
-    sqlx::query("UPDATE tickets SET missing_fields = 'not json' WHERE id = $1")
-        .bind(&ticket)
-        .execute(store.pool())
-        .await
-        .unwrap();
+    let ticket = unreadable_ticket(&pipeline, &store).await;
     let reply = [mail("b@etab.example", &format!("Re: [{ticket}] x"))];
     pipeline.process("support", &reply, None).await.unwrap();
     let again = pipeline.process("support", &reply, None).await.unwrap();
@@ -259,6 +256,20 @@ impl Desk {
         done.remove(0)
     }
 
+    /// A staffed desk with the requester's ticket; its number.
+    async fn with_ticket() -> (Self, String) {
+        let desk = Self::new().await;
+        let id = desk.request().await;
+        (desk, id)
+    }
+
+    /// One mail in a batch of its own, and who each mail it queued goes to.
+    async fn receive_queued(&self, mail: Incoming) -> (Processed, Vec<(String, String)>) {
+        let before = queued(&self.store).await.len();
+        let done = self.receive(mail).await;
+        (done, queued(&self.store).await.split_off(before))
+    }
+
     /// The requester's printer request; its ticket's number.
     async fn request(&self) -> String {
         let done = self.receive(request("req@etab.example", REQUESTER)).await;
@@ -285,11 +296,6 @@ impl Desk {
             .perform(id, &operator, &change)
             .await
             .unwrap();
-    }
-
-    /// Who each queued mail goes to, by kind, from the `skip`-th on.
-    async fn queued_since(&self, skip: usize) -> Vec<(String, String)> {
-        queued(&self.store).await.split_off(skip)
     }
 
     /// The raw mails queued of `kind`, in order.
@@ -322,6 +328,11 @@ fn on_ticket(id: &str, headers: &str, from: &str, ticket: &str, body: &str) -> I
     )
 }
 
+/// Alice's mail on `ticket`, as our MTA delivered it: `dmarc` for her domain.
+fn from_agent(id: &str, ticket: &str, dmarc: &str, body: &str) -> Incoming {
+    on_ticket(id, &verdict(dmarc, AGENT), AGENT, ticket, body)
+}
+
 /// What our MTA writes above a mail whose From domain got `dmarc`.
 fn verdict(dmarc: &str, from: &str) -> String {
     let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
@@ -338,8 +349,7 @@ fn to(address: &str) -> String {
 
 #[tokio::test]
 async fn a_reply_by_number_joins_its_ticket() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     let reply = on_ticket("r1@etab.example", "", REQUESTER, &id, "Toujours en panne.");
     let done = desk.receive(reply).await;
     assert_eq!(done.outcome, Outcome::FollowUpAdded);
@@ -359,8 +369,7 @@ async fn a_reply_by_number_joins_its_ticket() {
 /// acknowledgement it answers.
 #[tokio::test]
 async fn a_reply_by_in_reply_to_joins_its_ticket() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     let ack = mail::parse(&desk.raw_queued("acknowledgement").await[0]).unwrap();
     let ack_id = ack.message_id.unwrap();
     let reply = raw_mail(
@@ -379,8 +388,7 @@ async fn a_reply_by_in_reply_to_joins_its_ticket() {
 /// the team told, nothing ever sent to them.
 #[tokio::test]
 async fn a_strangers_reply_is_held_and_nothing_is_sent_to_them() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     let nosy = on_ticket("s1@evil.example", "", STRANGER, &id, "#statut resolu");
     let done = desk.receive(nosy).await;
     assert_eq!(done.outcome, Outcome::StrangerHeld);
@@ -400,8 +408,7 @@ async fn a_strangers_reply_is_held_and_nothing_is_sent_to_them() {
 #[tokio::test]
 async fn a_reply_to_a_recently_resolved_ticket_reopens_it() {
     use crate::desk::status::Status;
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     desk.set_status(&id, Status::Resolu).await;
     let again = on_ticket(
         "r1@etab.example",
@@ -425,8 +432,7 @@ async fn a_reply_to_a_recently_resolved_ticket_reopens_it() {
 #[tokio::test]
 async fn a_reply_to_a_closed_ticket_opens_a_new_one_linked_to_it() {
     use crate::desk::status::Status;
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     desk.set_status(&id, Status::Resolu).await;
     desk.set_status(&id, Status::Ferme).await;
     let late = on_ticket("r1@etab.example", "", REQUESTER, &id, "Encore un souci.");
@@ -446,24 +452,20 @@ async fn a_reply_to_a_closed_ticket_opens_a_new_one_linked_to_it() {
 /// reach the requester, the command line itself does not.
 #[tokio::test]
 async fn a_proven_agents_mail_applies_its_command_and_relays_its_text() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
-    let before = queued(&desk.store).await.len();
-    let command = on_ticket(
+    let (desk, id) = Desk::with_ticket().await;
+    let command = from_agent(
         "a1@cg42.example",
-        &verdict("pass", AGENT),
-        AGENT,
         &id,
+        "pass",
         "#statut en_attente\r\n\r\nQuel est le modèle de l'imprimante ?",
     );
-    let done = desk.receive(command).await;
+    let (done, sent) = desk.receive_queued(command).await;
     assert_eq!(done.outcome, Outcome::FollowUpAdded);
     let ticket = desk.ticket(&id).await;
     assert_eq!(ticket.status, "en_attente");
     assert!(ticket.history.iter().any(|h| h.action == "status"
         && h.actor == "agent:alice"
         && h.to.as_deref() == Some("en_attente")));
-    let sent = desk.queued_since(before).await;
     assert!(sent.contains(&("status".into(), to(REQUESTER))), "{sent:?}");
     let told = mail::parse(desk.raw_queued("status").await.last().unwrap()).unwrap();
     assert!(
@@ -479,22 +481,18 @@ async fn a_proven_agents_mail_applies_its_command_and_relays_its_text() {
 /// nothing relayed to the requester.
 #[tokio::test]
 async fn an_agents_mail_that_fails_dmarc_is_held_unproven() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
-    let before = queued(&desk.store).await.len();
-    let forged = on_ticket(
+    let (desk, id) = Desk::with_ticket().await;
+    let forged = from_agent(
         "f1@cg42.example",
-        &verdict("fail", AGENT),
-        AGENT,
         &id,
+        "fail",
         "#statut resolu\r\nVotre mot de passe expire : http://evil.example/",
     );
-    let done = desk.receive(forged).await;
+    let (done, sent) = desk.receive_queued(forged).await;
     assert_eq!(done.outcome, Outcome::UnprovenHeld);
     let ticket = desk.ticket(&id).await;
     assert_eq!(ticket.status, "nouveau");
     assert!(history_has(&ticket, "staff_mail_unproven"));
-    let sent = desk.queued_since(before).await;
     assert!(
         sent.iter()
             .all(|(_, recipients)| !recipients.contains(REQUESTER)),
@@ -507,17 +505,14 @@ async fn an_agents_mail_that_fails_dmarc_is_held_unproven() {
 /// Reply-To is a stranger, however well their own domain proves them.
 #[tokio::test]
 async fn a_strangers_mail_with_an_agent_in_reply_to_is_held() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
-    let before = queued(&desk.store).await.len();
+    let (desk, id) = Desk::with_ticket().await;
     let headers = format!("{}Reply-To: <{AGENT}>\r\n", verdict("pass", STRANGER));
     let mail = on_ticket("m1@evil.example", &headers, STRANGER, &id, "#statut resolu");
-    let done = desk.receive(mail).await;
+    let (done, sent) = desk.receive_queued(mail).await;
     assert_eq!(done.outcome, Outcome::StrangerHeld);
     let ticket = desk.ticket(&id).await;
     assert_eq!(ticket.status, "nouveau");
     assert!(history_has(&ticket, "mail_from_stranger"));
-    let sent = desk.queued_since(before).await;
     assert!(
         sent.iter()
             .all(|(_, r)| !r.contains(REQUESTER) && !r.contains(STRANGER) && !r.contains(AGENT)),
@@ -530,26 +525,20 @@ async fn a_strangers_mail_with_an_agent_in_reply_to_is_held() {
 #[tokio::test]
 async fn a_refused_command_is_explained_to_the_agent_only() {
     use crate::desk::status::Status;
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     desk.set_status(&id, Status::EnCours).await;
-    let before = queued(&desk.store).await.len();
-    let command = on_ticket(
+    let command = from_agent(
         "a1@cg42.example",
-        &verdict("pass", AGENT),
-        AGENT,
         &id,
+        "pass",
         "#statut nouveau\r\nRetour à la case départ.",
     );
-    let done = desk.receive(command).await;
+    let (done, sent) = desk.receive_queued(command).await;
     assert_eq!(done.outcome, Outcome::FollowUpAdded);
     let ticket = desk.ticket(&id).await;
     assert_eq!(ticket.status, "en_cours");
     assert!(history_has(&ticket, "command_refused"));
-    assert_eq!(
-        desk.queued_since(before).await,
-        [("staff".to_string(), to(AGENT))]
-    );
+    assert_eq!(sent, [("staff".to_string(), to(AGENT))]);
     let refusal = mail::parse(desk.raw_queued("staff").await.last().unwrap()).unwrap();
     assert!(
         refusal.subject.contains("Commande refusée"),
@@ -588,10 +577,8 @@ async fn an_oversize_mail_is_answered_and_failed() {
 /// ticket, marks the requester's address failing, and is never answered.
 #[tokio::test]
 async fn a_bounce_of_our_acknowledgement_is_tied_to_its_ticket() {
-    let desk = Desk::new().await;
-    let id = desk.request().await;
+    let (desk, id) = Desk::with_ticket().await;
     let ack = desk.raw_queued("acknowledgement").await.remove(0);
-    let before = queued(&desk.store).await.len();
     let headers = String::from_utf8_lossy(crate::source::header_block(&ack)).into_owned();
     let dsn = raw_mail(
         "dsn-1@mx.etab.example",
@@ -606,7 +593,7 @@ async fn a_bounce_of_our_acknowledgement_is_tied_to_its_ticket() {
              --B\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--B--\r\n"
         ),
     );
-    let done = desk.receive(dsn).await;
+    let (done, sent) = desk.receive_queued(dsn).await;
     assert_eq!(done.outcome, Outcome::BounceRecorded);
     assert_eq!(done.ticket_id.as_deref(), Some(id.as_str()));
     let ticket = desk.ticket(&id).await;
@@ -617,7 +604,7 @@ async fn a_bounce_of_our_acknowledgement_is_tied_to_its_ticket() {
         .expect("the bounce on the ticket");
     assert_eq!(bounce.to.as_deref(), Some(REQUESTER));
     assert!(ticket.requester_failing.is_some());
-    assert_eq!(desk.queued_since(before).await, []);
+    assert_eq!(sent, [], "a bounce is never answered");
 }
 
 /// Past `limits.tickets_per_sender_per_hour` a request is held: no ticket,
@@ -627,11 +614,12 @@ async fn a_requester_over_the_hourly_limit_is_held() {
     let desk = Desk::with(|settings| settings.limits.tickets_per_sender_per_hour = 2).await;
     desk.request().await;
     desk.receive(request("req-2@etab.example", REQUESTER)).await;
-    let before = queued(&desk.store).await.len();
-    let done = desk.receive(request("req-3@etab.example", REQUESTER)).await;
+    let (done, sent) = desk
+        .receive_queued(request("req-3@etab.example", REQUESTER))
+        .await;
     assert_eq!(done.outcome, Outcome::Held);
     assert_eq!(done.ticket_id, None);
-    assert_eq!(desk.queued_since(before).await, []);
+    assert_eq!(sent, [], "held unanswered");
     let tickets = desk
         .store
         .tickets(&crate::store::TicketFilter::default())
