@@ -1,6 +1,6 @@
 //! What the tests share about the corpus of real-world mails: the unit
 //! tests (`crate::test_support`) and the integration tests, which include
-//! this very file (`tests/common/mod.rs`).
+//! this very file (`tests/common/corpus.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -5,11 +5,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use common::{stderr, stdout, Daemon};
+
+/// `guichet ARGS` run in `dir`, on the embedded defaults and whatever
+/// `dir` holds, with warnings only on stderr.
 fn guichet(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_guichet"))
+    common::guichet()
         .current_dir(dir)
         .args(args)
         .env_remove("GUICHET_CONFIG")
@@ -18,26 +22,17 @@ fn guichet(dir: &Path, args: &[&str]) -> Output {
         .expect("guichet runs")
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 const REQUEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/request.eml");
 
 #[test]
 fn embedded_default_turns_a_maildir_drop_into_a_ticket_and_an_eml() {
     let dir = tempfile::tempdir().unwrap();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .current_dir(dir.path())
-        .arg("run")
-        .env("GUICHET_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let daemon = Daemon::spawn(
+        common::guichet()
+            .current_dir(dir.path())
+            .arg("run")
+            .env("GUICHET_LOG", "warn"),
+    );
     // The daemon creates var/mail/{new,cur,tmp} itself; deliver like an MTA:
     // write into tmp/, then rename into new/.
     let new = dir.path().join("var/mail/new");
@@ -70,8 +65,7 @@ fn embedded_default_turns_a_maildir_drop_into_a_ticket_and_an_eml() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
 
     let ack = std::fs::read_to_string(eml).unwrap();
     assert!(ack.contains("Subject: [CG42N1-000001]"), "{ack}");
@@ -117,7 +111,7 @@ fn a_bad_since_date_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     for command in [&["tickets", "list"][..], &["stats"]] {
         let output = guichet(dir.path(), &[command, &["--since", "2026-02-30"]].concat());
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{command:?}: {stderr}");
         assert!(
             stderr.contains("--since: \"2026-02-30\" is neither YYYY-MM-DD nor an RFC 3339 time"),
@@ -136,7 +130,7 @@ fn check_config_names_the_bad_key_and_exits_2() {
     .unwrap();
     let output = guichet(dir.path(), &["--config", "bad.toml", "check-config"]);
     assert_eq!(output.status.code(), Some(2));
-    let error = String::from_utf8_lossy(&output.stderr);
+    let error = stderr(&output);
     assert!(error.contains("tickets.prefix"), "{error}");
 
     std::fs::write(
@@ -146,7 +140,7 @@ fn check_config_names_the_bad_key_and_exits_2() {
     .unwrap();
     let output = guichet(dir.path(), &["--config", "typo.toml", "check-config"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("urll"));
+    assert!(stderr(&output).contains("urll"));
 
     // A syntax error names the file, the line and the column.
     std::fs::write(
@@ -158,7 +152,7 @@ prefix = 1
     .unwrap();
     let output = guichet(dir.path(), &["--config", "broken.toml", "check-config"]);
     assert_eq!(output.status.code(), Some(2));
-    let error = String::from_utf8_lossy(&output.stderr);
+    let error = stderr(&output);
     assert!(
         error.contains("broken.toml") && error.contains("line 1, column 9"),
         "{error}"
@@ -182,7 +176,7 @@ fn a_broken_template_file_is_a_configuration_error() {
     for command in ["check-config", "run"] {
         let output = guichet(dir.path(), &["--config", "site.toml", command]);
         assert_eq!(output.status.code(), Some(2), "{command}");
-        let error = String::from_utf8_lossy(&output.stderr);
+        let error = stderr(&output);
         assert!(
             error.contains("templates/status.txt") && error.contains("status.txt:2"),
             "{error}"
@@ -204,18 +198,14 @@ fn check_config_masks_every_secret() {
          username = \"support\"\npassword_env = \"GUICHET_TEST_SMTP_SECRET\"\n",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let output = common::guichet()
         .current_dir(dir.path())
         .arg("check-config")
         .env("GUICHET_TEST_SMTP_SECRET", "env-secret-789")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = stdout(&output) + &stderr(&output);
     for secret in ["inline-secret-456", "file-secret-123", "env-secret-789"] {
         assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
     }
@@ -225,7 +215,7 @@ fn check_config_masks_every_secret() {
 #[test]
 fn environment_overrides_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let output = common::guichet()
         .current_dir(dir.path())
         .arg("check-config")
         .env("GUICHET__TICKETS__PREFIX", "AC69X")
@@ -412,7 +402,7 @@ fn deploy_example_configuration_is_valid() {
             .replace("/etc/guichet/registry.toml", registry),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let out = common::guichet()
         .args([
             "--config",
             &config.display().to_string(),
@@ -423,11 +413,7 @@ fn deploy_example_configuration_is_valid() {
         .env("GUICHET_LOG", "warn")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let shown = stdout(&out);
     assert!(shown.contains("[teams.maintenance]"), "{shown}");
     assert!(shown.contains("registry.example.csv"), "{shown}");
@@ -450,7 +436,7 @@ fn a_broken_registry_is_refused_at_start_with_its_line() {
     .unwrap();
     let output = guichet(dir.path(), &["--config", "site.toml", "check-config"]);
     assert_eq!(output.status.code(), Some(2));
-    let error = String::from_utf8_lossy(&output.stderr);
+    let error = stderr(&output);
     assert!(
         error.contains("registry.csv:3") && error.contains("0429002A"),
         "{error}"
@@ -474,12 +460,8 @@ fn check_config_masks_passwords_in_urls() {
     )
     .unwrap();
     let output = guichet(dir.path(), &["check-config", "--offline"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown = stdout(&output) + &stderr(&output);
     assert!(!shown.contains("S3cret"), "a password leaked:\n{shown}");
     for masked in [
         "postgres://guichet:********@db.example/guichet",
@@ -492,7 +474,7 @@ fn check_config_masks_passwords_in_urls() {
 
     // The libpq form: the password as a query parameter, here from the
     // environment.
-    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let output = common::guichet()
         .current_dir(dir.path())
         .args(["check-config", "--offline"])
         .env(
@@ -503,7 +485,7 @@ fn check_config_masks_passwords_in_urls() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let shown = stdout(&output) + &String::from_utf8_lossy(&output.stderr);
+    let shown = stdout(&output) + &stderr(&output);
     assert!(!shown.contains("S3cret"), "a password leaked:\n{shown}");
     assert!(
         shown.contains("postgres://db.example/guichet?user=guichet&password=********"),
@@ -553,11 +535,7 @@ fn human_output_shows_a_mails_control_characters_escaped() {
     std::fs::write(new.join("1700000000.M1P1.hostile"), &mail).unwrap();
     std::fs::write(dir.path().join("hostile.eml"), &mail).unwrap();
     let run = guichet(dir.path(), &["run", "--once"]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert!(run.status.success(), "{}", stderr(&run));
 
     // Texts that go into headers and lines of ours (subject, display
     // name, attachment name) were made one line when the mail was read;
@@ -632,7 +610,7 @@ fn the_documented_sqlite_url_creates_its_file_and_directory() {
     let absolute = dir.path().join("data/guichet.db");
     let url = format!("sqlite://{}", absolute.display());
     assert!(url.starts_with("sqlite:///"), "{url}");
-    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let output = common::guichet()
         .current_dir(elsewhere.path())
         .args(["run", "--once"])
         .env("GUICHET__DATABASE__URL", &url)
@@ -682,7 +660,7 @@ fn check_config_says_when_the_database_cannot_be_reached() {
     drop(closed);
     let url = format!("postgres://guichet:S3cret@127.0.0.1:{port}/guichet");
     let check = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_guichet"))
+        common::guichet()
             .current_dir(dir.path())
             .args(args)
             .env("GUICHET__DATABASE__URL", &url)
@@ -708,7 +686,7 @@ fn check_config_says_when_the_database_cannot_be_reached() {
 async fn check_config_reaches_the_test_database() {
     let (url, _db) = common::test_database_url("check-config").await;
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    let output = common::guichet()
         .current_dir(dir.path())
         .arg("check-config")
         .env("GUICHET__DATABASE__URL", &url)

@@ -53,25 +53,12 @@ fn classifier() -> Classifier {
     .unwrap()
 }
 
-/// (path, category) for every row of MANIFEST.tsv.
-fn manifest(corpus: &Path) -> Vec<(String, String)> {
-    let text = fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
-    text.lines()
-        .skip(1)
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let columns: Vec<&str> = line.split('\t').collect();
-            (columns[0].to_string(), columns[3].to_string())
-        })
-        .collect()
-}
-
 /// Parses and classifies the whole corpus once; every test reads from it.
 fn outcomes(corpus: &Path) -> &'static [Outcome] {
     static OUTCOMES: OnceLock<Vec<Outcome>> = OnceLock::new();
     OUTCOMES.get_or_init(|| {
         let classifier = classifier();
-        manifest(corpus)
+        common::manifest(corpus)
             .into_iter()
             .map(|(path, category)| {
                 let raw = fs::read(corpus.join(&path)).unwrap();

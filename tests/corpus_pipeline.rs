@@ -11,25 +11,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use guichet::config::Settings;
+use common::Site;
 use guichet::desk::Outcome;
-use guichet::pipeline::{Incoming, Pipeline, Processed};
-use guichet::store::Store;
-
-/// (path, category) for every row of MANIFEST.tsv.
-fn manifest(corpus: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).unwrap();
-    text.lines()
-        .skip(1)
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let columns: Vec<&str> = line.split('\t').collect();
-            (columns[0].to_string(), columns[3].to_string())
-        })
-        .collect()
-}
+use guichet::pipeline::{Incoming, Processed};
 
 fn percent(part: usize, whole: usize) -> f64 {
     100.0 * part as f64 / whole.max(1) as f64
@@ -40,46 +25,26 @@ async fn every_corpus_mail_ends_with_a_recorded_outcome() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let (db_url, _db) = common::test_database_url("corpus").await;
-    let dir = tempfile::tempdir().unwrap();
     // Corpus mails share senders: the per-sender limits would hold most.
-    let path = common::write_maildir_config(
-        dir.path(),
-        &db_url,
-        "[limits]\ntickets_per_sender_per_hour = 100000\nanswers_per_sender_per_hour = 100000\n",
-    );
-    let settings = Settings::load(Some(&path)).unwrap();
-    let store = Store::connect(&db_url).await.unwrap();
-    store.migrate().await.unwrap();
-    let pipeline = Pipeline::new(&settings, store.clone()).unwrap();
-
-    let rows = manifest(&corpus);
-    let mut results: Vec<(String, Processed)> = Vec::new();
-    for chunk in rows.chunks(50) {
-        let batch: Vec<Incoming> = chunk
-            .iter()
-            .map(|(path, _)| Incoming {
-                source_ref: path.clone(),
-                raw: std::fs::read(corpus.join(path)).unwrap(),
-                oversize: None,
-            })
-            .collect();
-        let processed = pipeline.process("corpus", &batch, None).await.unwrap();
-        assert_eq!(processed.len(), batch.len());
-        results.extend(chunk.iter().map(|(_, c)| c.clone()).zip(processed));
-    }
-    assert_eq!(results.len(), rows.len());
+    let site = Site::builder("corpus")
+        .local()
+        .with(common::UNLIMITED_SENDERS)
+        .build()
+        .await;
+    let rows = common::manifest(&corpus);
+    let mails = rows.iter().map(|(path, _)| Incoming {
+        source_ref: path.clone(),
+        raw: std::fs::read(corpus.join(path)).unwrap(),
+        oversize: None,
+    });
+    let processed = site.process("corpus", mails).await;
+    assert_eq!(processed.len(), rows.len());
+    let results: Vec<(String, Processed)> =
+        rows.into_iter().map(|(_, c)| c).zip(processed).collect();
 
     // Each distinct mail is recorded once, with its outcome.
-    let recorded: i64 = store
-        .outcome_counts(None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
     let first_seen = results.iter().filter(|(_, r)| !r.duplicate).count();
-    assert_eq!(recorded as usize, first_seen);
+    assert_eq!(site.recorded().await as usize, first_seen);
 
     let mut table: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for (category, result) in &results {

@@ -4,56 +4,21 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use guichet::store::{Store, TicketFilter};
+use common::Site;
+use guichet::store::TicketFilter;
 
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn start(config: &std::path::Path, args: &[&str]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_guichet"))
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env("GUICHET_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("guichet binary runs");
-        Self { child }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "daemon did not stop within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A site on the stack whose daemon polls every 30 s: only IDLE can make
+/// an answer arrive sooner.
+async fn site(tag: &str, batch_size: usize) -> Site {
+    Site::builder(tag)
+        .with(&format!(
+            "[gateway]\npoll_interval_secs = 30\nbatch_size = {batch_size}\n"
+        ))
+        .build()
+        .await
 }
 
 fn request(from: &str, to: &str, n: usize) -> Vec<u8> {
@@ -67,26 +32,17 @@ fn request(from: &str, to: &str, n: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn daemon_answers_new_mail_through_idle_and_stops_on_sigterm() {
-    let stack = common::stack();
-    let support = common::unique_address("support-idle");
-    let requester = common::unique_address("req-idle");
-    let (db_url, _db) = common::test_database_url("idle").await;
-    let dir = tempfile::tempdir().unwrap();
-    // A 30 s poll interval: only IDLE can make the answer arrive in time.
-    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 50);
-    let mut daemon = Daemon::start(&config, &["run"]);
+    let s = site("idle", 50).await;
+    let mut daemon = s.spawn(&["run"]);
     // Let it connect and enter IDLE on an empty inbox first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    common::send_mail(
-        &stack,
-        &requester,
-        &[&support],
-        &request(&requester, &support, 1),
-    )
-    .await;
+    s.send(&s.requester, &request(&s.requester, &s.support, 1))
+        .await;
+    // Well before the next poll, 30 s after the first.
     let acks =
-        common::wait_for_messages(&stack, &requester, "INBOX", 1, Duration::from_secs(15)).await;
+        common::wait_for_messages(s.stack(), &s.requester, "INBOX", 1, Duration::from_secs(15))
+            .await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 
     daemon.signal("-TERM");
@@ -97,28 +53,20 @@ async fn daemon_answers_new_mail_through_idle_and_stops_on_sigterm() {
 #[tokio::test]
 async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     const MAILS: usize = 60;
-    let stack = common::stack();
-    let support = common::unique_address("support-kill");
-    let requester = common::unique_address("req-kill");
-    let (db_url, _db) = common::test_database_url("kill").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 5);
     // One requester sends them all: lift the per-sender limits.
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "[limits]\ntickets_per_sender_per_hour = 1000\nanswers_per_sender_per_hour = 1000\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    let s = Site::builder("kill")
+        .with("[gateway]\npoll_interval_secs = 30\nbatch_size = 5\n")
+        .with(common::UNLIMITED_SENDERS)
+        .build()
+        .await;
     for n in 0..MAILS {
-        common::imap_append(&stack, &support, "INBOX", &request(&requester, &support, n)).await;
+        s.deliver(&request(&s.requester, &s.support, n)).await;
     }
 
-    let mut daemon = Daemon::start(&config, &["run"]);
+    let mut daemon = s.spawn(&["run"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let moved = loop {
-        let moved = common::imap_fetch_all(&stack, &support, "processed")
-            .await
-            .len();
+        let moved = s.folder("processed").await.len();
         if moved > 0 || Instant::now() > deadline {
             break moved;
         }
@@ -128,49 +76,48 @@ async fn daemon_killed_mid_batch_loses_no_request_and_duplicates_none() {
     daemon.wait(Duration::from_secs(10));
     println!("killed after {moved} of {MAILS} mails were moved");
 
-    let mut rerun = Daemon::start(&config, &["run", "--once"]);
+    let mut rerun = s.spawn(&["run", "--once"]);
     assert!(rerun.wait(Duration::from_secs(60)).success());
 
-    let store = Store::connect(&db_url).await.unwrap();
-    let tickets = store.tickets(&TicketFilter::default()).await.unwrap();
+    let tickets = s
+        .store()
+        .await
+        .tickets(&TicketFilter::default())
+        .await
+        .unwrap();
     assert_eq!(tickets.len(), MAILS, "every request has exactly one ticket");
     let mut subjects: Vec<_> = tickets.iter().map(|t| t.subject.clone()).collect();
     subjects.sort();
     subjects.dedup();
     assert_eq!(subjects.len(), MAILS);
-    assert!(common::imap_fetch_all(&stack, &support, "INBOX")
-        .await
-        .is_empty());
+    assert!(s.folder("INBOX").await.is_empty());
     // Acknowledgements the killed daemon had claimed but not sent leave once
     // their claim lapses (a minute); SMTP delivery is at least once.
-    if common::imap_fetch_all(&stack, &requester, "INBOX")
-        .await
-        .len()
-        < MAILS
-    {
+    if s.inbox_now(&s.requester).await.len() < MAILS {
         tokio::time::sleep(Duration::from_secs(62)).await;
-        let mut again = Daemon::start(&config, &["run", "--once"]);
+        let mut again = s.spawn(&["run", "--once"]);
         assert!(again.wait(Duration::from_secs(60)).success());
     }
-    let acks =
-        common::wait_for_messages(&stack, &requester, "INBOX", MAILS, Duration::from_secs(30))
-            .await;
+    let acks = common::wait_for_messages(
+        s.stack(),
+        &s.requester,
+        "INBOX",
+        MAILS,
+        Duration::from_secs(30),
+    )
+    .await;
     assert!(acks.len() >= MAILS);
 }
 
 #[tokio::test]
 async fn daemon_reconnects_when_the_imap_server_drops_it() {
-    let stack = common::stack();
-    let support = common::unique_address("support-kick");
-    let requester = common::unique_address("req-kick");
-    let (db_url, _db) = common::test_database_url("kick").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 50);
-    let mut daemon = Daemon::start(&config, &["run"]);
+    let s = site("kick", 50).await;
+    let mut daemon = s.spawn(&["run"]);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Dovecot drops every connection of the support user.
-    let dovecot_conf = stack
+    let dovecot_conf = s
+        .stack()
         .maildir_root
         .parent()
         .unwrap()
@@ -178,28 +125,18 @@ async fn daemon_reconnects_when_the_imap_server_drops_it() {
     let kicked = Command::new("doveadm")
         .arg("-c")
         .arg(&dovecot_conf)
-        .args(["kick", &support])
+        .args(["kick", &s.support])
         .output()
         .unwrap();
+    assert!(kicked.status.success(), "{}", common::stderr(&kicked));
     assert!(
-        kicked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&kicked.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&kicked.stdout).contains(&support),
+        common::stdout(&kicked).contains(&s.support),
         "nobody was kicked"
     );
 
-    common::send_mail(
-        &stack,
-        &requester,
-        &[&support],
-        &request(&requester, &support, 7),
-    )
-    .await;
-    let acks =
-        common::wait_for_messages(&stack, &requester, "INBOX", 1, Duration::from_secs(20)).await;
+    s.send(&s.requester, &request(&s.requester, &s.support, 7))
+        .await;
+    let acks = s.inbox_raw(&s.requester, 1).await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
     daemon.signal("-TERM");
     assert!(daemon.wait(Duration::from_secs(20)).success());
@@ -212,14 +149,9 @@ async fn daemon_reconnects_when_the_imap_server_drops_it() {
 /// its answer carries no injected header, and the mail after it is answered.
 #[tokio::test]
 async fn one_hostile_mail_never_stops_the_mailbox() {
-    let stack = common::stack();
-    let support = common::unique_address("support-poison");
-    let injected = common::unique_address("req-crlf");
-    let long_id = common::unique_address("req-longid");
-    let after = common::unique_address("req-after");
-    let (db_url, _db) = common::test_database_url("poison").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::write_config(dir.path(), &stack, &db_url, &support, 30, 50);
+    let s = site("poison", 50).await;
+    let support = &s.support;
+    let (injected, long_id, after) = (s.of("req-crlf"), s.of("req-longid"), s.of("req-after"));
     // base64 of "Jean\r\nBcc: victim@example.test"
     let crlf_name = format!(
         "From: =?utf-8?b?SmVhbg0KQmNjOiB2aWN0aW1AZXhhbXBsZS50ZXN0?= <{injected}>\r\n\
@@ -235,17 +167,16 @@ async fn one_hostile_mail_never_stops_the_mailbox() {
          Message-ID: <{random_id}@etab.example.test>\r\n\r\nBonjour, l'écran est noir.\r\n"
     );
     for (from, raw) in [(&injected, crlf_name), (&long_id, long_message_id)] {
-        common::send_mail(&stack, from, &[&support], raw.as_bytes()).await;
+        s.send(from, raw.as_bytes()).await;
     }
-    common::send_mail(&stack, &after, &[&support], &request(&after, &support, 1)).await;
+    s.send(&after, &request(&after, support, 1)).await;
 
-    let daemon = Daemon::start(&config, &["run"]);
-    let wait = Duration::from_secs(20);
-    let ack = common::wait_for_messages(&stack, &after, "INBOX", 1, wait).await;
+    let daemon = s.spawn(&["run"]);
+    let ack = s.inbox_raw(&after, 1).await;
     assert!(String::from_utf8_lossy(&ack[0]).contains("[CG42N1-"));
-    let ack = common::wait_for_messages(&stack, &long_id, "INBOX", 1, wait).await;
+    let ack = s.inbox_raw(&long_id, 1).await;
     assert!(String::from_utf8_lossy(&ack[0]).contains("[CG42N1-"));
-    let ack = common::wait_for_messages(&stack, &injected, "INBOX", 1, wait).await;
+    let ack = s.inbox_raw(&injected, 1).await;
     let ack = String::from_utf8_lossy(&ack[0]).into_owned();
     let headers = ack.split("\r\n\r\n").next().unwrap_or_default();
     assert!(
@@ -254,15 +185,16 @@ async fn one_hostile_mail_never_stops_the_mailbox() {
             .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
         "{headers}"
     );
-    let victim = common::imap_fetch_all(&stack, "victim@example.test", "INBOX").await;
+    let victim = s.inbox_now("victim@example.test").await;
     assert!(
         !victim
             .iter()
             .any(|m| String::from_utf8_lossy(m).contains(&injected)),
         "nothing reached the injected address"
     );
-    let store = Store::connect(&db_url).await.unwrap();
-    let tickets = store
+    let tickets = s
+        .store()
+        .await
         .tickets(&TicketFilter {
             limit: 10,
             ..TicketFilter::default()

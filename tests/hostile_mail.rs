@@ -6,79 +6,12 @@
 
 mod common;
 
-use std::time::Duration;
+use common::Site;
+use guichet::intake::mail::parse;
 
-use guichet::config::Settings;
-use guichet::daemon;
-use guichet::intake::mail::{parse, Mail};
-use guichet::store::Store;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A daemon's world: its support mailbox, a requester and a database.
-/// `extra` is appended to the configuration.
-struct Site {
-    stack: common::Stack,
-    support: String,
-    requester: String,
-    settings: Settings,
-    _db: common::TestDb,
-    _dir: tempfile::TempDir,
-}
-
+/// A site on the stack of its own; `extra` is added to its configuration.
 async fn site(tag: &str, extra: &str) -> Site {
-    let stack = common::stack();
-    let support = common::unique_address(&format!("support-{tag}"));
-    let requester = common::unique_address(&format!("req-{tag}"));
-    let (db_url, db) = common::test_database_url(tag).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
-    let mut config = std::fs::read_to_string(&path).unwrap();
-    config.push_str(extra);
-    std::fs::write(&path, config).unwrap();
-    let settings = Settings::load(Some(&path)).unwrap();
-    Site {
-        stack,
-        support,
-        requester,
-        settings,
-        _db: db,
-        _dir: dir,
-    }
-}
-
-impl Site {
-    async fn deliver(&self, raw: &[u8]) {
-        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
-    }
-
-    async fn run(&self) -> daemon::Summary {
-        daemon::run_once(&self.settings).await.unwrap()
-    }
-
-    async fn store(&self) -> Store {
-        Store::connect(&self.settings.database.url).await.unwrap()
-    }
-
-    async fn outcome(&self, outcome: &str) -> i64 {
-        let counts = self.store().await.outcome_counts(None).await.unwrap();
-        counts
-            .iter()
-            .find(|(k, _)| k == outcome)
-            .map_or(0, |(_, n)| *n)
-    }
-
-    async fn folder(&self, folder: &str) -> Vec<Vec<u8>> {
-        common::imap_fetch_all(&self.stack, &self.support, folder).await
-    }
-}
-
-async fn inbox(stack: &common::Stack, user: &str, count: usize) -> Vec<Mail> {
-    common::wait_for_messages(stack, user, "INBOX", count, WAIT)
-        .await
-        .iter()
-        .map(|raw| parse(raw).unwrap())
-        .collect()
+    Site::builder(tag).with(extra).build().await
 }
 
 fn request(from: &str, to: &str, subject: &str) -> String {
@@ -115,22 +48,14 @@ async fn a_bounce_of_our_acknowledgement_is_recorded_on_its_ticket() {
     let s = site("bounce", "").await;
     s.deliver(request(&s.requester, &s.support, "Poste en panne").as_bytes())
         .await;
-    s.run().await;
-    let raw_ack = common::wait_for_messages(&s.stack, &s.requester, "INBOX", 1, WAIT)
-        .await
-        .remove(0);
+    s.run_once().await;
+    let raw_ack = s.inbox_raw(&s.requester, 1).await.remove(0);
     s.deliver(&bounce_of(&raw_ack, &s.support, &s.requester))
         .await;
-    let summary = s.run().await;
+    let summary = s.run_once().await;
     assert_eq!((summary.tickets, summary.sent), (0, 0), "{summary:?}");
     assert_eq!(s.outcome("bounce_recorded").await, 1);
-    let ticket = s
-        .store()
-        .await
-        .ticket("CG42N1-000001")
-        .await
-        .unwrap()
-        .unwrap();
+    let ticket = s.ticket("CG42N1-000001").await;
     let bounce = ticket
         .history
         .iter()
@@ -143,14 +68,8 @@ async fn a_bounce_of_our_acknowledgement_is_recorded_on_its_ticket() {
     // The requester writes again: the address works.
     s.deliver(request(&s.requester, &s.support, "RE: [CG42N1-000001]").as_bytes())
         .await;
-    s.run().await;
-    let ticket = s
-        .store()
-        .await
-        .ticket("CG42N1-000001")
-        .await
-        .unwrap()
-        .unwrap();
+    s.run_once().await;
+    let ticket = s.ticket("CG42N1-000001").await;
     assert_eq!(ticket.requester_failing, None);
 }
 
@@ -162,7 +81,7 @@ async fn a_mail_too_big_is_answered_and_kept_in_failed() {
     s.deliver(big.as_bytes()).await;
     s.deliver(request(&s.requester, &s.support, "Imprimante").as_bytes())
         .await;
-    let summary = s.run().await;
+    let summary = s.run_once().await;
     assert_eq!((summary.mails, summary.tickets), (2, 1), "{summary:?}");
     assert_eq!(s.outcome("failed").await, 1);
     let failed = s.folder("failed").await;
@@ -171,7 +90,7 @@ async fn a_mail_too_big_is_answered_and_kept_in_failed() {
         failed[0].len() > 400_000,
         "the whole mail is kept on the server"
     );
-    let mails = inbox(&s.stack, &s.requester, 2).await;
+    let mails = s.inbox(&s.requester, 2).await;
     let refusal = mails
         .iter()
         .find(|m| m.subject.starts_with("Message non traité"))
@@ -200,14 +119,8 @@ async fn an_executable_attachment_is_dropped_and_listed() {
         id = common::unique_address("exe"),
     );
     s.deliver(raw.as_bytes()).await;
-    assert_eq!(s.run().await.tickets, 1);
-    let ticket = s
-        .store()
-        .await
-        .ticket("CG42N1-000001")
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(s.run_once().await.tickets, 1);
+    let ticket = s.ticket("CG42N1-000001").await;
     let kept: Vec<&str> = ticket
         .attachments
         .iter()
@@ -219,7 +132,7 @@ async fn an_executable_attachment_is_dropped_and_listed() {
         && h.note
             .as_deref()
             .is_some_and(|n| n.contains("correctif.pdf.exe"))));
-    let ack = &inbox(&s.stack, &s.requester, 1).await[0];
+    let ack = &s.inbox(&s.requester, 1).await[0];
     assert!(ack.text.contains("correctif.pdf.exe"), "{}", ack.text);
     assert!(ack.text.contains("type de fichier refusé"), "{}", ack.text);
 }
@@ -231,7 +144,7 @@ async fn a_flood_from_one_sender_is_held_past_the_limit() {
         s.deliver(request(&s.requester, &s.support, &format!("Demande {n}")).as_bytes())
             .await;
     }
-    let summary = s.run().await;
+    let summary = s.run_once().await;
     assert_eq!(
         (summary.mails, summary.tickets, summary.sent),
         (6, 3, 3),
@@ -258,11 +171,11 @@ async fn play(s: &Site, responder: Responder) -> (usize, usize) {
         .await;
     let mut answered = 0;
     for round in 0..12 {
-        let sent = s.run().await.sent;
+        let sent = s.run_once().await.sent;
         if sent == 0 {
             return (round, answered);
         }
-        let received = inbox(&s.stack, address, answered + sent).await;
+        let received = s.inbox(address, answered + sent).await;
         for mail in &received[answered..] {
             let subject = match responder {
                 Responder::Replying => format!("Re: {}", mail.subject),
@@ -301,22 +214,20 @@ async fn a_naive_vacation_responder_does_not_keep_us_talking() {
 async fn two_guichets_pointed_at_each_other_settle_at_once() {
     let a = site("guichet-a", "").await;
     let b = site("guichet-b", "").await;
-    common::send_mail(
-        &a.stack,
-        &b.support,
-        &[&a.support],
-        request(&b.support, &a.support, "Demande de B").as_bytes(),
-    )
-    .await;
-    common::wait_for_messages(&a.stack, &a.support, "INBOX", 1, WAIT).await;
-    assert_eq!(a.run().await.sent, 1, "A acknowledges B's request");
-    common::wait_for_messages(&b.stack, &b.support, "INBOX", 1, WAIT).await;
+    let first = a
+        .receive_unsigned(
+            &b.support,
+            request(&b.support, &a.support, "Demande de B").as_bytes(),
+        )
+        .await;
+    assert_eq!(first.sent, 1, "A acknowledges B's request");
+    b.arrived(1).await;
     assert_eq!(
-        b.run().await.sent,
+        b.run_once().await.sent,
         0,
         "B does not answer A's acknowledgement"
     );
-    assert_eq!(a.run().await.mails, 0, "nothing comes back to A");
+    assert_eq!(a.run_once().await.mails, 0, "nothing comes back to A");
     assert_eq!(a.outcome("ticket_created").await, 1);
     assert_eq!(b.outcome("loop_ignored").await, 1);
     assert_eq!(b.outcome("ticket_created").await, 0);
@@ -329,14 +240,9 @@ async fn passwords_never_reach_the_logs() {
     let s = site("logs", "").await;
     s.deliver(request(&s.requester, &s.support, "Poste en panne").as_bytes())
         .await;
-    let config = s._dir.path().join("guichet.toml");
     for format in [None, Some("--log-json")] {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"));
-        command
-            .arg("--config")
-            .arg(&config)
-            .args(format)
-            .args(["run", "--once"]);
+        let args: Vec<&str> = format.into_iter().chain(["run", "--once"]).collect();
+        let mut command = s.command(&args);
         let out = command.env("GUICHET_LOG", "trace").output().unwrap();
         assert!(
             out.status.success(),
@@ -407,7 +313,7 @@ async fn only_registered_senders_open_tickets_and_others_get_one_refusal() {
         s.deliver(request(&stranger, &s.support, subject).as_bytes())
             .await;
     }
-    let summary = s.run().await;
+    let summary = s.run_once().await;
     assert_eq!(summary.tickets, 2, "{summary:?}");
     assert_eq!(
         summary.sent, 4,
@@ -416,8 +322,7 @@ async fn only_registered_senders_open_tickets_and_others_get_one_refusal() {
     assert_eq!(s.outcome("refused").await, 3);
     assert_eq!(s.folder("refused").await.len(), 3);
 
-    let store = s.store().await;
-    let first = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let first = s.ticket("CG42N1-000001").await;
     assert_eq!(first.requester, listed);
     assert_eq!(
         first.establishment.as_deref(),
@@ -430,11 +335,11 @@ async fn only_registered_senders_open_tickets_and_others_get_one_refusal() {
         "Lycée Jean Clavier, Saint-Étienne (0429001F)"
     );
     assert!(!first.missing_fields.contains(&"establishment".to_string()));
-    let second = store.ticket("CG42N1-000002").await.unwrap().unwrap();
+    let second = s.ticket("CG42N1-000002").await;
     assert_eq!(second.verification.as_deref(), Some("uai_in_text"));
     assert!(second.establishment.unwrap().contains("0429002G"));
 
-    let refusal = &inbox(&s.stack, &vague, 1).await[0];
+    let refusal = &s.inbox(&vague, 1).await[0];
     assert!(
         refusal.subject.starts_with("Demande non enregistrée"),
         "{}",
@@ -445,7 +350,7 @@ async fn only_registered_senders_open_tickets_and_others_get_one_refusal() {
         "{}",
         refusal.text
     );
-    let told = inbox(&s.stack, &stranger, 1).await;
+    let told = s.inbox(&stranger, 1).await;
     assert_eq!(told.len(), 1, "one refusal a day");
 }
 
@@ -460,14 +365,8 @@ async fn an_unverified_sender_gets_a_flagged_ticket_under_accept_unverified() {
     .await;
     s.deliver(request(&s.requester, &s.support, "Imprimante").as_bytes())
         .await;
-    assert_eq!(s.run().await.tickets, 1);
-    let ticket = s
-        .store()
-        .await
-        .ticket("CG42N1-000001")
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(s.run_once().await.tickets, 1);
+    let ticket = s.ticket("CG42N1-000001").await;
     assert_eq!(ticket.verification.as_deref(), Some("unverified"));
     assert_eq!(ticket.establishment, None);
 }
@@ -478,10 +377,7 @@ async fn an_unverified_sender_gets_a_flagged_ticket_under_accept_unverified() {
 /// long and says how many more parts were dropped.
 #[tokio::test]
 async fn fifty_thousand_tiny_parts_get_one_history_entry_and_a_short_acknowledgement() {
-    let (db_url, _db) = common::test_database_url("many-parts").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::write_maildir_config(dir.path(), &db_url, "");
-    let settings = Settings::load(Some(&config)).unwrap();
+    let s = Site::local("many-parts").await;
     let mut raw = String::from(
         "From: Paul Durand <paul.durand@etab.example.test>\r\nTo: <support@guichet.localhost>\r\n\
          Subject: Poste en panne\r\nMessage-ID: <many-parts@etab.example.test>\r\n\
@@ -496,25 +392,13 @@ async fn fifty_thousand_tiny_parts_get_one_history_entry_and_a_short_acknowledge
         ));
     }
     raw.push_str("--B--\r\n");
-    let maildir = dir.path().join("mail");
-    for sub in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    let tmp = maildir.join("tmp/1700000000.M1P1.many");
-    std::fs::write(&tmp, raw).unwrap();
-    std::fs::rename(&tmp, maildir.join("new/1700000000.M1P1.many")).unwrap();
-
-    let summary = daemon::run_once(&settings).await.unwrap();
+    let summary = s.receive(raw.as_bytes()).await;
     assert_eq!((summary.tickets, summary.sent), (1, 1), "{summary:?}");
-    let written: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|x| x == "eml"))
-        .collect();
-    assert_eq!(written.len(), 1, "{written:?}");
-    let raw_ack = std::fs::read(&written[0]).unwrap();
+    let written = s.outbox_files();
+    assert_eq!(written.len(), 1, "{} mails written", written.len());
+    let raw_ack = &written[0];
     assert!(raw_ack.len() < 20_000, "{} bytes", raw_ack.len());
-    let ack = parse(&raw_ack).unwrap();
+    let ack = parse(raw_ack).unwrap();
     assert!(ack.text.contains("p20.bin : au-delà de 20 pièces jointes"));
     assert!(
         ack.text
@@ -523,13 +407,7 @@ async fn fifty_thousand_tiny_parts_get_one_history_entry_and_a_short_acknowledge
         ack.text
     );
 
-    let ticket = Store::connect(&db_url)
-        .await
-        .unwrap()
-        .ticket("CG42N1-000001")
-        .await
-        .unwrap()
-        .unwrap();
+    let ticket = s.ticket("CG42N1-000001").await;
     assert_eq!(ticket.attachments.len(), 20);
     let dropped: Vec<_> = ticket
         .history

@@ -6,48 +6,26 @@
 mod common;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::ImapSession;
 use guichet::source::imap::{ImapError, ImapSettings, ImapSource, TlsMode};
-use tokio::net::TcpStream;
-
-const PASSWORD: &str = "secret";
-
-fn env_port(name: &str, default: u16) -> u16 {
-    std::env::var(name)
-        .ok()
-        .map(|value| value.parse().expect("port variable must be a number"))
-        .unwrap_or(default)
-}
 
 fn imap_port() -> u16 {
-    env_port("GUICHET_TEST_IMAP_PORT", 11143)
+    common::stack().imap_port
 }
 
 fn imaps_port() -> u16 {
-    env_port("GUICHET_TEST_IMAPS_PORT", 11993)
+    common::stack().imaps_port
 }
 
 fn tls_ca() -> PathBuf {
-    let path = std::env::var("GUICHET_TEST_TLS_CA")
-        .unwrap_or_else(|_| "/tmp/guichet-stack/tls/cert.pem".to_owned());
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "test CA {} missing: start the test stack (scripts/stack start) and export \
-         GUICHET_TEST_TLS_CA",
-        path.display()
-    );
-    path
+    common::stack().tls_ca
 }
 
-/// A mailbox nobody else touches: `imap-<test>-<pid>-<nanos>@example.test`.
+/// A mailbox nobody else touches.
 fn unique_user(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("imap-{test}-{}-{nanos}@example.test", std::process::id())
+    common::unique_address(&format!("imap-{test}"))
 }
 
 fn settings(user: &str, tls: TlsMode, port: u16, ca_file: Option<PathBuf>) -> ImapSettings {
@@ -57,7 +35,7 @@ fn settings(user: &str, tls: TlsMode, port: u16, ca_file: Option<PathBuf>) -> Im
         tls,
         folder: "INBOX".to_owned(),
         username: user.to_owned(),
-        password: PASSWORD.to_owned(),
+        password: common::PASSWORD.to_owned(),
         ca_file,
         danger_accept_invalid_certs: false,
     }
@@ -67,38 +45,18 @@ fn plain(user: &str) -> ImapSettings {
     settings(user, TlsMode::Plain, imap_port(), None)
 }
 
-type TestSession = async_imap::Session<TcpStream>;
-
 /// An independent plain session (not the code under test) to prepare and
 /// inspect mailboxes.
-async fn test_session(user: &str) -> TestSession {
-    let port = imap_port();
-    let tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-                "IMAP test server unreachable on 127.0.0.1:{port} ({error}); \
-                 start it with scripts/stack start"
-            )
-        });
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.unwrap().unwrap();
-    client
-        .login(user, PASSWORD)
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap()
+async fn test_session(user: &str) -> ImapSession {
+    common::imap_login(&common::stack(), user).await
 }
 
 async fn append(user: &str, folder: &str, messages: &[Vec<u8>]) {
-    let mut session = test_session(user).await;
-    for message in messages {
-        session.append(folder, None, None, message).await.unwrap();
-    }
-    session.logout().await.unwrap();
+    let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    common::imap_append_all(&common::stack(), user, folder, &messages).await;
 }
 
-async fn message_count(session: &mut TestSession, folder: &str) -> u32 {
+async fn message_count(session: &mut ImapSession, folder: &str) -> u32 {
     session.select(folder).await.unwrap().exists
 }
 
@@ -369,12 +327,9 @@ async fn selecting_a_missing_folder_fails() {
 /// Realistic mails from the corpus, cycled to `count`; `None` without it.
 fn corpus_mails(count: usize) -> Option<Vec<Vec<u8>>> {
     let root = common::corpus()?;
-    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
-    let mails: Vec<Vec<u8>> = manifest
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split('\t').next())
-        .map(|path| std::fs::read(root.join(path)).unwrap())
+    let mails: Vec<Vec<u8>> = common::manifest(&root)
+        .iter()
+        .map(|(path, _)| std::fs::read(root.join(path)).unwrap())
         .filter(|mail| !mail.contains(&0))
         .collect();
     Some(mails.iter().cycle().take(count).cloned().collect())

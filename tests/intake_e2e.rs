@@ -7,44 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use guichet::config::Settings;
+use common::{answer, header_values, Site};
 use guichet::daemon;
-use guichet::store::{Store, TicketFilter};
-
-/// A test's private world: its own support mailbox, requester and database.
-struct World {
-    stack: common::Stack,
-    support: String,
-    requester: String,
-    settings: Settings,
-    _db: common::TestDb,
-    _dir: tempfile::TempDir,
-}
-
-async fn world(tag: &str) -> World {
-    let stack = common::stack();
-    let support = common::unique_address(&format!("support-{tag}"));
-    let requester = common::unique_address(&format!("req-{tag}"));
-    let (db_url, db) = common::test_database_url(tag).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
-    let settings = Settings::load(Some(&path)).unwrap();
-    World {
-        stack,
-        support,
-        requester,
-        settings,
-        _db: db,
-        _dir: dir,
-    }
-}
-
-impl World {
-    /// Puts a mail straight into the support inbox, as if delivered.
-    async fn deliver(&self, raw: &[u8]) {
-        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
-    }
-}
+use guichet::store::TicketFilter;
 
 fn request_mail(from: &str, to: &str, message_id: &str) -> Vec<u8> {
     format!(
@@ -75,60 +40,37 @@ fn request_mail(from: &str, to: &str, message_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.lines()
-        .find(|l| {
-            l.len() > name.len()
-                && l[..name.len()].eq_ignore_ascii_case(name)
-                && l[name.len()..].starts_with(':')
-        })
-        .map(|l| l[name.len() + 1..].trim())
-}
-
-async fn open_store(settings: &Settings) -> Store {
-    Store::connect(&settings.database.url).await.unwrap()
+/// The first value of a header of a raw mail, unfolded.
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    header_values(raw, name).into_iter().next()
 }
 
 #[tokio::test]
 async fn request_becomes_ticket_and_acknowledgement_reaches_requester() {
-    let w = world("ack").await;
+    let w = Site::on_stack("ack").await;
     let mid = format!("req-{}@etab.example.test", std::process::id());
-    common::send_mail(
-        &w.stack,
-        &w.requester,
-        &[&w.support],
-        &request_mail(&w.requester, &w.support, &mid),
-    )
-    .await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
-
-    let summary = daemon::run_once(&w.settings).await.unwrap();
+    let summary = w
+        .receive_unsigned(&w.requester, &request_mail(&w.requester, &w.support, &mid))
+        .await;
     assert_eq!(summary.tickets, 1, "{summary:?}");
     assert_eq!(summary.sent, 1, "{summary:?}");
 
     // The requester's own mailbox holds the acknowledgement with the number.
-    let acks =
-        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
-            .await;
-    let ack = String::from_utf8_lossy(&acks[0]).to_string();
-    let subject = header(&ack, "Subject").unwrap();
+    let acks = w.inbox_raw(&w.requester, 1).await;
+    let ack = &acks[0];
+    let subject = header(ack, "Subject").unwrap();
     assert!(subject.contains("[CG42N1-000001]"), "subject: {subject}");
-    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
     assert_eq!(
-        header(&ack, "In-Reply-To"),
-        Some(format!("<{mid}>").as_str())
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
     );
-    let ack_id = header(&ack, "Message-ID").unwrap();
+    assert_eq!(header(ack, "In-Reply-To"), Some(format!("<{mid}>")));
+    let ack_id = header(ack, "Message-ID").unwrap();
     assert!(ack_id.starts_with("<CG42N1-000001."), "{ack_id}");
-    assert!(ack.contains("CG42N1-000001"));
+    assert!(String::from_utf8_lossy(ack).contains("CG42N1-000001"));
 
     // The ticket holds what the requester wrote.
-    let store = open_store(&w.settings).await;
-    let ticket = store
-        .ticket("CG42N1-000001")
-        .await
-        .unwrap()
-        .expect("ticket stored");
+    let ticket = w.ticket("CG42N1-000001").await;
     assert_eq!(ticket.requester, w.requester.to_lowercase());
     assert_eq!(ticket.status, "nouveau");
     assert_eq!(ticket.priority, "majeure", "a feature that no longer works");
@@ -146,51 +88,33 @@ async fn request_becomes_ticket_and_acknowledgement_reaches_requester() {
     assert_eq!(ticket.messages.len(), 2, "request in, acknowledgement out");
 
     // The request left the inbox for `processed`, only after the commit.
-    assert!(common::imap_fetch_all(&w.stack, &w.support, "INBOX")
-        .await
-        .is_empty());
-    assert_eq!(
-        common::imap_fetch_all(&w.stack, &w.support, "processed")
-            .await
-            .len(),
-        1
-    );
+    assert!(w.folder("INBOX").await.is_empty());
+    assert_eq!(w.folder("processed").await.len(), 1);
 }
 
 #[tokio::test]
 async fn same_mail_delivered_twice_makes_one_ticket() {
-    let w = world("dup").await;
+    let w = Site::on_stack("dup").await;
     let mid = format!("dup-{}@etab.example.test", std::process::id());
     let raw = request_mail(&w.requester, &w.support, &mid);
-    common::send_mail(&w.stack, &w.requester, &[&w.support], &raw).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
-    daemon::run_once(&w.settings).await.unwrap();
+    w.receive_unsigned(&w.requester, &raw).await;
 
-    common::send_mail(&w.stack, &w.requester, &[&w.support], &raw).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
-    let second = daemon::run_once(&w.settings).await.unwrap();
+    let second = w.receive_unsigned(&w.requester, &raw).await;
     assert_eq!(second.mails, 1);
     assert_eq!(second.tickets, 0, "redelivery must not create a ticket");
 
-    let store = open_store(&w.settings).await;
+    let store = w.store().await;
     let tickets = store.tickets(&TicketFilter::default()).await.unwrap();
     assert_eq!(tickets.len(), 1);
-    assert_eq!(
-        common::imap_fetch_all(&w.stack, &w.support, "processed")
-            .await
-            .len(),
-        2
-    );
+    assert_eq!(w.folder("processed").await.len(), 2);
     // One acknowledgement only.
-    let acks =
-        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
-            .await;
+    let acks = w.inbox_raw(&w.requester, 1).await;
     assert_eq!(acks.len(), 1);
 }
 
 #[tokio::test]
 async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
-    let w = world("incomplete").await;
+    let w = Site::on_stack("incomplete").await;
     let raw = format!(
         "From: <{}>\r\nTo: <{}>\r\nSubject: Imprimante\r\nMessage-ID: <inc-{}@x.test>\r\n\r\n\
          L'imprimante de la salle 12 ne fonctionne plus.\r\n",
@@ -198,12 +122,14 @@ async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
         w.support,
         std::process::id()
     );
-    common::send_mail(&w.stack, &w.requester, &[&w.support], raw.as_bytes()).await;
-    common::wait_for_messages(&w.stack, &w.support, "INBOX", 1, Duration::from_secs(20)).await;
-    assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
+    assert_eq!(
+        w.receive_unsigned(&w.requester, raw.as_bytes())
+            .await
+            .tickets,
+        1
+    );
 
-    let store = open_store(&w.settings).await;
-    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let ticket = w.ticket("CG42N1-000001").await;
     assert!(
         ticket.missing_fields.contains(&"phone".to_string()),
         "{:?}",
@@ -214,16 +140,14 @@ async fn incomplete_request_is_kept_and_ack_asks_for_missing_fields() {
         "L'imprimante de la salle 12 ne fonctionne plus."
     );
 
-    let acks =
-        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
-            .await;
+    let acks = w.inbox_raw(&w.requester, 1).await;
     let ack = String::from_utf8_lossy(&acks[0]).to_string();
     assert!(ack.contains("il nous manque"), "{ack}");
 }
 
 #[tokio::test]
 async fn robots_get_no_answer_and_are_moved_aside() {
-    let w = world("robots").await;
+    let w = Site::on_stack("robots").await;
     let pid = std::process::id();
     let vacation = format!(
         "From: <{r}>\r\nTo: <{s}>\r\nSubject: =?UTF-8?Q?R=C3=A9ponse_automatique=3A?= absent\r\n\
@@ -271,33 +195,19 @@ async fn robots_get_no_answer_and_are_moved_aside() {
     ] {
         w.deliver(&raw).await;
     }
-    let summary = daemon::run_once(&w.settings).await.unwrap();
+    let summary = w.run_once().await;
     assert_eq!(summary.mails, 3);
     assert_eq!(summary.tickets, 0);
     assert_eq!(summary.sent, 0);
-    assert_eq!(
-        common::imap_fetch_all(&w.stack, &w.support, "ignored")
-            .await
-            .len(),
-        3
-    );
-    let store = open_store(&w.settings).await;
-    let outcomes = store.outcome_counts(None).await.unwrap();
-    let count = |o: &str| {
-        outcomes
-            .iter()
-            .find(|(k, _)| k == o)
-            .map(|(_, n)| *n)
-            .unwrap_or(0)
-    };
-    assert_eq!(count("auto_reply_ignored"), 1, "{outcomes:?}");
-    assert_eq!(count("bulk_ignored"), 1, "{outcomes:?}");
-    assert_eq!(count("bounce_recorded"), 1, "{outcomes:?}");
+    assert_eq!(w.folder("ignored").await.len(), 3);
+    assert_eq!(w.outcome("auto_reply_ignored").await, 1);
+    assert_eq!(w.outcome("bulk_ignored").await, 1);
+    assert_eq!(w.outcome("bounce_recorded").await, 1);
 }
 
 #[tokio::test]
 async fn unreadable_mail_goes_to_failed_and_the_rest_goes_on() {
-    let w = world("failed").await;
+    let w = Site::on_stack("failed").await;
     let garbage = b"\x00\x01\x02 this is not a mail at all".to_vec();
     w.deliver(&garbage).await;
     w.deliver(&request_mail(
@@ -306,32 +216,22 @@ async fn unreadable_mail_goes_to_failed_and_the_rest_goes_on() {
         &format!("ok-{}@x.test", std::process::id()),
     ))
     .await;
-    let summary = daemon::run_once(&w.settings).await.unwrap();
+    let summary = w.run_once().await;
     assert_eq!(summary.mails, 2);
     assert_eq!(summary.tickets, 1);
-    assert_eq!(
-        common::imap_fetch_all(&w.stack, &w.support, "failed")
-            .await
-            .len(),
-        1
-    );
-    assert_eq!(
-        common::imap_fetch_all(&w.stack, &w.support, "processed")
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(w.folder("failed").await.len(), 1);
+    assert_eq!(w.folder("processed").await.len(), 1);
 }
 
 #[tokio::test]
 async fn two_daemons_on_one_database_number_without_gap_or_duplicate() {
     const PER_MAILBOX: usize = 40;
-    let w = world("numbers").await;
+    let w = Site::on_stack("numbers").await;
     let other_support = common::unique_address("support-numbers-b");
     for n in 0..PER_MAILBOX {
         for support in [&w.support, &other_support] {
             let raw = request_mail(&w.requester, support, &format!("num-{n}-{support}"));
-            common::imap_append(&w.stack, support, "INBOX", &raw).await;
+            common::imap_append(w.stack(), support, "INBOX", &raw).await;
         }
     }
     // One requester sends them all: lift the per-sender limits.
@@ -347,7 +247,7 @@ async fn two_daemons_on_one_database_number_without_gap_or_duplicate() {
     let (a, b) = tokio::join!(daemon::run_once(&first), daemon::run_once(&other));
     assert_eq!(a.unwrap().tickets + b.unwrap().tickets, 2 * PER_MAILBOX);
 
-    let store = open_store(&w.settings).await;
+    let store = w.store().await;
     let mut ids: Vec<String> = store
         .tickets(&TicketFilter::default())
         .await
@@ -364,12 +264,15 @@ async fn two_daemons_on_one_database_number_without_gap_or_duplicate() {
 
 #[tokio::test]
 async fn tls_mailbox_and_starttls_smtp_with_the_site_ca() {
-    let w = world("tls").await;
+    let w = Site::on_stack("tls").await;
     let mut settings = w.settings.clone();
-    settings.mailboxes[0].url = format!("imaps://127.0.0.1:{}/INBOX", w.stack.imaps_port);
-    settings.mailboxes[0].ca_file = Some(w.stack.tls_ca.clone());
-    settings.smtp.url = format!("smtp://127.0.0.1:{}?tls=starttls", w.stack.submission_port);
-    settings.smtp.ca_file = Some(w.stack.tls_ca.clone());
+    settings.mailboxes[0].url = format!("imaps://127.0.0.1:{}/INBOX", w.stack().imaps_port);
+    settings.mailboxes[0].ca_file = Some(w.stack().tls_ca.clone());
+    settings.smtp.url = format!(
+        "smtp://127.0.0.1:{}?tls=starttls",
+        w.stack().submission_port
+    );
+    settings.smtp.ca_file = Some(w.stack().tls_ca.clone());
     let raw = request_mail(
         &w.requester,
         &w.support,
@@ -379,9 +282,7 @@ async fn tls_mailbox_and_starttls_smtp_with_the_site_ca() {
 
     let summary = daemon::run_once(&settings).await.unwrap();
     assert_eq!((summary.tickets, summary.sent), (1, 1), "{summary:?}");
-    let acks =
-        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
-            .await;
+    let acks = w.inbox_raw(&w.requester, 1).await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 
     // Certificates are verified by default: without the CA, nothing is read.
@@ -395,7 +296,7 @@ async fn tls_mailbox_and_starttls_smtp_with_the_site_ca() {
 
 #[tokio::test]
 async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
-    let w = world("smtpdown").await;
+    let w = Site::on_stack("smtpdown").await;
     let raw = request_mail(
         &w.requester,
         &w.support,
@@ -407,7 +308,7 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
     down.smtp.url = "smtp://127.0.0.1:9".into();
     let first = daemon::run_once(&down).await.unwrap();
     assert_eq!((first.tickets, first.sent), (1, 0), "{first:?}");
-    let store = open_store(&w.settings).await;
+    let store = w.store().await;
     assert_eq!(
         store.pending_outbox().await.unwrap(),
         1,
@@ -416,12 +317,10 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
 
     // The first retry falls due 10 s later; then the server is back.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    let second = daemon::run_once(&w.settings).await.unwrap();
+    let second = w.run_once().await;
     assert_eq!(second.sent, 1, "{second:?}");
     assert_eq!(store.pending_outbox().await.unwrap(), 0);
-    let acks =
-        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
-            .await;
+    let acks = w.inbox_raw(&w.requester, 1).await;
     assert!(String::from_utf8_lossy(&acks[0]).contains("[CG42N1-000001]"));
 }
 
@@ -430,24 +329,14 @@ async fn acknowledgement_waits_in_the_outbox_while_smtp_is_down() {
 /// request; a forbidden transition is refused and changes nothing.
 #[tokio::test]
 async fn status_change_by_operator_notifies_the_requester() {
-    let w = world("status").await;
+    let w = Site::on_stack("status").await;
     let mid = format!("status-{}@etab.example.test", std::process::id());
     w.deliver(&request_mail(&w.requester, &w.support, &mid))
         .await;
-    assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
-    common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20)).await;
+    assert_eq!(w.run_once().await.tickets, 1);
+    w.inbox_raw(&w.requester, 1).await;
 
-    let config = w._dir.path().join("guichet.toml");
-    let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env("GUICHET_LOG", "warn")
-            .output()
-            .unwrap()
-    };
-    let done = cli(&[
+    let done = w.cli(&[
         "tickets",
         "set-status",
         "CG42N1-000001",
@@ -461,9 +350,7 @@ async fn status_change_by_operator_notifies_the_requester() {
         String::from_utf8_lossy(&done.stderr)
     );
 
-    let mails =
-        common::wait_for_messages(&w.stack, &w.requester, "INBOX", 2, Duration::from_secs(20))
-            .await;
+    let mails = w.inbox_raw(&w.requester, 2).await;
     let notice = mails
         .iter()
         .filter_map(|raw| guichet::intake::mail::parse(raw).ok())
@@ -482,12 +369,11 @@ async fn status_change_by_operator_notifies_the_requester() {
     assert_eq!(notice.in_reply_to, vec![mid.clone()]);
     assert_eq!(notice.header("Auto-Submitted"), Some("auto-generated"));
 
-    let refused = cli(&["tickets", "set-status", "CG42N1-000001", "nouveau"]);
+    let refused = w.cli(&["tickets", "set-status", "CG42N1-000001", "nouveau"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("resolu"));
 
-    let store = open_store(&w.settings).await;
-    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let ticket = w.ticket("CG42N1-000001").await;
     assert_eq!(ticket.status, "resolu");
     let change = ticket
         .history
@@ -501,27 +387,6 @@ async fn status_change_by_operator_notifies_the_requester() {
     assert_eq!(change.actor, "agent:cli");
 }
 
-fn reply_mail(
-    from: &str,
-    to: &str,
-    subject: &str,
-    in_reply_to: Option<&str>,
-    body: &str,
-) -> Vec<u8> {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let threading = in_reply_to
-        .map(|id| format!("In-Reply-To: {id}\r\nReferences: {id}\r\n"))
-        .unwrap_or_default();
-    format!(
-        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <reply-{n}-{pid}@etab.example.test>\r\n\
-         {threading}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n\
-         Le lun. 23 nov. 2026 à 09:15, Assistance ENT <{to}> a écrit :\r\n> Votre demande a bien été enregistrée\r\n",
-        pid = std::process::id()
-    )
-    .into_bytes()
-}
-
 /// Replies find their ticket by number or by threading headers, reopen a
 /// recently resolved ticket, open a new one after a closed ticket, and a
 /// stranger's mail is held without anything being sent to anyone.
@@ -532,40 +397,36 @@ async fn replies_thread_reopen_and_hold_strangers() {
     use guichet::desk::status::Status;
     use guichet::tickets::Tickets;
 
-    let w = world("replies").await;
+    let w = Site::on_stack("replies").await;
     let mid = format!("replies-{}@etab.example.test", std::process::id());
     w.deliver(&request_mail(&w.requester, &w.support, &mid))
         .await;
-    daemon::run_once(&w.settings).await.unwrap();
-    let ack =
-        &common::wait_for_messages(&w.stack, &w.requester, "INBOX", 1, Duration::from_secs(20))
-            .await[0];
-    let ack_id = header(&String::from_utf8_lossy(ack), "Message-ID")
-        .unwrap()
-        .to_string();
+    w.run_once().await;
+    let ack = &w.inbox_raw(&w.requester, 1).await[0];
+    let ack_id = header(ack, "Message-ID").unwrap();
 
     // By number in the subject, then by In-Reply-To with a rewritten subject.
-    let by_number = reply_mail(
+    let by_number = answer(
         &w.requester,
         &w.support,
         "RE: TR: [CG42N1-000001] Cahier",
         None,
         "Toujours en panne.",
     );
-    let by_thread = reply_mail(
+    let by_thread = answer(
         &w.requester,
         &w.support,
         "autre chose",
-        Some(&ack_id),
+        Some(ack_id.trim_start_matches('<').trim_end_matches('>')),
         "Voici une capture.",
     );
     for raw in [by_number, by_thread] {
         w.deliver(&raw).await;
     }
-    let summary = daemon::run_once(&w.settings).await.unwrap();
+    let summary = w.run_once().await;
     assert_eq!((summary.mails, summary.tickets), (2, 0), "{summary:?}");
-    let store = open_store(&w.settings).await;
-    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let store = w.store().await;
+    let ticket = w.ticket("CG42N1-000001").await;
     let inbound: Vec<&str> = ticket
         .messages
         .iter()
@@ -580,7 +441,7 @@ async fn replies_thread_reopen_and_hold_strangers() {
 
     // A stranger answering the thread: held, nothing sent.
     let stranger = common::unique_address("stranger");
-    let nosy = reply_mail(
+    let nosy = answer(
         &stranger,
         &w.support,
         "RE: [CG42N1-000001]",
@@ -588,17 +449,15 @@ async fn replies_thread_reopen_and_hold_strangers() {
         "Je veux voir ce ticket.",
     );
     w.deliver(&nosy).await;
-    let summary = daemon::run_once(&w.settings).await.unwrap();
+    let summary = w.run_once().await;
     assert_eq!((summary.tickets, summary.sent), (0, 0), "{summary:?}");
-    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let ticket = w.ticket("CG42N1-000001").await;
     assert!(ticket.messages.iter().any(|m| m.direction == "held"));
     assert!(ticket
         .history
         .iter()
         .any(|h| h.action == "mail_from_stranger"));
-    assert!(common::imap_fetch_all(&w.stack, &stranger, "INBOX")
-        .await
-        .is_empty());
+    assert!(w.inbox_now(&stranger).await.is_empty());
 
     // Resolved, then the requester answers: reopened.
     let tickets = Tickets::from_settings(&w.settings, store.clone()).unwrap();
@@ -611,7 +470,7 @@ async fn replies_thread_reopen_and_hold_strangers() {
     let (resolved, closed) = (change(Status::Resolu), change(Status::Ferme));
     let perform = |change| tickets.perform("CG42N1-000001", &agent, change);
     perform(&resolved).await.unwrap();
-    let again = reply_mail(
+    let again = answer(
         &w.requester,
         &w.support,
         "RE: [CG42N1-000001]",
@@ -619,16 +478,13 @@ async fn replies_thread_reopen_and_hold_strangers() {
         "Le problème est revenu.",
     );
     w.deliver(&again).await;
-    daemon::run_once(&w.settings).await.unwrap();
-    assert_eq!(
-        store.ticket("CG42N1-000001").await.unwrap().unwrap().status,
-        "en_cours"
-    );
+    w.run_once().await;
+    assert_eq!(w.ticket("CG42N1-000001").await.status, "en_cours");
 
     // Closed, then the requester answers: a new ticket that refers to it.
     perform(&resolved).await.unwrap();
     perform(&closed).await.unwrap();
-    let late = reply_mail(
+    let late = answer(
         &w.requester,
         &w.support,
         "RE: [CG42N1-000001]",
@@ -636,25 +492,18 @@ async fn replies_thread_reopen_and_hold_strangers() {
         "Encore un souci.",
     );
     w.deliver(&late).await;
-    assert_eq!(daemon::run_once(&w.settings).await.unwrap().tickets, 1);
-    let new = store
-        .ticket("CG42N1-000002")
-        .await
-        .unwrap()
-        .expect("a new ticket");
+    assert_eq!(w.run_once().await.tickets, 1);
+    let new = w.ticket("CG42N1-000002").await;
     assert!(new
         .history
         .iter()
         .any(|h| h.action == "continues" && h.to.as_deref() == Some("CG42N1-000001")));
-    assert_eq!(
-        store.ticket("CG42N1-000001").await.unwrap().unwrap().status,
-        "ferme"
-    );
+    assert_eq!(w.ticket("CG42N1-000001").await.status, "ferme");
 }
 
 #[tokio::test]
 async fn reply_fills_in_the_missing_fields() {
-    let w = world("fill").await;
+    let w = Site::on_stack("fill").await;
     let pid = std::process::id();
     let bare = format!(
         "From: <{}>\r\nTo: <{}>\r\nSubject: Imprimante\r\nMessage-ID: <fill-{pid}@x.test>\r\n\r\n\
@@ -662,8 +511,8 @@ async fn reply_fills_in_the_missing_fields() {
         w.requester, w.support
     );
     w.deliver(bare.as_bytes()).await;
-    daemon::run_once(&w.settings).await.unwrap();
-    let answer = reply_mail(
+    w.run_once().await;
+    let answer = answer(
         &w.requester,
         &w.support,
         "RE: [CG42N1-000001] Imprimante",
@@ -671,11 +520,10 @@ async fn reply_fills_in_the_missing_fields() {
         "Bonjour,\r\nTéléphone : 04 77 11 22 33\r\nFonction : CPE\r\n",
     );
     w.deliver(&answer).await;
-    let summary = daemon::run_once(&w.settings).await.unwrap();
+    let summary = w.run_once().await;
     assert_eq!(summary.tickets, 0, "{summary:?}");
 
-    let store = open_store(&w.settings).await;
-    let ticket = store.ticket("CG42N1-000001").await.unwrap().unwrap();
+    let ticket = w.ticket("CG42N1-000001").await;
     assert_eq!(ticket.fields["phone"], "04 77 11 22 33");
     assert_eq!(ticket.fields["role"], "CPE");
     assert!(

@@ -6,149 +6,36 @@
 
 mod common;
 
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use guichet::config::Settings;
-use guichet::daemon;
-use guichet::intake::mail::{parse, Mail};
-use guichet::store::{Store, TicketView};
+use common::{find, form_request, history_count, Site, WAIT};
+use guichet::store::TicketView;
 use guichet::sync::grammar::Pairs;
 
-const WAIT: Duration = Duration::from_secs(20);
 const KEY: &str = "3f9c1e7a52b04d8e9a6c2f1b7d3e5a90";
 const TICKET: &str = "CG42N1-000001";
 const INCIDENT: &str = "INC000000000430";
 
 /// A Guichet synced with an ITSM played by the test: the ITSM writes from
-/// `itsm`, reads its instructions at `itsm_in`; its admin is `itsm_admin`;
+/// `itsm`, reads its instructions at `itsm-in`; its admin is `itsm-admin`;
 /// ours is `admin`.
-struct Desk {
-    stack: common::Stack,
-    support: String,
-    requester: String,
-    itsm: String,
-    itsm_in: String,
-    itsm_admin: String,
-    admin: String,
-    settings: Settings,
-    _db: common::TestDb,
-    dir: tempfile::TempDir,
-}
-
-async fn desk(tag: &str) -> Desk {
-    let stack = common::stack();
-    let address = |role: &str| common::unique_address(&format!("{role}-{tag}"));
-    let (support, requester, itsm, itsm_in, itsm_admin, admin) = (
-        address("support"),
-        address("req"),
-        address("itsm"),
-        address("itsm-in"),
-        address("itsm-admin"),
-        address("admin"),
-    );
-    let (db_url, db) = common::test_database_url(tag).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
-    let sync = format!(
-        "[sync]\nadmin = \"{admin}\"\n\
-         [[sync.partners]]\nname = \"academie\"\ndialect = \"remedy\"\n\
-         addresses = [\"{itsm}\"]\nto = \"{itsm_in}\"\nadmin = \"{itsm_admin}\"\n\
-         key = \"{KEY}\"\nteams = {{ \"N2 ENT Rectorat\" = \"ent\" }}\n"
-    );
-    let mut config = std::fs::read_to_string(&path).unwrap();
-    config.push_str(&sync);
-    std::fs::write(&path, config).unwrap();
-    let settings = Settings::load(Some(&path)).unwrap();
-    Desk {
-        stack,
-        support,
-        requester,
-        itsm,
-        itsm_in,
-        itsm_admin,
-        admin,
-        settings,
-        _db: db,
-        dir,
-    }
-}
-
-impl Desk {
-    /// Puts a mail into the support inbox and runs the daemon once.
-    async fn receive(&self, raw: &[u8]) {
-        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
-        daemon::run_once(&self.settings).await.unwrap();
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-            .arg("--config")
-            .arg(self.dir.path().join("guichet.toml"))
-            .args(args)
-            .env("GUICHET_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "guichet {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn ticket(&self) -> TicketView {
-        let store = Store::connect(&self.settings.database.url).await.unwrap();
-        store.ticket(TICKET).await.unwrap().unwrap()
-    }
-
-    async fn outcome(&self, outcome: &str) -> i64 {
-        let store = Store::connect(&self.settings.database.url).await.unwrap();
-        let counts = store.outcome_counts(None).await.unwrap();
-        counts
-            .iter()
-            .find(|(k, _)| k == outcome)
-            .map_or(0, |(_, n)| *n)
-    }
-
-    /// Outbox rows of a kind, delivered or not: what Guichet decided to send.
-    async fn queued(&self, kind: &str) -> i64 {
-        queued(&self.settings.database.url, kind).await
-    }
-
-    async fn folder(&self, folder: &str) -> Vec<Vec<u8>> {
-        common::imap_fetch_all(&self.stack, &self.support, folder).await
-    }
-}
-
-async fn queued(db_url: &str, kind: &str) -> i64 {
-    use sqlx::Row;
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
-    let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE kind = $1")
-        .bind(kind)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    row.get::<i64, _>(0)
-}
-
-async fn inbox(stack: &common::Stack, user: &str, count: usize) -> Vec<Mail> {
-    common::wait_for_messages(stack, user, "INBOX", count, WAIT)
-        .await
-        .iter()
-        .map(|raw| parse(raw).unwrap())
-        .collect()
-}
-
-fn find<'a>(mails: &'a [Mail], subject_part: &str) -> &'a Mail {
-    mails
-        .iter()
-        .find(|m| m.subject.contains(subject_part))
-        .unwrap_or_else(|| {
-            let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
-            panic!("no mail about {subject_part:?} in {subjects:#?}")
+async fn desk(tag: &str) -> Site {
+    Site::builder(tag)
+        .with_addresses(|a| {
+            format!(
+                "[sync]\nadmin = \"{}\"\n\
+                 [[sync.partners]]\nname = \"academie\"\ndialect = \"remedy\"\n\
+                 addresses = [\"{}\"]\nto = \"{}\"\nadmin = \"{}\"\n\
+                 key = \"{KEY}\"\nteams = {{ \"N2 ENT Rectorat\" = \"ent\" }}\n",
+                a.of("admin"),
+                a.of("itsm"),
+                a.of("itsm-in"),
+                a.of("itsm-admin"),
+            )
         })
+        .build()
+        .await
 }
 
 /// The value of `label` in a sync mail's text.
@@ -161,19 +48,9 @@ fn value(pairs: &Pairs, label: &str) -> String {
         .clone()
 }
 
+/// The printer request every story starts with.
 fn request(from: &str, to: &str) -> Vec<u8> {
-    format!(
-        "From: Paul Durand <{from}>\r\nTo: <{to}>\r\nSubject: Imprimante : bourrage papier\r\n\
-         Message-ID: <{}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Nom : Paul Durand\r\nFonction : Gestionnaire\r\nTéléphone : 04 77 00 00 01\r\n\
-         Etablissement / Ville : Lycée Honoré d'Urfé, Saint-Étienne\r\n\
-         Objet de la demande : Imprimante : bourrage papier\r\n\
-         Population concernée : salle des professeurs\r\n\
-         Description précise : L'imprimante affiche un bourrage papier permanent.\r\n\
-         URL : https://urfe.ent.example.test\r\n",
-        common::unique_address("request")
-    )
-    .into_bytes()
+    form_request(from, to, "Imprimante : bourrage papier")
 }
 
 /// An ITSM notification about our ticket, as the Email Engine's template
@@ -196,10 +73,6 @@ fn update(status: &str, lines: &str, modified: &str, key: &str) -> String {
     )
 }
 
-fn history_count(ticket: &TicketView, action: &str) -> usize {
-    ticket.history.iter().filter(|h| h.action == action).count()
-}
-
 /// A new request becomes an incident; our note waits for the ITSM's modify
 /// template and leaves with it; the ITSM's notifications assign and
 /// resolve the ticket and the requester is told; a replayed or reordered
@@ -207,10 +80,11 @@ fn history_count(ticket: &TicketView, action: &str) -> usize {
 #[tokio::test]
 async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     let d = desk("itsm").await;
+    let (itsm, itsm_in) = (d.of("itsm"), d.of("itsm-in"));
     d.receive(&request(&d.requester, &d.support)).await;
 
     // The Submit parses back to the ticket's values.
-    let itsm_mails = inbox(&d.stack, &d.itsm_in, 1).await;
+    let itsm_mails = d.inbox(&itsm_in, 1).await;
     let submit = &itsm_mails[0];
     assert_eq!(submit.content_type, "text/plain", "plain text only");
     assert!(!submit.text_from_html);
@@ -228,8 +102,8 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     assert!(details.contains("bourrage papier permanent"), "{details}");
 
     // Our public note waits: the ITSM sent no modify template yet.
-    d.cli(&["tickets", "note", TICKET, "Le toner a été changé hier."]);
-    let behind = d.cli(&["sync", "status"]);
+    d.cli_ok(&["tickets", "note", TICKET, "Le toner a été changé hier."]);
+    let behind = d.cli_ok(&["sync", "status"]);
     assert!(
         behind.contains(TICKET) && behind.contains("academie") && behind.contains("waiting 1"),
         "{behind}"
@@ -245,16 +119,16 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
         "23/11/2026 10:00:00",
         KEY,
     );
-    d.receive(&notification(&d.itsm, &d.support, &assigned_id, &assigned))
+    d.receive(&notification(&itsm, &d.support, &assigned_id, &assigned))
         .await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "affecte");
     assert_eq!(ticket.team.as_deref(), Some("ent"));
     assert!(ticket
         .history
         .iter()
         .any(|h| h.action == "status" && h.actor == "itsm:academie"));
-    let itsm_mails = inbox(&d.stack, &d.itsm_in, 2).await;
+    let itsm_mails = d.inbox(&itsm_in, 2).await;
     let modify = find(&itsm_mails, "Modify");
     assert_eq!(modify.in_reply_to, std::slice::from_ref(&assigned_id));
     let pairs = Pairs::parse(&modify.text).unwrap();
@@ -265,12 +139,9 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     assert_eq!(value(&pairs, "z1D_Details"), "Le toner a été changé hier.");
     assert_eq!(value(&pairs, "z1D_View_Access"), "Public");
     assert!(d
-        .cli(&["sync", "status"])
+        .cli_ok(&["sync", "status"])
         .contains("no shared ticket is behind"));
-    find(
-        &inbox(&d.stack, &d.requester, 3).await,
-        "Affecté à une équipe",
-    );
+    find(&d.inbox(&d.requester, 3).await, "Affecté à une équipe");
 
     // The ITSM resolves it: the requester is told, with the resolution.
     let resolved_id = common::unique_address("itsm-resolved");
@@ -282,11 +153,11 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
         "23/11/2026 10:05:12",
         KEY,
     );
-    let resolved_mail = notification(&d.itsm, &d.support, &resolved_id, &resolved);
+    let resolved_mail = notification(&itsm, &d.support, &resolved_id, &resolved);
     d.receive(&resolved_mail).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "resolu");
-    let requester_mails = inbox(&d.stack, &d.requester, 5).await;
+    let requester_mails = d.inbox(&d.requester, 5).await;
     let told = find(&requester_mails, "Résolu");
     assert!(
         told.text.contains("Le frontal 2 a été redémarré."),
@@ -300,7 +171,7 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     // is not newer than what was applied: recorded, not applied.
     d.receive(&resolved_mail).await;
     let replayed = notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("itsm-again"),
         &resolved,
@@ -309,13 +180,13 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     // Reordered: an older update arriving late does not roll back.
     let older = update("In Progress", "", "23/11/2026 10:02:00", KEY);
     let late = notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("itsm-late"),
         &older,
     );
     d.receive(&late).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "resolu");
     assert_eq!(history_count(&ticket, "sync_in"), 2);
     assert_eq!(history_count(&ticket, "sync_stale"), 2);
@@ -329,8 +200,8 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     // We reopen the ticket, then ask the requester a question: two
     // Modifies. The ITSM notifies both changes; the first notification
     // echoes the older Modify and must not move the ticket back.
-    d.cli(&["tickets", "set-status", TICKET, "en_cours"]);
-    d.cli(&[
+    d.cli_ok(&["tickets", "set-status", TICKET, "en_cours"]);
+    d.cli_ok(&[
         "tickets",
         "set-status",
         TICKET,
@@ -345,16 +216,16 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
             .filter(|h| h.action == "mail_out" && h.note.as_deref() == Some("status"))
             .count()
     };
-    let told_before = status_mails(&d.ticket().await);
+    let told_before = status_mails(&d.ticket(TICKET).await);
     let first_echo = update("In Progress", "", "23/11/2026 10:10:00", KEY);
     d.receive(&notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("echo-1"),
         &first_echo,
     ))
     .await;
-    assert_eq!(d.ticket().await.status, "en_attente");
+    assert_eq!(d.ticket(TICKET).await.status, "en_attente");
     let second_echo = update(
         "Pending",
         "Status Reason: Client Action Required\r\n",
@@ -362,13 +233,13 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
         KEY,
     );
     d.receive(&notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("echo-2"),
         &second_echo,
     ))
     .await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "en_attente");
     assert_eq!(history_count(&ticket, "sync_echo"), 1);
     assert_eq!(
@@ -379,9 +250,9 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     assert_eq!(d.queued("sync_modify").await, 3, "echoes are not answered");
 
     // A replay sends the current state again.
-    let replay = d.cli(&["sync", "replay", TICKET]);
+    let replay = d.cli_ok(&["sync", "replay", TICKET]);
     assert!(replay.contains("academie"), "{replay}");
-    let itsm_mails = inbox(&d.stack, &d.itsm_in, 5).await;
+    let itsm_mails = d.inbox(&itsm_in, 5).await;
     let again = Pairs::parse(&itsm_mails[4].text).unwrap();
     assert_eq!(value(&again, "Status"), "Pending");
     assert_eq!(value(&again, "Request ID"), "000000000000430");
@@ -393,6 +264,7 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
 #[tokio::test]
 async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
     let d = desk("forged").await;
+    let (itsm, admin, itsm_admin) = (d.of("itsm"), d.of("admin"), d.of("itsm-admin"));
     d.receive(&request(&d.requester, &d.support)).await;
     let modified = "23/11/2026 10:00:00";
 
@@ -405,7 +277,7 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
             "0000000000000000000000000000000000",
         );
         d.receive(&notification(
-            &d.itsm,
+            &itsm,
             &d.support,
             &common::unique_address("forged-key"),
             &forged,
@@ -422,25 +294,23 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
         &spoofed,
     ))
     .await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "nouveau", "nothing forged is applied");
     assert_eq!(d.outcome("sync_quarantined").await, 3);
     assert_eq!(d.folder("quarantine").await.len(), 3);
     assert_eq!(d.queued("sync_report").await, 2, "one report per cause");
-    let reports = inbox(&d.stack, &d.admin, 2).await;
+    let reports = d.inbox(&admin, 2).await;
     assert!(reports.iter().all(|m| m.subject.contains("quarantaine")));
     assert!(reports
         .iter()
         .any(|m| m.text.contains("La clé (« Key ») ne correspond pas")));
     assert!(reports.iter().any(|m| m.text.contains(&stranger)));
-    assert!(common::imap_fetch_all(&d.stack, &stranger, "INBOX")
-        .await
-        .is_empty());
+    assert!(d.inbox_now(&stranger).await.is_empty());
 
     // From the ITSM, proven, but unreadable: kept, and its admin told.
     let bad_status = update("Reopened", "", modified, KEY);
     d.receive(&notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("bad-status"),
         &bad_status,
@@ -448,7 +318,7 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
     .await;
     let open_block = update("Resolved", "Resolution: [$$jamais fermé\r\n", modified, KEY);
     d.receive(&notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("open-block"),
         &open_block,
@@ -456,7 +326,7 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
     .await;
     let unknown = update("Resolved", "", modified, KEY).replace(TICKET, "CG42N1-999999");
     d.receive(&notification(
-        &d.itsm,
+        &itsm,
         &d.support,
         &common::unique_address("unknown"),
         &unknown,
@@ -468,17 +338,17 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
         "From: <{}>\r\nTo: <{}>\r\nSubject: Absence\r\nMessage-ID: <{}>\r\n\
          Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
          Boîte non surveillée : merci de ne pas répondre.\r\n",
-        d.itsm,
+        itsm,
         d.support,
         common::unique_address("away"),
     );
     d.receive(away.as_bytes()).await;
     assert_eq!(d.outcome("auto_reply_ignored").await, 1);
     assert_eq!(d.queued("sync_error").await, 3);
-    assert_eq!(d.ticket().await.status, "nouveau");
+    assert_eq!(d.ticket(TICKET).await.status, "nouveau");
     assert_eq!(d.outcome("sync_rejected").await, 3);
     assert_eq!(d.folder("failed").await.len(), 3);
-    let errors = inbox(&d.stack, &d.itsm_admin, 3).await;
+    let errors = d.inbox(&itsm_admin, 3).await;
     assert!(errors.iter().all(|m| m.subject.contains("refusé")));
     let texts: Vec<&str> = errors.iter().map(|m| m.text.as_str()).collect();
     assert!(
@@ -502,70 +372,57 @@ async fn forged_and_malformed_sync_mail_is_quarantined_or_explained() {
 /// One Guichet instance of the two-instance test: a support mailbox, a
 /// mailbox for sync mail only, an agent, a database.
 struct Instance {
-    stack: common::Stack,
-    support: String,
+    site: Site,
     sync: String,
     prefix: &'static str,
-    settings: Settings,
-    _db: common::TestDb,
-    dir: tempfile::TempDir,
+}
+
+impl Deref for Instance {
+    type Target = Site;
+
+    fn deref(&self) -> &Site {
+        &self.site
+    }
 }
 
 /// `sync` is this instance's sync address; `partner` the other's name,
 /// instance id and sync address.
 async fn instance(
-    tag: &str,
+    tag: &'static str,
     prefix: &'static str,
     sync: &str,
-    partner: (&str, &str),
+    partner: (&'static str, &str),
     new_tickets: bool,
 ) -> Instance {
-    let stack = common::stack();
-    let (partner_id, partner_sync) = partner;
-    let address = |role: &str| common::unique_address(&format!("{role}-{tag}"));
-    let (support, agent, admin, partner_admin) = (
-        address("support"),
-        address("agent"),
-        address("admin"),
-        address("partner-admin"),
-    );
-    let (db_url, db) = common::test_database_url(tag).await;
-    let dir = tempfile::tempdir().unwrap();
-    let imap = |name: &str, user: &str| {
-        format!(
-            "[[mailboxes]]\nname = \"{name}\"\nurl = \"imap://127.0.0.1:{}/INBOX\"\n\
-             username = \"{user}\"\npassword = \"{}\"\n",
-            stack.imap_port,
-            common::PASSWORD
-        )
-    };
-    let config = format!(
-        "[database]\nurl = \"{db_url}\"\n[tickets]\nprefix = \"{prefix}\"\ndigits = 6\n\
-         {}{}\
-         [smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Assistance {tag} <{support}>\"\n\
-         [gateway]\npoll_interval_secs = 1\nbatch_size = 50\nauthserv_id = \"{authserv_id}\"\n\
-         [[agents]]\nname = \"agent-{tag}\"\naddress = \"{agent}\"\nteam = \"maintenance\"\n\
-         [sync]\nadmin = \"{admin}\"\ninstance = \"{tag}\"\nmailbox = \"sync\"\n\
-         from = \"Guichet {tag} <{sync}>\"\n\
-         [[sync.partners]]\nname = \"{partner_id}\"\ndialect = \"guichet\"\n\
-         instance = \"{partner_id}\"\naddresses = [\"{partner_sync}\"]\nto = \"{partner_sync}\"\n\
-         admin = \"{partner_admin}\"\nkey = \"{KEY}\"\nnew_tickets = {new_tickets}\n",
-        imap("support", &support),
-        imap("sync", sync),
-        stack.smtp_port,
-        authserv_id = common::authserv_id(),
-    );
-    let path = dir.path().join("guichet.toml");
-    std::fs::write(&path, config).unwrap();
-    let settings = Settings::load(Some(&path)).unwrap();
+    let (partner_id, partner_sync) = (partner.0, partner.1.to_string());
+    let sync_mailbox = common::imap_mailbox(&common::stack(), "sync", sync);
+    let sync_from = format!("Guichet {tag} <{sync}>");
+    let site = Site::builder(tag)
+        .with_addresses(move |a| {
+            format!(
+                "[tickets]\nprefix = \"{prefix}\"\ndigits = 6\n{sync_mailbox}\
+                 [smtp]\nfrom = \"Assistance {tag} <{support}>\"\n\
+                 [gateway]\nauthserv_id = \"{authserv_id}\"\n\
+                 [[agents]]\nname = \"agent-{tag}\"\naddress = \"{agent}\"\nteam = \"maintenance\"\n\
+                 [sync]\nadmin = \"{admin}\"\ninstance = \"{tag}\"\nmailbox = \"sync\"\n\
+                 from = \"{sync_from}\"\n\
+                 [[sync.partners]]\nname = \"{partner_id}\"\ndialect = \"guichet\"\n\
+                 instance = \"{partner_id}\"\naddresses = [\"{partner_sync}\"]\n\
+                 to = \"{partner_sync}\"\nadmin = \"{partner_admin}\"\nkey = \"{KEY}\"\n\
+                 new_tickets = {new_tickets}\n",
+                support = a.support,
+                authserv_id = common::authserv_id(),
+                agent = a.agent,
+                admin = a.of("admin"),
+                partner_admin = a.of("partner-admin"),
+            )
+        })
+        .build()
+        .await;
     Instance {
-        stack,
-        support,
+        site,
         sync: sync.to_string(),
         prefix,
-        settings,
-        _db: db,
-        dir,
     }
 }
 
@@ -574,45 +431,20 @@ impl Instance {
         format!("{}-000001", self.prefix)
     }
 
+    /// The ticket of the test, by this instance's number.
     async fn ticket(&self) -> TicketView {
-        let store = Store::connect(&self.settings.database.url).await.unwrap();
-        store.ticket(&self.ticket_id()).await.unwrap().unwrap()
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-            .arg("--config")
-            .arg(self.dir.path().join("guichet.toml"))
-            .args(args)
-            .env("GUICHET_LOG", "warn")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "guichet {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    async fn run(&self) {
-        daemon::run_once(&self.settings).await.unwrap();
-    }
-
-    /// Sync mails this instance queued for its partner so far.
-    async fn snapshots_sent(&self) -> i64 {
-        queued(&self.settings.database.url, "sync_snapshot").await
+        self.site.ticket(&self.ticket_id()).await
     }
 
     /// Waits until every snapshot `from` sent has reached this instance's
     /// sync mailbox (wherever it was moved since), then runs once.
     async fn take_from(&self, from: &Instance) {
-        let expected = usize::try_from(from.snapshots_sent().await).unwrap();
+        let expected = from.queued("sync_snapshot").await;
         let deadline = Instant::now() + WAIT;
         loop {
             let mut arrived = 0;
             for folder in ["INBOX", "processed", "failed", "quarantine"] {
-                arrived += common::imap_fetch_all(&self.stack, &self.sync, folder)
+                arrived += common::imap_fetch_all(self.stack(), &self.sync, folder)
                     .await
                     .len();
             }
@@ -626,7 +458,7 @@ impl Instance {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.run().await;
+        self.run_once().await;
     }
 }
 
@@ -649,7 +481,6 @@ fn has_body(ticket: &TicketView, direction: &str, part: &str) -> bool {
 /// records it without mailing them again.
 #[tokio::test]
 async fn two_guichet_instances_keep_a_ticket_in_step() {
-    let stack = common::stack();
     let (a_sync, b_sync) = (
         common::unique_address("sync-cg42"),
         common::unique_address("sync-prest"),
@@ -659,14 +490,8 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
     let requester = common::unique_address("req-two");
 
     // The request reaches A; B gets its copy, without acknowledging it.
-    common::imap_append(
-        &stack,
-        &a.support,
-        "INBOX",
-        &request(&requester, &a.support),
-    )
-    .await;
-    a.run().await;
+    a.deliver(&request(&requester, &a.support)).await;
+    a.run_once().await;
     b.take_from(&a).await;
     let copy = b.ticket().await;
     assert_eq!(copy.status, "nouveau");
@@ -679,7 +504,7 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
 
     // B's agent takes it and answers: the requester hears it from B.
     let agent_b = "agent-prest";
-    b.cli(&[
+    b.cli_ok(&[
         "tickets",
         "assign",
         &b.ticket_id(),
@@ -688,13 +513,13 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
         "--agent",
         agent_b,
     ]);
-    b.cli(&[
+    b.cli_ok(&[
         "tickets",
         "note",
         &b.ticket_id(),
         "Un technicien passe demain.",
     ]);
-    b.cli(&[
+    b.cli_ok(&[
         "tickets",
         "note",
         &b.ticket_id(),
@@ -706,12 +531,12 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
     assert_eq!(original.status, "pris_en_charge");
     assert!(has_body(&original, "out", "Un technicien passe demain."));
     assert!(has_body(&original, "internal", "Voir le contrat."));
-    let requester_mails = inbox(&stack, &requester, 3).await;
+    let requester_mails = a.inbox(&requester, 3).await;
     find(&requester_mails, "Pris en charge");
     find(&requester_mails, "Réponse de l'assistance");
 
     // A asks the requester a question; the requester answers A.
-    a.cli(&[
+    a.cli_ok(&[
         "tickets",
         "set-status",
         &a.ticket_id(),
@@ -721,7 +546,7 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
     ]);
     b.take_from(&a).await;
     assert_eq!(b.ticket().await.status, "en_attente");
-    let requester_mails = inbox(&stack, &requester, 4).await;
+    let requester_mails = a.inbox(&requester, 4).await;
     let question = find(&requester_mails, "En attente de votre réponse").clone();
     let answer = format!(
         "From: <{requester}>\r\nTo: <{}>\r\nSubject: RE: {}\r\nMessage-ID: <{}>\r\n\
@@ -732,15 +557,15 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
         common::unique_address("answer-two"),
         id = question.message_id.clone().unwrap(),
     );
-    common::imap_append(&stack, &a.support, "INBOX", answer.as_bytes()).await;
-    a.run().await;
+    a.deliver(answer.as_bytes()).await;
+    a.run_once().await;
     b.take_from(&a).await;
     let copy = b.ticket().await;
     assert_eq!(copy.status, "en_cours");
     assert!(has_body(&copy, "in", "HP LaserJet M404"));
 
     // B resolves it.
-    b.cli(&[
+    b.cli_ok(&[
         "tickets",
         "set-status",
         &b.ticket_id(),
@@ -787,6 +612,6 @@ async fn two_guichet_instances_keep_a_ticket_in_step() {
     assert_eq!(status_mails(&original), 1, "A told en_attente only");
     assert_eq!(status_mails(&copy), 2, "B told pris_en_charge and resolu");
     assert!(a
-        .cli(&["sync", "status"])
+        .cli_ok(&["sync", "status"])
         .contains("no shared ticket is behind"));
 }

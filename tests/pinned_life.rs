@@ -13,10 +13,8 @@ mod common;
 
 use std::path::Path;
 
-use guichet::config::Settings;
-use guichet::daemon;
+use common::Site;
 use guichet::intake::mail::parse;
-use guichet::store::Store;
 
 const PIN: &str = "tests/data/pinned_life.txt";
 const TICKET: &str = "CG42N1-000001";
@@ -24,43 +22,19 @@ const KEY: &str = "3f9c1e7a52b04d8e9a6c2f1b7d3e5a90";
 
 #[tokio::test]
 async fn one_ticket_life_records_and_sends_what_it_always_did() {
-    let (db_url, _db) = common::test_database_url("pinned").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = common::write_maildir_config(dir.path(), &db_url, EXTRA);
-    let settings = Settings::load(Some(&config)).unwrap();
-    let drop_in = |name: &str, raw: String| {
-        let new = dir.path().join("mail/new");
-        std::fs::create_dir_all(&new).unwrap();
-        std::fs::write(new.join(name), raw).unwrap();
-    };
-    let run = || async { daemon::run_once(&settings).await.unwrap() };
-
-    drop_in("1.request", request());
-    run().await;
-    drop_in(
-        "2.command",
+    let site = Site::builder("pinned").local().with(EXTRA).build().await;
+    for raw in [
+        request(),
         agent("#statut en_attente\r\n\r\nQuel est le modèle de l'imprimante ?"),
-    );
-    run().await;
-    drop_in(
-        "3.answer",
         requester("C'est une HP LaserJet M404.\r\nTéléphone : 04 77 00 00 01\r\n"),
-    );
-    run().await;
-    drop_in(
-        "4.solved",
         agent("#statut resolu\r\nLe tambour a été remplacé."),
-    );
-    run().await;
-    drop_in(
-        "5.reopen",
         requester("Le bourrage est revenu ce matin.\r\n"),
-    );
-    run().await;
-    drop_in("6.itsm", itsm_resolution());
-    run().await;
+        itsm_resolution(),
+    ] {
+        site.receive(raw.as_bytes()).await;
+    }
 
-    let life = transcript(&db_url).await;
+    let life = transcript(&site).await;
     let pinned = Path::new(env!("CARGO_MANIFEST_DIR")).join(PIN);
     if std::env::var_os("GUICHET_PIN_UPDATE").is_some() {
         std::fs::write(&pinned, &life).unwrap();
@@ -157,10 +131,8 @@ fn itsm_resolution() -> String {
 
 /// The ticket's history and every mail queued, in order, with what
 /// changes from run to run (times, our Message-IDs) masked.
-async fn transcript(db_url: &str) -> String {
-    use sqlx::Row;
-    let store = Store::connect(db_url).await.unwrap();
-    let ticket = store.ticket(TICKET).await.unwrap().unwrap();
+async fn transcript(site: &Site) -> String {
+    let ticket = site.ticket(TICKET).await;
     let mut out = format!(
         "ticket {} status {} priority {} team {} agent {}\n\nhistory:\n",
         ticket.id,
@@ -189,24 +161,16 @@ async fn transcript(db_url: &str) -> String {
         ));
     }
     out.push_str("\noutbox:\n");
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
-    let rows = sqlx::query("SELECT kind, recipients, raw FROM outbox ORDER BY id")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    for row in rows {
-        let raw: Vec<u8> = row.get(2);
-        let mail = parse(&raw).unwrap();
+    for row in site.outbox().await {
+        let mail = parse(&row.raw).unwrap();
         out.push_str(&format!(
             "--- {} to {} | {}\n{}\n",
-            row.get::<String, _>(0),
-            row.get::<String, _>(1),
+            row.kind,
+            row.recipients,
             mail.subject,
             mail.text.trim_end()
         ));
     }
-    pool.close().await;
     mask(&out)
 }
 

@@ -12,9 +12,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use guichet::config::Settings;
-use guichet::pipeline::{Incoming, Pipeline, Processed};
-use guichet::store::Store;
+use common::Site;
+use guichet::pipeline::Incoming;
 
 /// The version of `name` that Cargo.lock pins.
 fn locked_version(name: &str) -> Option<String> {
@@ -67,42 +66,21 @@ async fn every_mail_parser_test_mail_ends_with_a_recorded_outcome() {
         files.len()
     );
 
-    let (db_url, _db) = common::test_database_url("registry-mails").await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_maildir_config(
-        dir.path(),
-        &db_url,
-        "[limits]\ntickets_per_sender_per_hour = 100000\nanswers_per_sender_per_hour = 100000\n",
-    );
-    let settings = Settings::load(Some(&path)).unwrap();
-    let store = Store::connect(&db_url).await.unwrap();
-    store.migrate().await.unwrap();
-    let pipeline = Pipeline::new(&settings, store.clone()).unwrap();
+    let site = Site::builder("registry-mails")
+        .local()
+        .with(common::UNLIMITED_SENDERS)
+        .build()
+        .await;
+    let mails = files.iter().map(|file| Incoming {
+        source_ref: file.strip_prefix(&resources).unwrap().display().to_string(),
+        raw: std::fs::read(file).unwrap(),
+        oversize: None,
+    });
+    let results = site.process("registry", mails).await;
+    assert_eq!(results.len(), files.len());
 
-    let mut results: Vec<Processed> = Vec::new();
-    for chunk in files.chunks(50) {
-        let batch: Vec<Incoming> = chunk
-            .iter()
-            .map(|file| Incoming {
-                source_ref: file.strip_prefix(&resources).unwrap().display().to_string(),
-                raw: std::fs::read(file).unwrap(),
-                oversize: None,
-            })
-            .collect();
-        let processed = pipeline.process("registry", &batch, None).await.unwrap();
-        assert_eq!(processed.len(), batch.len());
-        results.extend(processed);
-    }
-
-    let recorded: i64 = store
-        .outcome_counts(None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
     let first_seen = results.iter().filter(|r| !r.duplicate).count();
-    assert_eq!(recorded as usize, first_seen);
+    assert_eq!(site.recorded().await as usize, first_seen);
     let mut table: BTreeMap<&str, usize> = BTreeMap::new();
     for result in &results {
         *table.entry(result.outcome.as_str()).or_default() += 1;

@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use chrono::{DateTime, TimeDelta, Utc};
+use common::Site;
 use serde_json::{json, Value};
 
 /// Mineure tickets are due at once, so an untouched one is overdue as soon
@@ -42,78 +40,37 @@ fields = ["subject"]
 "#;
 
 /// A desk of its own: configuration, Maildir, outbox and database.
-struct Desk {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    db_url: String,
-    _db: common::TestDb,
+async fn desk(tag: &str) -> Site {
+    Site::builder(tag)
+        .local()
+        .with(SLA_AND_ROUTING)
+        .build()
+        .await
 }
 
-impl Desk {
-    async fn new(tag: &str) -> Self {
-        let (db_url, db) = common::test_database_url(tag).await;
-        let dir = tempfile::tempdir().unwrap();
-        let config = common::write_maildir_config(dir.path(), &db_url, SLA_AND_ROUTING);
-        Desk {
-            dir,
-            config,
-            db_url,
-            _db: db,
-        }
+/// Delivers requests into the Maildir, in this order, and turns them into
+/// tickets with `run --once`.
+async fn receive(desk: &Site, requests: &[(&str, &str)]) {
+    for (n, (subject, priority)) in requests.iter().enumerate() {
+        desk.deliver(request(n, subject, priority).as_bytes()).await;
     }
+    let run = desk.cli_ok(&["run", "--once"]);
+    assert!(
+        run.contains(&format!("{} ticket(s) created", requests.len())),
+        "{run}"
+    );
+}
 
-    /// Delivers requests into the Maildir (tmp/, then renamed into new/, as
-    /// an MTA does), in this order, and turns them into tickets.
-    fn receive(&self, requests: &[(&str, &str)]) {
-        let mail = self.dir.path().join("mail");
-        for sub in ["new", "cur", "tmp"] {
-            std::fs::create_dir_all(mail.join(sub)).unwrap();
-        }
-        for (n, (subject, priority)) in requests.iter().enumerate() {
-            let name = format!("170000000{n}.M{n}P1.test");
-            let tmp = mail.join("tmp").join(&name);
-            std::fs::write(&tmp, request(n, subject, priority)).unwrap();
-            std::fs::rename(&tmp, mail.join("new").join(&name)).unwrap();
-        }
-        let run = self.ok(&["run", "--once"]);
-        assert!(
-            run.contains(&format!("{} ticket(s) created", requests.len())),
-            "{run}"
-        );
-    }
+fn stats(desk: &Site, extra: &[&str]) -> Value {
+    let args = [&["stats", "--json"], extra].concat();
+    serde_json::from_str(&desk.cli_ok(&args)).unwrap()
+}
 
-    fn guichet(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_guichet"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("GUICHET_LOG", "warn")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs a command that must succeed; its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.guichet(args);
-        assert!(
-            output.status.success(),
-            "guichet {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    fn stats(&self, extra: &[&str]) -> Value {
-        let args = [&["stats", "--json"], extra].concat();
-        serde_json::from_str(&self.ok(&args)).unwrap()
-    }
-
-    /// When a ticket was created, as `tickets show` prints it.
-    fn created_at(&self, id: &str) -> DateTime<Utc> {
-        let shown: Value =
-            serde_json::from_str(&self.ok(&["tickets", "show", id, "--json"])).unwrap();
-        shown["created_at"].as_str().unwrap().parse().unwrap()
-    }
+/// When a ticket was created, as `tickets show` prints it.
+fn created_at(desk: &Site, id: &str) -> DateTime<Utc> {
+    let shown: Value =
+        serde_json::from_str(&desk.cli_ok(&["tickets", "show", id, "--json"])).unwrap();
+    shown["created_at"].as_str().unwrap().parse().unwrap()
 }
 
 /// A request filled in with the form's fields, its priority stated.
@@ -143,15 +100,19 @@ fn request(n: usize, subject: &str, priority: &str) -> String {
 /// Five requests, then an ordinary morning at the desk: the ENT outage
 /// taken and solved, the printer taken, a question left alone, a projector
 /// sent to maintenance but not taken, a duplicate dropped.
-async fn busy_desk(tag: &str) -> Desk {
-    let desk = Desk::new(tag).await;
-    desk.receive(&[
-        ("L'ENT est inaccessible", "bloquante"),
-        ("Imprimante bloquée en salle 12", "majeure"),
-        ("Question sur un compte élève", "mineure"),
-        ("Vidéoprojecteur sans image", "mineure"),
-        ("Question sur un compte élève (doublon)", "mineure"),
-    ]);
+async fn busy_desk(tag: &str) -> Site {
+    let desk = desk(tag).await;
+    receive(
+        &desk,
+        &[
+            ("L'ENT est inaccessible", "bloquante"),
+            ("Imprimante bloquée en salle 12", "majeure"),
+            ("Question sur un compte élève", "mineure"),
+            ("Vidéoprojecteur sans image", "mineure"),
+            ("Question sur un compte élève (doublon)", "mineure"),
+        ],
+    )
+    .await;
     for args in [
         &["tickets", "set-status", "CG42N1-000001", "pris_en_charge"][..],
         &["tickets", "set-status", "CG42N1-000001", "resolu"],
@@ -165,7 +126,7 @@ async fn busy_desk(tag: &str) -> Desk {
         ],
         &["tickets", "set-status", "CG42N1-000005", "sans_suite"],
     ] {
-        desk.ok(args);
+        desk.cli_ok(args);
     }
     desk
 }
@@ -173,7 +134,7 @@ async fn busy_desk(tag: &str) -> Desk {
 #[tokio::test]
 async fn stats_count_tickets_and_list_the_overdue() {
     let desk = busy_desk("stats").await;
-    let stats = desk.stats(&[]);
+    let stats = stats(&desk, &[]);
 
     assert_eq!(stats["total"], 5);
     assert_eq!(
@@ -244,7 +205,7 @@ async fn stats_count_tickets_and_list_the_overdue() {
         ]
     );
 
-    let text = desk.ok(&["stats"]);
+    let text = desk.cli_ok(&["stats"]);
     for expected in [
         "Tickets: 5\n",
         "Overdue: 4\n",
@@ -262,23 +223,23 @@ async fn stats_count_tickets_and_list_the_overdue() {
 #[tokio::test]
 async fn stats_since_counts_only_tickets_created_from_that_day() {
     let desk = busy_desk("stats-since").await;
-    let created = desk.created_at("CG42N1-000001");
+    let created = created_at(&desk, "CG42N1-000001");
     let day = guichet::desk::sla::to_paris(created).date_naive();
     let that_day = day.to_string();
     let next_day = (day + TimeDelta::days(1)).to_string();
 
-    assert_eq!(desk.stats(&["--since", &that_day])["total"], 5);
-    let later = desk.stats(&["--since", &next_day]);
+    assert_eq!(stats(&desk, &["--since", &that_day])["total"], 5);
+    let later = stats(&desk, &["--since", &next_day]);
     assert_eq!(later["total"], 0, "{later}");
     assert_eq!(later["overdue"], json!([]), "{later}");
     assert_eq!(later["by_status"], json!({}), "{later}");
 
     let instant = (created + TimeDelta::days(1)).to_rfc3339();
-    assert_eq!(desk.stats(&["--since", &instant])["total"], 0);
+    assert_eq!(stats(&desk, &["--since", &instant])["total"], 0);
 
     // The mails' outcomes filter the same way.
     let outcomes = |since: &str| -> Value {
-        serde_json::from_str(&desk.ok(&["outcomes", "--json", "--since", since])).unwrap()
+        serde_json::from_str(&desk.cli_ok(&["outcomes", "--json", "--since", since])).unwrap()
     };
     assert_eq!(outcomes(&that_day)["ticket_created"], 5);
     assert_eq!(outcomes(&next_day), json!({}));
@@ -286,11 +247,11 @@ async fn stats_since_counts_only_tickets_created_from_that_day() {
 
 #[tokio::test]
 async fn stats_name_the_ticket_whose_stored_time_is_unreadable() {
-    let desk = Desk::new("stats-corrupt").await;
-    desk.receive(&[("Imprimante bloquée en salle 12", "majeure")]);
-    desk.ok(&["tickets", "set-status", "CG42N1-000001", "pris_en_charge"]);
+    let desk = desk("stats-corrupt").await;
+    receive(&desk, &[("Imprimante bloquée en salle 12", "majeure")]).await;
+    desk.cli_ok(&["tickets", "set-status", "CG42N1-000001", "pris_en_charge"]);
     sqlx::any::install_default_drivers();
-    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(&desk.db_url)
+    let mut db = <sqlx::AnyConnection as sqlx::Connection>::connect(desk.db_url())
         .await
         .unwrap();
     sqlx::query("UPDATE tickets SET taken_at = 'lundi 9 h' WHERE id = 'CG42N1-000001'")
@@ -298,7 +259,7 @@ async fn stats_name_the_ticket_whose_stored_time_is_unreadable() {
         .await
         .unwrap();
 
-    let refused = desk.guichet(&["stats"]);
+    let refused = desk.cli(&["stats"]);
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(

@@ -6,184 +6,15 @@
 
 mod common;
 
-use std::process::Output;
-use std::time::Duration;
-
-use guichet::config::Settings;
-use guichet::daemon;
-use guichet::intake::mail::{parse, Mail};
-use guichet::store::{Store, TicketView};
+use common::{answer, find, form_request, history_has, Site};
 
 const TICKET: &str = "CG42N1-000001";
-const WAIT: Duration = Duration::from_secs(20);
 
-/// A desk with its own support mailbox, requester, team, agent, referent
-/// and escalation mailboxes, and database.
-struct Desk {
-    stack: common::Stack,
-    support: String,
-    requester: String,
-    team: String,
-    agent: String,
-    referent: String,
-    escalation: String,
-    settings: Settings,
-    _db: common::TestDb,
-    dir: tempfile::TempDir,
-}
-
-/// `extra` is appended to the configuration (SLA targets, delays).
-async fn desk(tag: &str, extra: &str) -> Desk {
-    let stack = common::stack();
-    let address = |role: &str| common::unique_address(&format!("{role}-{tag}"));
-    let (support, requester, team, agent, referent, escalation) = (
-        address("support"),
-        address("req"),
-        address("team"),
-        address("agent"),
-        address("referent"),
-        address("escalation"),
-    );
-    let (db_url, db) = common::test_database_url(tag).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_config(dir.path(), &stack, &db_url, &support, 1, 50);
-    let staff = format!(
-        "[teams.maintenance]\naddresses = [\"{team}\"]\n\
-         [[agents]]\nname = \"alice\"\naddress = \"{agent}\"\nteam = \"maintenance\"\n\
-         [notifications]\nreferents = [\"{referent}\"]\nescalation = [\"{escalation}\"]\n"
-    );
-    // Staff mail acts only when our MTA (the stack's) proved it.
-    let mut config = std::fs::read_to_string(&path).unwrap().replace(
-        "[gateway]\n",
-        &format!("[gateway]\nauthserv_id = \"{}\"\n", common::authserv_id()),
-    );
-    config.push_str(extra);
-    config.push_str(&staff);
-    std::fs::write(&path, config).unwrap();
-    let settings = Settings::load(Some(&path)).unwrap();
-    Desk {
-        stack,
-        support,
-        requester,
-        team,
-        agent,
-        referent,
-        escalation,
-        settings,
-        _db: db,
-        dir,
-    }
-}
-
-impl Desk {
-    /// Puts a mail straight into the support inbox, as if delivered.
-    async fn deliver(&self, raw: &[u8]) {
-        common::imap_append(&self.stack, &self.support, "INBOX", raw).await;
-    }
-
-    /// Delivers a mail and runs the daemon once over it.
-    async fn receive(&self, raw: &[u8]) {
-        self.deliver(raw).await;
-        daemon::run_once(&self.settings).await.unwrap();
-    }
-
-    /// Sends a mail through the stack's MX without any signature, as anyone
-    /// on the Internet can, then runs the daemon once.
-    async fn receive_unsigned(&self, from: &str, raw: &[u8]) {
-        common::send_mail(&self.stack, from, &[&self.support], raw).await;
-        common::wait_for_messages(&self.stack, &self.support, "INBOX", 1, WAIT).await;
-        daemon::run_once(&self.settings).await.unwrap();
-    }
-
-    /// Sends a staff member's mail the way their domain's server would,
-    /// signed with DKIM, through the stack's MX (which writes the
-    /// Authentication-Results Guichet reads), then runs the daemon once.
-    async fn receive_signed(&self, from: &str, raw: &[u8]) {
-        common::send_signed_mail(from, &[&self.support], raw).await;
-        common::wait_for_messages(&self.stack, &self.support, "INBOX", 1, WAIT).await;
-        daemon::run_once(&self.settings).await.unwrap();
-    }
-
-    /// Runs `guichet` with this desk's configuration.
-    fn cli(&self, args: &[&str]) -> Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-            .arg("--config")
-            .arg(self.dir.path().join("guichet.toml"))
-            .args(args)
-            .env("GUICHET_LOG", "warn")
-            .output()
-            .unwrap()
-    }
-
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "guichet {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The `count` first mails in `user`'s inbox, parsed, once they arrived.
-    async fn inbox(&self, user: &str, count: usize) -> Vec<Mail> {
-        common::wait_for_messages(&self.stack, user, "INBOX", count, WAIT)
-            .await
-            .iter()
-            .map(|raw| parse(raw).unwrap())
-            .collect()
-    }
-
-    async fn ticket(&self) -> TicketView {
-        let store = Store::connect(&self.settings.database.url).await.unwrap();
-        store.ticket(TICKET).await.unwrap().unwrap()
-    }
-}
-
-fn request(from: &str, to: &str, subject: &str) -> Vec<u8> {
-    format!(
-        "From: Paul Durand <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Message-ID: <life-{}-{}@etab.example.test>\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n\
-         Nom : Paul Durand\r\nFonction : Gestionnaire\r\nTéléphone : 04 77 00 00 01\r\n\
-         Etablissement / Ville : Lycée Honoré d'Urfé, Saint-Étienne\r\n\
-         Objet de la demande : {subject}\r\nPopulation concernée : salle des professeurs\r\n\
-         Description précise : L'imprimante affiche un bourrage papier permanent.\r\n\
-         URL : https://urfe.ent.example.test\r\n",
-        std::process::id(),
-        common::unique_address("m")
-    )
-    .into_bytes()
-}
-
-fn answer(from: &str, to: &str, subject: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
-    let threading = in_reply_to
-        .map(|id| format!("In-Reply-To: <{id}>\r\nReferences: <{id}>\r\n"))
-        .unwrap_or_default();
-    format!(
-        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Message-ID: <{}>\r\n{threading}Content-Type: text/plain; charset=utf-8\r\n\r\n\
-         {body}\r\n\r\nLe lun. 23 nov. 2026 à 10:00, Assistance ENT <{to}> a écrit :\r\n> texte cité\r\n",
-        common::unique_address("answer")
-    )
-    .into_bytes()
-}
-
-fn find<'a>(mails: &'a [Mail], subject_part: &str) -> &'a Mail {
-    mails
-        .iter()
-        .find(|m| m.subject.contains(subject_part))
-        .unwrap_or_else(|| {
-            let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
-            panic!("no mail about {subject_part:?} in {subjects:#?}")
-        })
-}
-
-fn history_has(ticket: &TicketView, action: &str, to: Option<&str>) -> bool {
-    ticket
-        .history
-        .iter()
-        .any(|h| h.action == action && (to.is_none() || h.to.as_deref() == to))
+/// A site with its own support mailbox, requester, team, agent, referent
+/// and escalation mailboxes, and database; `extra` is added to the
+/// configuration (SLA targets, delays).
+async fn desk(tag: &str, extra: &str) -> Site {
+    Site::builder(tag).staff().with(extra).build().await
 }
 
 /// The story of one ticket, step by step, as requester, team and agent
@@ -193,13 +24,13 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
     let d = desk("life", "").await;
 
     // Routed by the responsibility matrix; team and referent told.
-    d.receive(&request(
+    d.receive(&form_request(
         &d.requester,
         &d.support,
         "Imprimante : bourrage papier",
     ))
     .await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.team.as_deref(), Some("maintenance"));
     assert_eq!(ticket.category.as_deref(), Some("materiel"));
     assert!(ticket.take_charge_by.is_some() && ticket.resolve_by.is_some());
@@ -231,9 +62,9 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
     );
 
     // Priority and notes.
-    let before = d.ticket().await.resolve_by;
+    let before = d.ticket(TICKET).await.resolve_by;
     d.cli_ok(&["tickets", "priority", TICKET, "majeure"]);
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.priority, "majeure");
     assert_ne!(ticket.resolve_by, before, "deadlines follow the priority");
     d.cli_ok(&[
@@ -249,7 +80,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
     assert!(!requester_mails
         .iter()
         .any(|m| m.text.contains("Voir le contrat")));
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert!(history_has(&ticket, "priority", Some("majeure")));
     assert!(history_has(&ticket, "internal_note", None));
     assert!(ticket.messages.iter().any(|m| m.direction == "internal"));
@@ -265,7 +96,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         "#statut en_attente\r\n\r\nPouvez-vous nous donner le modèle de l'imprimante ?",
     );
     d.receive_signed(&d.agent, &command).await;
-    assert_eq!(d.ticket().await.status, "en_attente");
+    assert_eq!(d.ticket(TICKET).await.status, "en_attente");
     let requester_mails = d.inbox(&d.requester, 4).await;
     let waiting = find(&requester_mails, "En attente de votre réponse");
     assert!(
@@ -284,7 +115,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         "C'est une HP LaserJet M404.",
     );
     d.receive(&reply).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "en_cours");
     let team_news = d.inbox(&d.team, 2).await;
     assert!(find(&team_news, "Réponse du demandeur")
@@ -300,7 +131,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         "#statut nouveau\r\nRetour à la case départ.",
     );
     d.receive_signed(&d.agent, &refused).await;
-    assert_eq!(d.ticket().await.status, "en_cours");
+    assert_eq!(d.ticket(TICKET).await.status, "en_cours");
     let agent_mails = d.inbox(&d.agent, 1).await;
     let refusal = find(&agent_mails, "Commande refusée");
     assert!(
@@ -325,12 +156,10 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         "#statut resolu",
     );
     d.receive(&nosy).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "en_cours");
     assert!(history_has(&ticket, "mail_from_stranger", None));
-    assert!(common::imap_fetch_all(&d.stack, &stranger, "INBOX")
-        .await
-        .is_empty());
+    assert!(d.inbox_now(&stranger).await.is_empty());
     let held = find(&d.inbox(&d.team, 3).await, "Message d'un tiers retenu").clone();
     assert!(held.text.contains(&stranger), "{}", held.text);
 
@@ -343,7 +172,7 @@ async fn a_ticket_lives_through_commands_replies_and_notifications() {
         "#statut resolu\r\nLe tambour a été remplacé.",
     );
     d.receive_signed(&d.agent, &solved).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "resolu");
     assert!(ticket.resolved_at.is_some() && ticket.taken_at.is_some());
     assert!(ticket.history.iter().any(|h| h.action == "status"
@@ -384,17 +213,17 @@ async fn sla_alerts_are_sent_once() {
          [sla.targets.mineure]\ntake_charge_minutes = 0\nresolution_minutes = 0\n",
     )
     .await;
-    d.receive(&request(
+    d.receive(&form_request(
         &d.requester,
         &d.support,
         "Imprimante : bourrage papier",
     ))
     .await;
-    daemon::run_once(&d.settings).await.unwrap();
+    d.run_once().await;
     let swept = d.cli_ok(&["sweep"]);
     assert!(swept.starts_with("0 SLA alert(s)"), "{swept}");
 
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     let alerts: Vec<_> = ticket
         .history
         .iter()
@@ -431,25 +260,18 @@ async fn sla_alerts_are_sent_once() {
 /// closed by the timers, and the requester is told.
 #[tokio::test]
 async fn resolved_ticket_left_unanswered_is_closed() {
-    let d = desk("close", "").await;
-    let config = d.dir.path().join("guichet.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[gateway]",
-        "[tickets]\nreopen_days = 0\n[gateway]",
-        1,
-    );
-    std::fs::write(&config, text).unwrap();
-    d.receive(&request(
+    let d = desk("close", "[tickets]\nreopen_days = 0\n").await;
+    d.receive(&form_request(
         &d.requester,
         &d.support,
         "Imprimante : bourrage papier",
     ))
     .await;
     d.cli_ok(&["tickets", "set-status", TICKET, "resolu"]);
-    assert_eq!(d.ticket().await.status, "resolu");
+    assert_eq!(d.ticket(TICKET).await.status, "resolu");
     let swept = d.cli_ok(&["sweep"]);
     assert!(swept.contains("1 ticket(s) closed"), "{swept}");
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "ferme");
     assert!(ticket
         .history
@@ -471,7 +293,7 @@ async fn staff_mail_acts_only_when_proven() {
     let d = desk("proof", "").await;
     d.receive_unsigned(
         &d.requester,
-        &request(&d.requester, &d.support, "Imprimante : bourrage papier"),
+        &form_request(&d.requester, &d.support, "Imprimante : bourrage papier"),
     )
     .await;
     let acknowledged = d.inbox(&d.requester, 1).await.len();
@@ -488,7 +310,7 @@ async fn staff_mail_acts_only_when_proven() {
     );
     raw.splice(0..0, format!("Reply-To: <{}>\r\n", d.agent).into_bytes());
     d.receive_unsigned(&mallory, &raw).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "nouveau");
     assert!(history_has(&ticket, "mail_from_stranger", None));
 
@@ -501,7 +323,7 @@ async fn staff_mail_acts_only_when_proven() {
         phishing,
     );
     d.receive_unsigned(&d.agent, &forged).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "nouveau");
     assert!(history_has(&ticket, "staff_mail_unproven", None));
     let held = d.inbox(&d.team, 2).await;
@@ -520,7 +342,7 @@ async fn staff_mail_acts_only_when_proven() {
         "#statut resolu\r\nLe tambour a été remplacé.",
     );
     d.receive_signed(&d.agent, &signed).await;
-    let ticket = d.ticket().await;
+    let ticket = d.ticket(TICKET).await;
     assert_eq!(ticket.status, "resolu");
     let requester_mails = d.inbox(&d.requester, acknowledged + 1).await;
     assert_eq!(
