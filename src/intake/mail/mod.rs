@@ -1,23 +1,33 @@
 //! MIME decoding with `mail-parser`: raw bytes to a [`Mail`] the rest of the
 //! intake reads. Charsets, transfer encodings and encoded words are decoded
 //! here and nowhere else.
+//!
+//! Here: the door ([`parse`], [`parse_within`], the dedupe keys), the
+//! shapes of raw bytes mail-parser needs help with, and the mail assembled
+//! from its parts. The headers and their addresses (`headers`), the body
+//! text (`body`) and the attachments with their names made safe
+//! (`attachments`) are read in files of their own.
+
+mod attachments;
+mod body;
+mod headers;
+
+pub use attachments::Attachment;
+pub use body::HtmlCut;
+pub use headers::{Address, MAX_ADDRESS_BYTES};
 
 use std::borrow::Cow;
 use std::panic::{self, AssertUnwindSafe};
 
-use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::charsets::DecoderFnc;
-use mail_parser::parsers::MessageStream;
 use mail_parser::{
-    Addr, ContentType, Header, HeaderName, HeaderValue, Message, MessageParser, MessagePart,
-    MimeHeaders, PartType,
+    ContentType, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
+    PartType,
 };
-use serde::Serialize;
 use sha2::{Digest, Sha256};
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-use super::html;
-use crate::text::single_line;
+use attachments::attachments;
+use body::body_text;
+use headers::HeaderReader;
 
 /// Why raw bytes could not be read as a mail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,27 +46,6 @@ pub enum MailError {
     /// failed, the others are read.
     #[error("internal error while reading the mail: {0}")]
     ReaderPanic(String),
-}
-
-/// A mailbox address as written in a header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Address {
-    /// Display name, decoded (`Jean Dupont`), when present.
-    pub name: Option<String>,
-    /// The address itself, lower-cased (`jean.dupont@ac-lyon.fr`).
-    pub email: String,
-}
-
-/// One attachment (or inline part that is not the body text).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
-    /// File name from Content-Disposition or Content-Type; a generated one
-    /// (`piece-jointe-N`) when the mail gives none.
-    pub filename: String,
-    /// `type/subtype`, lower-cased.
-    pub content_type: String,
-    /// Decoded content.
-    pub data: Vec<u8>,
 }
 
 /// A decoded mail: what every later stage reads instead of raw MIME.
@@ -101,14 +90,6 @@ pub struct Mail {
     /// Message-ID of the first enclosed message (a `message/rfc822` or
     /// `text/rfc822-headers` part): bounces return the original this way.
     pub enclosed_message_id: Option<String>,
-}
-
-/// How much of an HTML body was turned into text, the rest being past what
-/// can make the text limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HtmlCut {
-    pub read_bytes: usize,
-    pub total_bytes: usize,
 }
 
 impl Mail {
@@ -280,10 +261,6 @@ fn type_subtype(ct: &ContentType<'_>) -> String {
 /// by a hash of its bytes.
 pub const MAX_MESSAGE_ID_BYTES: usize = 255;
 
-/// The longest address kept (RFC 5321: a path of 256 octets, brackets
-/// included). A longer one is no address anybody can be answered at.
-pub const MAX_ADDRESS_BYTES: usize = 254;
-
 fn clean_id(id: &str) -> Option<String> {
     let id = id
         .trim()
@@ -307,309 +284,6 @@ fn valid_rfc3339(candidate: &str) -> Option<String> {
         .map(|_| candidate.to_string())
 }
 
-/// An address as a header writes it, before we require an email in it.
-struct WrittenAddress {
-    name: Option<String>,
-    email: Option<String>,
-}
-
-impl WrittenAddress {
-    fn from_addr(addr: &Addr<'_>) -> Self {
-        let clean = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        // A display name is an encoded word a sender chose: it may decode to
-        // line breaks, which must reach no header or line of ours.
-        let name = addr.name().map(single_line).filter(|s| !s.is_empty());
-        Self {
-            name,
-            email: addr.address().and_then(clean),
-        }
-    }
-
-    fn to_address(&self) -> Option<Address> {
-        let email = self
-            .email
-            .as_ref()
-            .filter(|e| e.len() <= MAX_ADDRESS_BYTES)?;
-        Some(Address {
-            name: self.name.clone(),
-            email: email.to_lowercase(),
-        })
-    }
-
-    fn render(&self) -> Option<String> {
-        match (&self.name, &self.email) {
-            (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
-            (None, Some(email)) => Some(email.clone()),
-            (Some(name), None) => Some(name.clone()),
-            (None, None) => None,
-        }
-    }
-}
-
-/// Reads the top-level headers as text. Raw 8-bit header bytes that are not
-/// UTF-8 (or are ISO-2022 escapes) are decoded with the charset the mail
-/// declares for its text, else Windows-1252 (what French mailers that skip
-/// RFC 2047 send), then parsed again: mail-parser alone would fill them
-/// with replacement characters.
-struct HeaderReader<'m, 'x> {
-    message: &'m Message<'x>,
-    fallback: DecoderFnc,
-}
-
-impl<'m, 'x> HeaderReader<'m, 'x> {
-    fn new(message: &'m Message<'x>) -> Self {
-        let declared = message.parts.iter().find_map(|part| {
-            part.content_type()
-                .and_then(|ct| ct.attribute("charset"))
-                .filter(|c| !c.eq_ignore_ascii_case("utf-8") && !c.eq_ignore_ascii_case("us-ascii"))
-                .and_then(|c| charset_decoder(c.as_bytes()))
-        });
-        let fallback = declared
-            .or_else(|| charset_decoder(b"windows-1252"))
-            .unwrap_or(lossy_utf8);
-        Self { message, fallback }
-    }
-
-    fn raw(&self, header: &Header<'_>) -> &'m [u8] {
-        self.message
-            .raw_message
-            .get(header.offset_start as usize..header.offset_end as usize)
-            .unwrap_or_default()
-    }
-
-    /// The raw value decoded with the fallback charset, when it needs it.
-    fn transcoded(&self, header: &Header<'_>) -> Option<String> {
-        let raw = self.raw(header);
-        let clean_utf8 = std::str::from_utf8(raw).is_ok() && !raw.contains(&0x1b);
-        (!clean_utf8).then(|| (self.fallback)(raw))
-    }
-
-    fn raw_text(&self, header: &Header<'_>) -> String {
-        let text = self
-            .transcoded(header)
-            .unwrap_or_else(|| lossy_utf8(self.raw(header)));
-        unfold(&text)
-    }
-
-    fn unstructured(&self, header: &Header<'_>) -> String {
-        let reparsed = self.transcoded(header).map(|text| {
-            MessageStream::new(text.as_bytes())
-                .parse_unstructured()
-                .into_owned()
-        });
-        match reparsed.as_ref().unwrap_or(&header.value) {
-            HeaderValue::Text(text) => unfold(text),
-            _ => String::new(),
-        }
-    }
-
-    fn written_addresses(&self, header: &Header<'_>) -> Vec<WrittenAddress> {
-        let reparsed = self.transcoded(header).map(|text| {
-            MessageStream::new(text.as_bytes())
-                .parse_address()
-                .into_owned()
-        });
-        match reparsed.as_ref().unwrap_or(&header.value) {
-            HeaderValue::Address(address) => {
-                address.iter().map(WrittenAddress::from_addr).collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn headers_named<'a>(
-        &'a self,
-        names: &'a [HeaderName<'static>],
-    ) -> impl Iterator<Item = &'m Header<'x>> + 'a {
-        self.message
-            .headers()
-            .iter()
-            .filter(move |h| names.contains(&h.name))
-    }
-
-    fn addresses(&self, names: &[HeaderName<'static>]) -> Vec<Address> {
-        self.headers_named(names)
-            .flat_map(|h| self.written_addresses(h))
-            .filter_map(|a| a.to_address())
-            .collect()
-    }
-
-    fn first_address(&self, names: &[HeaderName<'static>]) -> Option<Address> {
-        self.addresses(names).into_iter().next()
-    }
-
-    /// The From address; Sender or Reply-To when From has no usable address
-    /// (some mailers write `From: "name" <>`).
-    fn sender(&self) -> Option<Address> {
-        self.first_address(&[HeaderName::From])
-            .or_else(|| self.first_address(&[HeaderName::Sender]))
-            .or_else(|| self.first_address(&[HeaderName::ReplyTo]))
-    }
-
-    fn subject(&self) -> String {
-        self.headers_named(&[HeaderName::Subject])
-            .next()
-            .map(|h| single_line(&self.unstructured(h)))
-            .unwrap_or_default()
-    }
-
-    /// (lower-cased name, value as text): addresses as `Name <addr>`, dates
-    /// in RFC 3339, content types as `type/subtype`, ids in angle brackets,
-    /// anything else as written, unfolded.
-    fn render(&self, header: &Header<'_>) -> (String, String) {
-        let name = header.name.as_str().to_ascii_lowercase();
-        let value = match (&header.name, &header.value) {
-            (
-                HeaderName::Subject
-                | HeaderName::Comments
-                | HeaderName::ContentDescription
-                | HeaderName::ContentLocation,
-                _,
-            ) => self.unstructured(header),
-            (_, HeaderValue::Address(_)) => self
-                .written_addresses(header)
-                .iter()
-                .filter_map(WrittenAddress::render)
-                .collect::<Vec<_>>()
-                .join(", "),
-            (_, HeaderValue::DateTime(date)) if date.is_valid() => date.to_rfc3339(),
-            (_, HeaderValue::ContentType(ct)) => type_subtype(ct),
-            (
-                HeaderName::MessageId
-                | HeaderName::InReplyTo
-                | HeaderName::References
-                | HeaderName::ResentMessageId
-                | HeaderName::ContentId
-                | HeaderName::ReturnPath,
-                HeaderValue::Text(_) | HeaderValue::TextList(_),
-            ) => ids(&header.value)
-                .iter()
-                .map(|id| format!("<{id}>"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            _ => self.raw_text(header),
-        };
-        (name, value)
-    }
-}
-
-fn lossy_utf8(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).into_owned()
-}
-
-/// Joins folded lines (a line break and the blanks after it become one
-/// space) and trims; blanks inside a line are kept as written.
-fn unfold(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut lines = value.lines();
-    if let Some(first) = lines.next() {
-        out.push_str(first.trim_end());
-    }
-    for line in lines {
-        let line = line.trim();
-        if !line.is_empty() {
-            out.push(' ');
-            out.push_str(line);
-        }
-    }
-    out.trim().to_string()
-}
-
-/// The body as text, and where it came from.
-#[derive(Default)]
-struct Body {
-    text: String,
-    from_html: bool,
-    html_cut: Option<HtmlCut>,
-}
-
-/// The text/plain body parts joined, or the HTML body as text when the mail
-/// has no plain part, read within what can make `max_text_chars`.
-fn body_text(message: &Message<'_>, max_text_chars: usize) -> Body {
-    let plain: Vec<&str> = body_parts(message, &message.text_body)
-        .filter_map(|part| match &part.body {
-            PartType::Text(text) => Some(text.as_ref()),
-            _ => None,
-        })
-        .collect();
-    if !plain.is_empty() {
-        return Body {
-            text: normalise_newlines(plain.join("\n")),
-            ..Body::default()
-        };
-    }
-    let markup: Vec<&str> = body_parts(message, &message.html_body)
-        .filter_map(|part| match &part.body {
-            PartType::Html(markup) => Some(markup.as_ref()),
-            _ => None,
-        })
-        .collect();
-    if markup.is_empty() {
-        return Body::default();
-    }
-    let (read, html_cut) = within_budget(&markup, html::budget_for_text(max_text_chars));
-    let text: Vec<String> = read.into_iter().map(html::to_text).collect();
-    Body {
-        text: normalise_newlines(text.join("\n")),
-        from_html: true,
-        html_cut,
-    }
-}
-
-/// The HTML parts cut to `budget` bytes in all, and the cut when there is one.
-fn within_budget<'a>(parts: &[&'a str], budget: usize) -> (Vec<&'a str>, Option<HtmlCut>) {
-    let total_bytes: usize = parts.iter().map(|part| part.len()).sum();
-    if total_bytes <= budget {
-        return (parts.to_vec(), None);
-    }
-    let mut left = budget;
-    let mut read = Vec::new();
-    for part in parts {
-        if left == 0 {
-            break;
-        }
-        read.push(html::prefix_within(part, left));
-        left = left.saturating_sub(part.len());
-    }
-    let read_bytes = read.iter().map(|part| part.len()).sum();
-    let cut = HtmlCut {
-        read_bytes,
-        total_bytes,
-    };
-    (read, Some(cut))
-}
-
-/// The parts of `ids` that are not attachments. The attachments are looked
-/// up in a set: a mail of 100,000 parts would otherwise cost parts ×
-/// attachments comparisons (10 s at 25 MB).
-fn body_parts<'m>(
-    message: &'m Message<'m>,
-    ids: &'m [u32],
-) -> impl Iterator<Item = &'m MessagePart<'m>> + 'm {
-    let attachments: std::collections::HashSet<u32> = message.attachments.iter().copied().collect();
-    ids.iter()
-        .filter(move |id| !attachments.contains(id))
-        .filter_map(|&id| message.part(id))
-}
-
-/// CRLF and lone CR as `\n`, in one copy (the text may be the whole of a
-/// big mail: it is cut to the text limit only afterwards).
-fn normalise_newlines(text: String) -> String {
-    if !text.contains('\r') {
-        return text;
-    }
-    let mut normalised = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(cr) = rest.find('\r') {
-        normalised.push_str(&rest[..cr]);
-        normalised.push('\n');
-        rest = &rest[cr + 1..];
-        rest = rest.strip_prefix('\n').unwrap_or(rest);
-    }
-    normalised.push_str(rest);
-    normalised
-}
-
 fn part_type(part: &MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => type_subtype(ct),
@@ -630,180 +304,6 @@ fn collect_part_types(message: &Message<'_>, out: &mut Vec<String>) {
         if let PartType::Message(nested) = &part.body {
             collect_part_types(nested, out);
         }
-    }
-}
-
-fn attachments(message: &Message<'_>) -> Vec<Attachment> {
-    message
-        .attachments
-        .iter()
-        .filter_map(|&id| message.part(id))
-        .enumerate()
-        .map(|(index, part)| to_attachment(message, part, index + 1))
-        .collect()
-}
-
-fn to_attachment(message: &Message<'_>, part: &MessagePart<'_>, number: usize) -> Attachment {
-    let content_type = part_type(part);
-    let data = match &part.body {
-        PartType::Message(_) => enclosed_raw(message, part).to_vec(),
-        _ => part.contents().to_vec(),
-    };
-    let filename = match part.attachment_name().and_then(safe_name) {
-        Some(name) => name,
-        None if matches!(part.body, PartType::Message(_)) => format!("message-{number}.eml"),
-        None => format!("piece-jointe-{number}.{}", extension_for(&content_type)),
-    };
-    Attachment {
-        filename,
-        content_type,
-        data,
-    }
-}
-
-/// Longest attachment name kept, in bytes: what file systems allow; it also
-/// keeps a list of dropped parts short.
-const MAX_NAME_BYTES: usize = 255;
-
-/// The name an attachment is checked, stored and listed under, from the name
-/// the mail gives it; `None` when nothing is left. Such a name is written to
-/// fool whoever reads it, so what does not show or what Windows would read
-/// differently goes: invisible characters (a NUL after `evil.exe`, a
-/// zero-width space, a right-to-left override), folders (`../../x.exe`,
-/// `C:\x\y.exe`: the last part is the name), an alternate data stream
-/// (`x.exe::$DATA`, `x.exe:flux`: the file is `x.exe`), trailing dots and
-/// blanks (`x.exe. .`); characters Windows forbids in a name become `_`.
-fn safe_name(written: &str) -> Option<String> {
-    let visible: String = written.chars().filter(|&c| !is_invisible(c)).collect();
-    let last = visible
-        .split(['/', '\\'])
-        .map(file_name)
-        .rfind(|name| !name.is_empty())?;
-    let name = shortened(&last);
-    (!name.is_empty()).then(|| not_a_device(name))
-}
-
-/// Characters that show nothing, or hide or reorder what follows: controls
-/// (C0, DEL, C1), format characters (Unicode category Cf: zero-width,
-/// bidirectional overrides and isolates, U+FEFF…) and the other
-/// default-ignorable code points (fillers, variation selectors). Blanks
-/// (tab, line breaks, odd spaces) are not removed: they become one space.
-fn is_invisible(c: char) -> bool {
-    !c.is_whitespace()
-        && (matches!(
-            c.general_category(),
-            GeneralCategory::Control | GeneralCategory::Format
-        ) || IGNORABLE_NOT_FORMAT.iter().any(|range| range.contains(&c)))
-}
-
-/// Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt) less
-/// the format characters: what renders as nothing without being Cf.
-const IGNORABLE_NOT_FORMAT: [std::ops::RangeInclusive<char>; 9] = [
-    '\u{034F}'..='\u{034F}',
-    '\u{115F}'..='\u{1160}',
-    '\u{17B4}'..='\u{17B5}',
-    '\u{180B}'..='\u{180F}',
-    '\u{2065}'..='\u{2065}',
-    '\u{3164}'..='\u{3164}',
-    '\u{FE00}'..='\u{FE0F}',
-    '\u{FFA0}'..='\u{FFA0}',
-    '\u{E0000}'..='\u{E0FFF}',
-];
-
-/// One path component as Windows names the file: no drive (`C:`), what
-/// comes before a colon (a stream name follows it), blanks collapsed,
-/// forbidden characters replaced, no trailing dots or blanks (Windows drops
-/// them).
-fn file_name(component: &str) -> String {
-    let without_drive = match component.as_bytes() {
-        [letter, b':', ..] if letter.is_ascii_alphabetic() => &component[2..],
-        _ => component,
-    };
-    let before_stream = without_drive.split(':').next().unwrap_or_default();
-    let replaced: String = before_stream
-        .chars()
-        .map(|c| if "<>\"|?*".contains(c) { '_' } else { c })
-        .collect();
-    let collapsed = replaced.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed.trim_end_matches(['.', ' ']).to_string()
-}
-
-/// At most [`MAX_NAME_BYTES`], the extension kept when it is a short one;
-/// where the name is cut, dots and blanks left at its end go too.
-fn shortened(name: &str) -> String {
-    if name.len() <= MAX_NAME_BYTES {
-        return name.to_string();
-    }
-    let extension = match name.rfind('.') {
-        Some(dot) if name.len() - dot <= 16 => &name[dot..],
-        _ => "",
-    };
-    let mut end = MAX_NAME_BYTES - extension.len();
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    let kept = name[..end].trim_end_matches(['.', ' ']);
-    format!("{kept}{extension}")
-}
-
-/// `CON`, `NUL`, `COM1`… name devices on Windows, whatever the extension:
-/// a file so named cannot be saved there, so it gets a `_` in front.
-fn not_a_device(name: String) -> String {
-    let stem = name
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .trim_end()
-        .to_ascii_uppercase();
-    let numbered = |prefix: &str| {
-        stem.strip_prefix(prefix)
-            .is_some_and(|n| matches!(n.as_bytes(), [b'1'..=b'9']))
-    };
-    if matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL") || numbered("COM") || numbered("LPT")
-    {
-        format!("_{name}")
-    } else {
-        name
-    }
-}
-
-/// The bytes of an enclosed message as they appear in the mail, so that a
-/// returned or forwarded message can be stored exactly.
-fn enclosed_raw<'m>(message: &'m Message<'_>, part: &'m MessagePart<'_>) -> &'m [u8] {
-    let in_place = message
-        .raw_message
-        .get(part.offset_body as usize..part.offset_end as usize)
-        .unwrap_or_default();
-    if part.encoding == mail_parser::Encoding::None && !in_place.is_empty() {
-        in_place
-    } else {
-        part.contents()
-    }
-}
-
-fn extension_for(content_type: &str) -> &str {
-    match content_type {
-        "image/jpeg" | "image/pjpeg" => "jpg",
-        "image/png" => "png",
-        "image/gif" => "gif",
-        "image/bmp" => "bmp",
-        "image/tiff" => "tif",
-        "image/svg+xml" => "svg",
-        "application/pdf" => "pdf",
-        "application/zip" => "zip",
-        "application/msword" => "doc",
-        "application/vnd.ms-excel" => "xls",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
-        "application/vnd.oasis.opendocument.text" => "odt",
-        "application/vnd.oasis.opendocument.spreadsheet" => "ods",
-        "text/html" => "html",
-        "text/csv" => "csv",
-        "text/calendar" => "ics",
-        "message/rfc822" => "eml",
-        t if t.starts_with("text/") || t.starts_with("message/") => "txt",
-        _ => "bin",
     }
 }
 
@@ -839,6 +339,7 @@ fn is_enclosed_headers(part: &MessagePart<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::html;
 
     /// MIME nesting cannot exhaust the stack: multiparts are walked with a
     /// heap stack by mail-parser, enclosed messages decoded three deep.
@@ -994,54 +495,6 @@ Bonjour,\r\nl'imprimante ne marche plus.\r\n";
             mail.enclosed_message_id.as_deref(),
             Some("inner@example.test")
         );
-    }
-
-    /// A name is what Windows would save: nothing invisible, no folder, no
-    /// stream, no trailing dots or blanks, no forbidden character, no device.
-    #[test]
-    fn attachment_names_are_made_safe_once_where_they_are_read() {
-        let cases = [
-            ("evil.exe\0", "evil.exe"),
-            ("evil.exe\0.pdf", "evil.exe.pdf"),
-            ("payload.exe\u{200B}", "payload.exe"),
-            ("facture\u{202E}fdp.exe", "facturefdp.exe"),
-            ("\u{FEFF}bulletin\u{2066}.pdf\u{2069}", "bulletin.pdf"),
-            ("note\u{85}de\u{9}service.odt", "note de service.odt"),
-            ("a\u{7F}b\u{9B}c\u{3164}.txt", "abc.txt"),
-            ("payload.exe::$DATA", "payload.exe"),
-            ("rapport.exe:flux", "rapport.exe"),
-            ("evil.exe. .", "evil.exe"),
-            ("../../x.exe", "x.exe"),
-            ("C:\\x\\y.exe", "y.exe"),
-            ("C:evil.exe", "evil.exe"),
-            ("dossier/", "dossier"),
-            ("  compte   rendu .pdf ", "compte rendu .pdf"),
-            ("qui<est>\"là\"|?*.png", "qui_est__là____.png"),
-            (".exe", ".exe"),
-            ("CON", "_CON"),
-            ("nul.txt", "_nul.txt"),
-            ("lpt1 .log", "_lpt1 .log"),
-            ("COM10.txt", "COM10.txt"),
-            ("console.log", "console.log"),
-        ];
-        for (written, safe) in cases {
-            assert_eq!(safe_name(written).as_deref(), Some(safe), "{written:?}");
-        }
-        for nothing in ["", " . ", "\u{200B}\u{0}", "../..", "C:\\", ":$DATA"] {
-            assert_eq!(safe_name(nothing), None, "{nothing:?}");
-        }
-    }
-
-    #[test]
-    fn long_attachment_names_keep_their_extension() {
-        let long = format!("{}.exe", "é".repeat(300));
-        let safe = safe_name(&long).unwrap();
-        assert!(safe.len() <= MAX_NAME_BYTES, "{}", safe.len());
-        assert!(safe.ends_with("é.exe"), "{safe}");
-        let no_extension = format!("{}.{}", "a".repeat(100), "b".repeat(300));
-        assert_eq!(safe_name(&no_extension).unwrap().len(), MAX_NAME_BYTES);
-        let dots_at_the_cut = format!("{}{}", "a. ".repeat(100), "b".repeat(100));
-        assert!(!safe_name(&dots_at_the_cut).unwrap().ends_with(['.', ' ']));
     }
 
     /// The name checked and stored comes from the MIME header as a mailer
