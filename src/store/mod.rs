@@ -7,16 +7,28 @@
 //! ascending order of first use (SQLite numbers `$N` parameters by order of
 //! appearance), `ON CONFLICT` and `RETURNING` (SQLite ≥ 3.35), text
 //! timestamps.
+//!
+//! The statements live with the rows they read and write, one file per kind
+//! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
+//! `outbox`, `deadlines` (SLA alerts, tickets due to close) and `sync`.
 
-mod queries;
+mod deadlines;
+mod history;
+mod mails;
+mod messages;
+mod outbox;
 mod sync;
+mod tickets;
 
-pub use queries::{
-    AttachmentView, HistoryEntry, HistoryView, MessageView, NewAttachment, NewMail, NewMessage,
-    NewTicket, OutboxMail, QueuedMail, StatusUpdate, TicketFilter, TicketState, TicketSummary,
-    TicketTimes, TicketView, Watched,
-};
+pub use deadlines::Watched;
+pub use history::{HistoryEntry, HistoryView};
+pub use mails::NewMail;
+pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};
+pub use outbox::{OutboxMail, QueuedMail};
 pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
+pub use tickets::{
+    NewTicket, StatusUpdate, TicketFilter, TicketState, TicketSummary, TicketTimes, TicketView,
+};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -493,6 +505,16 @@ fn missing(error: &std::io::Error) -> bool {
         error.kind(),
         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
     )
+}
+
+/// A JSON array of strings as stored (`missing_fields`, `recipients`).
+fn json_list(text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// PostgreSQL text cannot hold NUL; a mail can. Dropped rather than refused.
+fn nul_free(text: &str) -> String {
+    text.replace('\0', "")
 }
 
 #[cfg(test)]

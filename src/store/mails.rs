@@ -1,0 +1,169 @@
+//! The mails we read: each recorded once under its dedupe key, with its
+//! outcome, reason and raw bytes; how far each IMAP mailbox was read; and
+//! the addresses our mail bounced from, until they write to us again.
+
+use sqlx::Row;
+
+use super::{nul_free, Batch, Result, Store, StoreError};
+
+/// An inbound mail as recorded once (dedupe key, outcome, raw bytes).
+#[derive(Debug, Clone)]
+pub struct NewMail<'a> {
+    pub dedupe_key: &'a str,
+    pub mailbox: &'a str,
+    pub source_ref: &'a str,
+    pub message_id: Option<&'a str>,
+    pub sender: Option<&'a str>,
+    pub subject: &'a str,
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub raw: &'a [u8],
+    pub received_at: &'a str,
+}
+
+impl Batch {
+    /// Records an inbound mail; `None` when its dedupe key was seen before
+    /// (the mail was already handled: a redelivery or a crash before moving it).
+    pub async fn record_mail(&mut self, mail: &NewMail<'_>) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO mails (dedupe_key, mailbox, source_ref, message_id, sender, subject, \
+             outcome, reason, raw, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind(mail.dedupe_key)
+        .bind(mail.mailbox)
+        .bind(mail.source_ref)
+        .bind(mail.message_id)
+        .bind(mail.sender.map(nul_free))
+        .bind(nul_free(mail.subject))
+        .bind(mail.outcome)
+        .bind(mail.reason.map(nul_free))
+        .bind(mail.raw)
+        .bind(mail.received_at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0)))
+    }
+
+    /// The outcome and ticket recorded for a mail seen before.
+    pub async fn earlier_record(
+        &mut self,
+        dedupe_key: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
+        let row = sqlx::query("SELECT outcome, ticket_id FROM mails WHERE dedupe_key = $1")
+            .bind(dedupe_key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.map(|r| (r.get::<String, _>(0), r.get::<Option<String>, _>(1))))
+    }
+
+    /// Ties a recorded mail to the ticket it created or followed, with its
+    /// final outcome.
+    pub async fn link_mail(&mut self, mail_id: i64, ticket_id: &str, outcome: &str) -> Result<()> {
+        sqlx::query("UPDATE mails SET ticket_id = $1, outcome = $2 WHERE id = $3")
+            .bind(ticket_id)
+            .bind(outcome)
+            .bind(mail_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the outcome of a recorded mail that made no ticket after all.
+    pub async fn set_mail_outcome(
+        &mut self,
+        mail_id: i64,
+        outcome: &str,
+        reason: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE mails SET outcome = $1, reason = $2 WHERE id = $3")
+            .bind(outcome)
+            .bind(nul_free(reason))
+            .bind(mail_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Remembers how far an IMAP mailbox was read.
+    pub async fn set_mailbox_state(
+        &mut self,
+        mailbox: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3) \
+             ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, \
+             last_uid = excluded.last_uid",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uid_validity))
+        .bind(i64::from(last_uid))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an address as failing (our mail to it bounced).
+    pub async fn mark_failing(
+        &mut self,
+        address: &str,
+        reason: &str,
+        ticket_id: Option<&str>,
+        at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO failing_addresses (address, since, reason, ticket_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (address) \
+             DO UPDATE SET reason = excluded.reason, ticket_id = excluded.ticket_id",
+        )
+        .bind(address.to_lowercase())
+        .bind(at)
+        .bind(nul_free(reason))
+        .bind(ticket_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The address wrote to us: whatever bounced before, it works.
+    pub async fn clear_failing(&mut self, address: &str) -> Result<()> {
+        sqlx::query("DELETE FROM failing_addresses WHERE address = $1")
+            .bind(address.to_lowercase())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// `(uid_validity, last_uid)` of an IMAP mailbox, when read before.
+    pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
+        let row =
+            sqlx::query("SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = $1")
+                .bind(mailbox)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|r| {
+            let validity = u32::try_from(r.get::<i64, _>(0))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let last = u32::try_from(r.get::<i64, _>(1))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok((validity, last))
+        })
+        .transpose()
+    }
+
+    /// Counts of recorded mails per outcome, received at or after `since`.
+    pub async fn outcome_counts(&self, since: Option<&str>) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT outcome, COUNT(*) FROM mails WHERE ($1 IS NULL OR received_at >= $1) \
+             GROUP BY outcome ORDER BY outcome",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
