@@ -10,6 +10,10 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
+use crate::ops::alarms::Alarms;
+use crate::ops::report::Report;
+use crate::ops::settings::Thresholds;
+use crate::ops::{Certificate, Health, MailSeen};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
@@ -38,6 +42,30 @@ pub enum DaemonError {
     Mailbox(String, String),
     #[error(transparent)]
     Timers(#[from] crate::tickets::TicketError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("configuration: {0}")]
+    Setting(String),
+    #[error("http.listen {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// Whether the server refused our credentials (a problem at once,
+    /// not after the silence threshold).
+    fn is_login_refused(&self) -> bool {
+        matches!(
+            self,
+            DaemonError::Imap {
+                source: ImapError::Auth { .. },
+                ..
+            }
+        )
+    }
 }
 
 /// Totals of a `run --once`.
@@ -61,6 +89,7 @@ struct Shared {
     poll_interval: Duration,
     reopen_days: u32,
     max_message_bytes: u64,
+    health: Health,
 }
 
 impl Shared {
@@ -84,7 +113,8 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     }
     let store = Store::connect(&settings.database.url).await?;
     store.migrate().await?;
-    let outbox = Outbox::new(&settings.smtp, store.clone())?;
+    let health = Health::new(store.clone());
+    let outbox = Outbox::new(&settings.smtp, store.clone())?.reporting_to(health.clone());
     let shared = Shared {
         pipeline: Pipeline::new(settings, store.clone())?,
         store,
@@ -93,6 +123,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
         reopen_days: settings.tickets.reopen_days,
         max_message_bytes: settings.limits.max_message_bytes,
+        health,
     };
     Ok((Arc::new(shared), outbox))
 }
@@ -118,6 +149,10 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
         loop {
             let results = reader.next_batch(shared).await?;
             if results.is_empty() {
+                shared
+                    .health
+                    .mailbox_read(&mailbox.name, reader.certificate.as_ref())
+                    .await;
                 break;
             }
             summary.mails += results.len();
@@ -157,6 +192,28 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     tasks.spawn(supervised("timers".into(), stopped.clone(), move || {
         let (shared, stopped) = (Arc::clone(&timers_shared), timers_stopped.clone());
         async move { run_timers(&shared, stopped).await }
+    }));
+    let watch = Arc::new(Watch::new(settings, &shared)?);
+    if let Some(address) = settings.http.address().map_err(DaemonError::Setting)? {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| DaemonError::Listen { address, source })?;
+        let state = Arc::new(crate::http::State {
+            health: shared.health.clone(),
+            mailboxes: watch.mailboxes.clone(),
+            thresholds: watch.thresholds,
+        });
+        tasks.spawn(crate::http::serve(listener, state, stopped.clone()));
+        tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+    }
+    let (alarms_shared, alarms_stopped) = (Arc::clone(&shared), stopped.clone());
+    tasks.spawn(supervised("alarms".into(), stopped.clone(), move || {
+        let (shared, watch, stopped) = (
+            Arc::clone(&alarms_shared),
+            Arc::clone(&watch),
+            alarms_stopped.clone(),
+        );
+        async move { watch.run(&shared, stopped).await }
     }));
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
     wait_for_signal().await;
@@ -218,11 +275,61 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-/// A timers pass every [`TIMER_PERIOD`]; an error is logged and the next
-/// pass tries again.
+/// What the alarms task watches, and how often it looks.
+struct Watch {
+    alarms: Alarms,
+    mailboxes: Vec<String>,
+    thresholds: Thresholds,
+    period: Duration,
+}
+
+impl Watch {
+    fn new(settings: &Settings, shared: &Shared) -> Result<Self, DaemonError> {
+        let notifier = Arc::new(settings.notifier()?);
+        Ok(Self {
+            alarms: Alarms::new(shared.store.clone(), notifier, settings.alerts.to.clone()),
+            mailboxes: settings.mailboxes.iter().map(|m| m.name.clone()).collect(),
+            thresholds: settings.alerts.thresholds(),
+            period: Duration::from_secs(settings.alerts.check_interval_secs.max(1)),
+        })
+    }
+
+    /// Looks for problems every period; an alarm started or ended queues
+    /// its mail, and the outbox is woken for it.
+    async fn run(&self, shared: &Shared, mut stopped: watch::Receiver<bool>) {
+        while !*stopped.borrow() {
+            let now = chrono::Utc::now();
+            let report = Report::read(&shared.store, &self.mailboxes, &self.thresholds, now).await;
+            match self.alarms.follow(&report, now).await {
+                Ok(changes) if changes.started + changes.ended > 0 => {
+                    shared.wake_outbox.notify_one();
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "alarms check failed"),
+            }
+            shared.health.beat(ALARMS_TASK);
+            sleep_or_stop(self.period, &mut stopped).await;
+        }
+    }
+}
+
+/// The names the long-running tasks beat under.
+const TIMERS_TASK: &str = "timers";
+const ALARMS_TASK: &str = "alarms";
+
+fn mailbox_task(name: &str) -> String {
+    format!("mailbox {name}")
+}
+
+/// A timers pass every [`TIMER_PERIOD`], and the metrics read from the
+/// database refreshed; an error is logged and the next pass tries again.
 async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
     let timers = shared.timers();
     while !*stopped.borrow() {
+        if let Err(error) = shared.health.refresh(chrono::Utc::now()).await {
+            tracing::warn!(%error, "metrics refresh failed");
+        }
+        shared.health.beat(TIMERS_TASK);
         match timers.sweep(chrono::Utc::now()).await {
             Ok(done) if done.alerts + done.closed > 0 => {
                 tracing::info!(alerts = done.alerts, closed = done.closed, "timers pass");
@@ -243,11 +350,17 @@ async fn watch_mailbox(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
+    let task = mailbox_task(&settings.name);
     while !*stopped.borrow() {
+        shared.health.beat(&task);
         let mut reader = match MailboxReader::open(&settings).await {
             Ok(reader) => reader,
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
+                shared
+                    .health
+                    .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
+                    .await;
                 sleep_or_stop(backoff, &mut stopped).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 continue;
@@ -256,6 +369,10 @@ async fn watch_mailbox(
         backoff = Duration::from_secs(1);
         if let Err(error) = drain_until_stopped(&mut reader, &shared, &mut stopped).await {
             tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
+            shared
+                .health
+                .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
+                .await;
             sleep_or_stop(backoff, &mut stopped).await;
         }
         reader.close().await;
@@ -267,8 +384,14 @@ async fn drain_until_stopped(
     shared: &Shared,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), DaemonError> {
+    let task = mailbox_task(&reader.settings.name);
     while !*stopped.borrow() {
         let results = reader.next_batch(shared).await?;
+        shared
+            .health
+            .mailbox_read(&reader.settings.name, reader.certificate.as_ref())
+            .await;
+        shared.health.beat(&task);
         if results.is_empty() {
             tokio::select! {
                 waited = reader.wait_for_news(shared.poll_interval) => waited?,
@@ -290,6 +413,8 @@ async fn sleep_or_stop(duration: Duration, stopped: &mut watch::Receiver<bool>) 
 struct MailboxReader {
     settings: MailboxSettings,
     source: Source,
+    /// The certificate the server showed when the mailbox was opened.
+    certificate: Option<Certificate>,
 }
 
 enum Source {
@@ -344,9 +469,16 @@ impl MailboxReader {
                 }
             }
         };
+        let certificate = match &source {
+            Source::Imap { session, .. } => session
+                .peer_certificate()
+                .and_then(|der| Certificate::from_der(&host_of(settings), der)),
+            Source::Maildir(_) => None,
+        };
         Ok(Self {
             settings: settings.clone(),
             source,
+            certificate,
         })
     }
 
@@ -385,6 +517,7 @@ impl MailboxReader {
                 }
                 let results = shared.pipeline.process(&name, &batch, None).await?;
                 shared.wake_outbox.notify_one();
+                report_batch(shared, &name, &batch, &results).await;
                 for (file, result) in names.iter().zip(&results) {
                     maildir.move_to(
                         file,
@@ -445,6 +578,7 @@ impl MailboxReader {
                 }
                 let results = shared.pipeline.process(&name, &batch, Some(cursor)).await?;
                 shared.wake_outbox.notify_one();
+                report_batch(shared, &name, &batch, &results).await;
                 let folders = &self.settings.folders;
                 for disposition in Disposition::ALL {
                     let uids: Vec<u32> = batch
@@ -487,6 +621,34 @@ impl MailboxReader {
             session.logout().await;
         }
     }
+}
+
+/// The host of an IMAP mailbox, for its certificate's alarm.
+fn host_of(settings: &MailboxSettings) -> String {
+    match settings.location() {
+        Ok(MailboxLocation::Imap { host, .. }) => host,
+        _ => settings.name.clone(),
+    }
+}
+
+/// Tells health what a committed batch held.
+async fn report_batch(shared: &Shared, mailbox: &str, batch: &[Incoming], results: &[Processed]) {
+    let seen: Vec<MailSeen<'_>> = batch
+        .iter()
+        .zip(results)
+        .map(|(mail, result)| MailSeen {
+            outcome: result.outcome,
+            new_ticket: result
+                .ticket_id
+                .as_deref()
+                .filter(|_| !result.duplicate && result.outcome == Outcome::TicketCreated),
+            arrived_at: crate::ops::arrival::received_at(&mail.raw),
+        })
+        .collect();
+    shared
+        .health
+        .batch_committed(mailbox, &seen, chrono::Utc::now())
+        .await;
 }
 
 #[cfg(test)]

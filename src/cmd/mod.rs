@@ -10,6 +10,7 @@ pub mod parse;
 pub mod run;
 pub mod shared;
 pub mod stats;
+pub mod status;
 pub mod sweep;
 pub mod sync;
 pub mod tickets;

@@ -10,9 +10,11 @@
 //!
 //! The statements live with the rows they read and write, one file per kind
 //! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
-//! `outbox`, `deadlines` (SLA alerts, tickets due to close) and `sync`.
+//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync` and
+//! `health` (what the daemon records of its mailboxes, its alarms).
 
 mod deadlines;
+mod health;
 mod history;
 mod mails;
 mod messages;
@@ -21,6 +23,7 @@ mod sync;
 mod tickets;
 
 pub use deadlines::Watched;
+pub use health::{AlarmRow, EndpointRow, OutboxHealth};
 pub use history::{HistoryEntry, HistoryView};
 pub use mails::NewMail;
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};

@@ -28,6 +28,10 @@ pub struct OutboxMail {
     pub recipients: Vec<String>,
     pub raw: Vec<u8>,
     pub attempts: i64,
+    /// `acknowledgement`, `status`… (what the mail is).
+    pub kind: String,
+    /// When it was queued: the commit of what produced it.
+    pub created_at: String,
 }
 
 /// Outbox kinds that answer an incoming mail automatically: what the
@@ -116,7 +120,7 @@ impl Store {
     ) -> Result<Vec<OutboxMail>> {
         let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(
-            "SELECT id, message_id, envelope_from, recipients, raw, attempts, next_attempt_at FROM outbox \
+            "SELECT id, message_id, envelope_from, recipients, raw, attempts, next_attempt_at, kind, created_at FROM outbox \
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2",
         )
@@ -146,6 +150,8 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     raw: r.get(4),
                     attempts: r.get(5),
+                    kind: r.get(7),
+                    created_at: r.get(8),
                 });
             }
         }
