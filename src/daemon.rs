@@ -13,8 +13,9 @@ use crate::desk::{Disposition, Outcome};
 use crate::ops::alarms::Alarms;
 use crate::ops::report::Report;
 use crate::ops::settings::Thresholds;
+use crate::ops::systemd;
 use crate::ops::{Certificate, Health, MailSeen};
-use crate::outbox::{Outbox, OutboxError};
+use crate::outbox::{Outbox, OutboxError, OUTBOX_TASK};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
@@ -215,14 +216,24 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
         );
         async move { watch.run(&shared, stopped).await }
     }));
+    let (watchdog_health, watchdog_stopped) = (shared.health.clone(), stopped.clone());
+    let (beating, stale_after) = (heartbeat_tasks(settings), stale_after(settings));
+    tasks.spawn(async move {
+        systemd::feed_watchdog(&watchdog_health, &beating, stale_after, watchdog_stopped).await
+    });
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
+    systemd::notify_ready();
     wait_for_signal().await;
+    systemd::notify_stopping();
     tracing::info!("stopping: finishing the batch under way");
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
     Ok(())
 }
+
+/// The longest wait between two attempts to open a mailbox.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// How long a task that panicked waits before it starts again.
 const RESTART_DELAY: Duration = Duration::from_secs(5);
@@ -321,6 +332,30 @@ fn mailbox_task(name: &str) -> String {
     format!("mailbox {name}")
 }
 
+/// Every task the watchdog waits to hear from.
+fn heartbeat_tasks(settings: &Settings) -> Vec<String> {
+    let mailboxes = settings.mailboxes.iter().map(|m| mailbox_task(&m.name));
+    let others = [OUTBOX_TASK, TIMERS_TASK, ALARMS_TASK].map(String::from);
+    mailboxes.chain(others).collect()
+}
+
+/// How long a task may go without a beat before it counts as stuck: twice
+/// the longest a healthy loop waits between beats (a poll, a timers pass,
+/// an alarms check, the longest reconnection backoff), and some slack for
+/// the work itself.
+fn stale_after(settings: &Settings) -> Duration {
+    let longest = [
+        Duration::from_secs(settings.gateway.poll_interval_secs),
+        TIMER_PERIOD,
+        Duration::from_secs(settings.alerts.check_interval_secs),
+        MAX_BACKOFF,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(TIMER_PERIOD);
+    longest * 2 + Duration::from_secs(30)
+}
+
 /// A timers pass every [`TIMER_PERIOD`], and the metrics read from the
 /// database refreshed; an error is logged and the next pass tries again.
 async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
@@ -362,7 +397,7 @@ async fn watch_mailbox(
                     .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
                     .await;
                 sleep_or_stop(backoff, &mut stopped).await;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };

@@ -410,3 +410,40 @@ async fn mail_refused_for_good_gives_the_outbox_alarm() {
         common::stdout(&output)
     );
 }
+
+/// Under systemd (`Type=notify`, `WatchdogSec`), the daemon says it is
+/// ready, pings the watchdog at half its timeout while its loops beat, and
+/// says it is stopping: read here from a real unix datagram socket put
+/// where systemd's would be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_speaks_the_systemd_notify_protocol() {
+    let s = Site::local("notify").await;
+    let socket_path = s.dir().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut command = s.command(&["run"]);
+    command
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "2000000");
+    let daemon = common::Daemon::spawn(&mut command);
+    let mut read = || {
+        let mut buffer = [0u8; 256];
+        let length = socket.recv(&mut buffer).expect("a datagram within 20 s");
+        String::from_utf8_lossy(&buffer[..length])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read(), "READY=1");
+    // Every second (half of 2 s), once the loops beat.
+    let started = Instant::now();
+    assert_eq!(read(), "WATCHDOG=1");
+    assert_eq!(read(), "WATCHDOG=1");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    daemon.signal("-TERM");
+    let after_stop = std::iter::repeat_with(&mut read)
+        .find(|message| message != "WATCHDOG=1")
+        .unwrap();
+    assert_eq!(after_stop, "STOPPING=1");
+}

@@ -9,13 +9,15 @@
 //! - `report`: the health as recorded, and the problems it holds;
 //! - `alarms`: one mail when a problem starts and one when it ends;
 //! - `metrics`: the Prometheus series;
-//! - `arrival`: when a mail reached our server.
+//! - `arrival`: when a mail reached our server;
+//! - `systemd`: readiness and the watchdog (`Type=notify`).
 
 pub mod alarms;
 pub mod arrival;
 mod metrics;
 pub mod report;
 pub mod settings;
+pub mod systemd;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -273,4 +275,33 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_task_must_have_beaten_recently_to_be_alive() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let health = Health::new(store);
+        let tasks = ["outbox".to_string(), "timers".to_string()];
+        assert!(
+            !health.alive(&tasks, Duration::from_secs(60)),
+            "none beat yet"
+        );
+        health.beat("outbox");
+        assert!(
+            !health.alive(&tasks, Duration::from_secs(60)),
+            "timers never beat"
+        );
+        health.beat("timers");
+        assert!(health.alive(&tasks, Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        health.beat("outbox");
+        assert!(
+            !health.alive(&tasks, Duration::from_millis(10)),
+            "timers beat too long ago"
+        );
+    }
 }
