@@ -1,13 +1,19 @@
 //! The running daemon: one task per mailbox (read a batch, process it, move
-//! the mails only after the commit, wait for news), one outbox task, and a
-//! clean stop on SIGINT/SIGTERM. `run --once` drains every mailbox and the
-//! outbox, then returns.
+//! the mails only after the commit, wait for news), one outbox task, the
+//! timers, and a clean stop on SIGINT/SIGTERM. A mailbox is read, and the
+//! timers run, only while this daemon holds their [`cluster`] lease, so that
+//! any number of daemons can share one database; each batch commits under
+//! its lease's fence. `run --once` drains every mailbox and the outbox,
+//! then returns; it takes no lease (see docs/operations.md).
+//!
+//! [`cluster`]: crate::cluster
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::cluster::{mailbox_lease, Coordinator, Lease, Member, TIMERS};
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
 use crate::ops::alarms::Alarms;
@@ -20,7 +26,7 @@ use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::source::{plan_fetch, BATCH_BYTES};
-use crate::store::{Store, StoreError};
+use crate::store::{Fence, Store, StoreError};
 use crate::timers::Timers;
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +154,7 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
     for mailbox in &settings.mailboxes {
         let mut reader = MailboxReader::open(mailbox).await?;
         loop {
-            let results = reader.next_batch(shared).await?;
+            let results = reader.next_batch(shared, None).await?;
             if results.is_empty() {
                 shared
                     .health
@@ -170,13 +176,34 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     let (shared, outbox) = prepare(settings).await?;
+    let names: Vec<String> = settings.mailboxes.iter().map(|m| m.name.clone()).collect();
+    let (coordinator, mut leases) = Coordinator::new(
+        shared.store.clone(),
+        Member::this_process(),
+        settings.cluster.clone(),
+        &names,
+    );
+    let coordinator = Arc::new(coordinator);
+    let (leave, left) = watch::channel(false);
+    let cluster = tokio::spawn(supervised("cluster".into(), left.clone(), move || {
+        let (coordinator, left) = (Arc::clone(&coordinator), left.clone());
+        async move { coordinator.run(left).await }
+    }));
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for mailbox in settings.mailboxes.clone() {
         let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
         let name = format!("mailbox {}", mailbox.name);
+        let Some(lease) = leases.remove(&mailbox_lease(&mailbox.name)) else {
+            continue;
+        };
         tasks.spawn(supervised(name, stopped.clone(), move || {
-            watch_mailbox(mailbox.clone(), Arc::clone(&shared), stopped.clone())
+            watch_mailbox(
+                mailbox.clone(),
+                Arc::clone(&shared),
+                lease.clone(),
+                stopped.clone(),
+            )
         }));
     }
     let outbox = Arc::new(outbox);
@@ -189,11 +216,17 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
         );
         async move { outbox.run(&shared.wake_outbox, stopped).await }
     }));
-    let (timers_shared, timers_stopped) = (Arc::clone(&shared), stopped.clone());
-    tasks.spawn(supervised("timers".into(), stopped.clone(), move || {
-        let (shared, stopped) = (Arc::clone(&timers_shared), timers_stopped.clone());
-        async move { run_timers(&shared, stopped).await }
-    }));
+    if let Some(lease) = leases.remove(TIMERS) {
+        let (timers_shared, timers_stopped) = (Arc::clone(&shared), stopped.clone());
+        tasks.spawn(supervised("timers".into(), stopped.clone(), move || {
+            let (shared, lease, stopped) = (
+                Arc::clone(&timers_shared),
+                lease.clone(),
+                timers_stopped.clone(),
+            );
+            async move { run_timers(&shared, &lease, stopped).await }
+        }));
+    }
     let watch = Arc::new(Watch::new(settings, &shared)?);
     if let Some(address) = settings.http.address().map_err(DaemonError::Setting)? {
         let listener = tokio::net::TcpListener::bind(address)
@@ -228,6 +261,9 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     tracing::info!("stopping: finishing the batch under way");
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
+    // Only now: a lease let go earlier would fence off the last batches.
+    let _ = leave.send(true);
+    let _ = cluster.await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -356,15 +392,20 @@ fn stale_after(settings: &Settings) -> Duration {
     longest * 2 + Duration::from_secs(30)
 }
 
-/// A timers pass every [`TIMER_PERIOD`], and the metrics read from the
-/// database refreshed; an error is logged and the next pass tries again.
-async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
+/// A timers pass every [`TIMER_PERIOD`] while this daemon holds the timers'
+/// lease; on every daemon, the metrics read from the database refreshed
+/// and the task's beat. An error is logged and the next pass tries again.
+async fn run_timers(shared: &Shared, lease: &Lease, mut stopped: watch::Receiver<bool>) {
     let timers = shared.timers();
     while !*stopped.borrow() {
         if let Err(error) = shared.health.refresh(chrono::Utc::now()).await {
             tracing::warn!(%error, "metrics refresh failed");
         }
         shared.health.beat(TIMERS_TASK);
+        if lease.current().is_none() {
+            sleep_or_stop(TIMER_PERIOD, &mut stopped).await;
+            continue;
+        }
         match timers.sweep(chrono::Utc::now()).await {
             Ok(done) if done.alerts + done.closed > 0 => {
                 tracing::info!(alerts = done.alerts, closed = done.closed, "timers pass");
@@ -377,18 +418,46 @@ async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// One mailbox's life: open, drain, wait for news; on error, reopen with
-/// backoff. Stops between batches when asked.
+/// One mailbox's life: wait for its lease, then read it under that lease
+/// until the lease is lost or falls to another daemon, and hand it back.
 async fn watch_mailbox(
     settings: MailboxSettings,
     shared: Arc<Shared>,
+    mut lease: Lease,
     mut stopped: watch::Receiver<bool>,
+) {
+    let task = mailbox_task(&settings.name);
+    loop {
+        // Waiting for the lease is not being stuck: the watchdog skips the
+        // task, and /metrics drops the mailbox, until it reads again.
+        shared.health.rest(&task);
+        shared.health.mailbox_released(&settings.name);
+        let Some(fence) = lease.granted(&mut stopped).await else {
+            break;
+        };
+        tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "reading the mailbox");
+        read_under_lease(&settings, &shared, &mut lease, &fence, &mut stopped).await;
+        if !lease.holds(&fence) {
+            tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "mailbox left to another daemon");
+            lease.hand_back(&fence).await;
+        }
+    }
+}
+
+/// Open, drain, wait for news; on error, reopen with backoff. Stops between
+/// batches when asked or when the lease no longer holds `fence`.
+async fn read_under_lease(
+    settings: &MailboxSettings,
+    shared: &Shared,
+    lease: &mut Lease,
+    fence: &Fence,
+    stopped: &mut watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
     let task = mailbox_task(&settings.name);
-    while !*stopped.borrow() {
+    while !*stopped.borrow() && lease.holds(fence) {
         shared.health.beat(&task);
-        let mut reader = match MailboxReader::open(&settings).await {
+        let mut reader = match MailboxReader::open(settings).await {
             Ok(reader) => reader,
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
@@ -396,19 +465,28 @@ async fn watch_mailbox(
                     .health
                     .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
                     .await;
-                sleep_or_stop(backoff, &mut stopped).await;
+                sleep_or_stop(backoff, stopped).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
         backoff = Duration::from_secs(1);
-        if let Err(error) = drain_until_stopped(&mut reader, &shared, &mut stopped).await {
-            tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
-            shared
-                .health
-                .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
-                .await;
-            sleep_or_stop(backoff, &mut stopped).await;
+        match drain_until_stopped(&mut reader, shared, lease, fence, stopped).await {
+            Ok(()) => {}
+            Err(DaemonError::Store(StoreError::LeaseLost(_))) => tracing::warn!(
+                mailbox = %settings.name,
+                epoch = fence.epoch,
+                "lease lost before the batch could commit: nothing of it was kept, its mails \
+                 stay for the daemon that holds the mailbox now"
+            ),
+            Err(error) => {
+                tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
+                shared
+                    .health
+                    .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
+                    .await;
+                sleep_or_stop(backoff, stopped).await;
+            }
         }
         reader.close().await;
     }
@@ -417,11 +495,13 @@ async fn watch_mailbox(
 async fn drain_until_stopped(
     reader: &mut MailboxReader,
     shared: &Shared,
+    lease: &mut Lease,
+    fence: &Fence,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), DaemonError> {
     let task = mailbox_task(&reader.settings.name);
-    while !*stopped.borrow() {
-        let results = reader.next_batch(shared).await?;
+    while !*stopped.borrow() && lease.holds(fence) {
+        let results = reader.next_batch(shared, Some(fence)).await?;
         shared
             .health
             .mailbox_read(&reader.settings.name, reader.certificate.as_ref())
@@ -431,6 +511,7 @@ async fn drain_until_stopped(
             tokio::select! {
                 waited = reader.wait_for_news(shared.poll_interval) => waited?,
                 _ = stopped.changed() => {}
+                _ = lease.changed() => {}
             }
         }
     }
@@ -524,9 +605,14 @@ impl MailboxReader {
         }
     }
 
-    /// Reads, processes and commits one batch, then moves its mails to the
-    /// folders of their outcomes. An empty result: nothing was waiting.
-    async fn next_batch(&mut self, shared: &Shared) -> Result<Vec<Processed>, DaemonError> {
+    /// Reads, processes and commits one batch (under `fence`, when given),
+    /// then moves its mails to the folders of their outcomes. An empty
+    /// result: nothing was waiting.
+    async fn next_batch(
+        &mut self,
+        shared: &Shared,
+        fence: Option<&Fence>,
+    ) -> Result<Vec<Processed>, DaemonError> {
         let name = self.settings.name.clone();
         match &mut self.source {
             Source::Maildir(maildir) => {
@@ -550,7 +636,7 @@ impl MailboxReader {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                let results = shared.pipeline.process(&name, &batch, None).await?;
+                let results = shared.pipeline.process(&name, &batch, None, fence).await?;
                 shared.wake_outbox.notify_one();
                 report_batch(shared, &name, &batch, &results).await;
                 for (file, result) in names.iter().zip(&results) {
@@ -611,7 +697,10 @@ impl MailboxReader {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                let results = shared.pipeline.process(&name, &batch, Some(cursor)).await?;
+                let results = shared
+                    .pipeline
+                    .process(&name, &batch, Some(cursor), fence)
+                    .await?;
                 shared.wake_outbox.notify_one();
                 report_batch(shared, &name, &batch, &results).await;
                 let folders = &self.settings.folders;

@@ -123,6 +123,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The daemons sharing this database ([cluster]).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// The daemons (host, pid, version, last heartbeat), which one holds
+    /// each mailbox and the timers, and for how long.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +305,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Status { json } => cmd::status::run(&settings, json).await,
         Command::Outcomes { since, json } => {
             cmd::outcomes::run(&settings, since.as_deref(), json).await
+        }
+        Command::Cluster(ClusterCommand::Status { json }) => {
+            cmd::cluster::status(&settings, json).await
         }
     }
 }

@@ -81,7 +81,9 @@ struct Inner {
     /// When each mailbox was last read successfully by this process.
     last_success: Mutex<BTreeMap<String, Instant>>,
     /// When each long-running task last showed it was alive.
-    heartbeats: Mutex<BTreeMap<String, Instant>>,
+    /// Each task's last beat; `None` while it rests (waits for a lease
+    /// another daemon holds), when it is not expected to beat.
+    heartbeats: Mutex<BTreeMap<String, Option<Instant>>>,
     /// When the oldest waiting mail was queued, as of the last refresh.
     outbox_oldest: Mutex<Option<DateTime<Utc>>>,
 }
@@ -257,15 +259,35 @@ impl Health {
 
     /// `task` shows it is alive (a mailbox's poll, an outbox or timers pass).
     pub fn beat(&self, task: &str) {
-        lock(&self.0.heartbeats).insert(task.to_string(), Instant::now());
+        lock(&self.0.heartbeats).insert(task.to_string(), Some(Instant::now()));
     }
 
-    /// Whether every task in `tasks` beat within `within`.
+    /// `task` waits for work this daemon does not hold (a mailbox's lease,
+    /// held by another daemon): it is not expected to beat until its next
+    /// [`beat`](Self::beat).
+    pub fn rest(&self, task: &str) {
+        lock(&self.0.heartbeats).insert(task.to_string(), None);
+    }
+
+    /// This daemon no longer reads `mailbox` (its lease is another's): the
+    /// age of its last success is the reader's to report, not ours, or
+    /// it would grow here for nothing.
+    pub fn mailbox_released(&self, mailbox: &str) {
+        lock(&self.0.last_success).remove(mailbox);
+        let labels = MailboxLabels {
+            mailbox: mailbox.to_string(),
+        };
+        self.0.metrics.mailbox_success_age.remove(&labels);
+    }
+
+    /// Whether every task in `tasks` beat within `within`, or rests.
     pub fn alive(&self, tasks: &[String], within: Duration) -> bool {
         let beats = lock(&self.0.heartbeats);
-        tasks
-            .iter()
-            .all(|task| beats.get(task).is_some_and(|at| at.elapsed() <= within))
+        tasks.iter().all(|task| {
+            beats
+                .get(task)
+                .is_some_and(|beat| beat.is_none_or(|at| at.elapsed() <= within))
+        })
     }
 }
 
@@ -302,6 +324,17 @@ mod tests {
         assert!(
             !health.alive(&tasks, Duration::from_millis(10)),
             "timers beat too long ago"
+        );
+        health.rest("timers");
+        assert!(
+            health.alive(&tasks, Duration::from_millis(10)),
+            "a resting task (its lease held elsewhere) is not stuck"
+        );
+        health.beat("timers");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !health.alive(&tasks, Duration::from_millis(10)),
+            "once it beats again, it must keep beating"
         );
     }
 }
