@@ -293,6 +293,92 @@ async fn a_mailbox_out_of_reach_gives_one_alarm_and_one_recovery_mail() {
     assert_eq!(status, 200, "{ready}");
 }
 
+/// The figures as they are: the mailbox's server out of reach for
+/// two minutes, with a one-minute threshold, gives exactly one alarm mail —
+/// not before the minute — and, once the server answers again, exactly one
+/// recovery mail, while the checks run every second all along. (The relay
+/// in front of Dovecot is what stops: the stack's Dovecot serves the other
+/// tests meanwhile.) About three minutes, most of it waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_minutes_out_of_reach_with_a_one_minute_threshold_give_one_alarm_and_one_recovery() {
+    let mut relay = Relay::new(None);
+    relay.open().await;
+    let port = free_port();
+    let relay_part = relayed_mailbox("relayed", &common::unique_address("minutes"), &relay, None);
+    let s = Site::builder("minutes")
+        .with(&relay_part)
+        .with_addresses(alerts(port, 1.0))
+        .build()
+        .await;
+    let admin = s.of("admin");
+    let _daemon = s.spawn(&["run"]);
+    eventually(Duration::from_secs(30), "both mailboxes read", || {
+        let (status, ready) = readyz(port)?;
+        let read = ready["mailboxes"]
+            .as_array()?
+            .iter()
+            .all(|m| m["last_success_at"].is_string());
+        (status == 200 && read).then_some(())
+    })
+    .await;
+
+    relay.close().await;
+    let stopped = std::time::Instant::now();
+    let mut alarm_after = None;
+    while stopped.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mails = s.inbox_now(&admin).await;
+        assert!(mails.len() <= 1, "{} mails during the outage", mails.len());
+        if mails.len() == 1 && alarm_after.is_none() {
+            alarm_after = Some(stopped.elapsed());
+            let subject = guichet::intake::mail::parse(&mails[0]).unwrap().subject;
+            assert!(subject.contains("Alarme"), "{subject}");
+            assert!(subject.contains("non relevée (relayed)"), "{subject}");
+        }
+    }
+    let alarm_after = alarm_after.expect("no alarm mail in two minutes of outage");
+    // The threshold counts from the last success, a poll (1 s) before the cut.
+    assert!(
+        alarm_after >= Duration::from_secs(55),
+        "alarm {alarm_after:?} after the cut, before the one-minute threshold"
+    );
+    let (status, ready) = readyz(port).unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(problems(&ready), ["mailbox_silent:relayed"]);
+
+    relay.open().await;
+    // The daemon may be waiting out its reconnection backoff (a minute at most).
+    let reopened = std::time::Instant::now();
+    let both = loop {
+        let mails = s.inbox_now(&admin).await;
+        if mails.len() >= 2 {
+            break mails;
+        }
+        assert!(
+            reopened.elapsed() < Duration::from_secs(100),
+            "no recovery mail {:?} after the server answers again",
+            reopened.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let subject = guichet::intake::mail::parse(&both[1]).unwrap().subject;
+    assert!(subject.contains("Fin d'alarme"), "{subject}");
+    assert!(subject.contains("mailbox_silent:relayed"), "{subject}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        s.inbox_now(&admin).await.len(),
+        2,
+        "one alarm, one recovery"
+    );
+    let (status, ready) = readyz(port).unwrap();
+    assert_eq!(status, 200, "{ready}");
+    println!(
+        "outage 120 s, threshold 60 s: alarm mail {:.0} s after the cut, recovery {:.0} s after the server came back",
+        alarm_after.as_secs_f64(),
+        reopened.elapsed().as_secs_f64() - 5.0
+    );
+}
+
 /// An IMAPS server whose certificate expires in ten days gives its alarm
 /// (a warning: `guichet status` exits 1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
