@@ -95,7 +95,8 @@ async fn one_run(n: usize, round: usize, scraped: bool) -> Run {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let scrape = tokio::task::spawn_blocking(move || common::http_get(port, "/metrics"));
+                let scrape =
+                    tokio::task::spawn_blocking(move || common::http_get(port, "/metrics"));
                 if scrape.await.ok().flatten().is_some() {
                     scrapes.fetch_add(1, Ordering::Relaxed);
                 }
@@ -104,7 +105,9 @@ async fn one_run(n: usize, round: usize, scraped: bool) -> Run {
     });
     let store = loop {
         if db.exists() {
-            if let Ok(store) = guichet::store::Store::connect(&format!("sqlite://{}", db.display())).await {
+            if let Ok(store) =
+                guichet::store::Store::connect(&format!("sqlite://{}", db.display())).await
+            {
                 break store;
             }
         }
@@ -119,7 +122,10 @@ async fn one_run(n: usize, round: usize, scraped: bool) -> Run {
         if created >= n as i64 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "{created} of {n}");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{created} of {n}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();

@@ -533,3 +533,79 @@ async fn the_daemon_speaks_the_systemd_notify_protocol() {
         .unwrap();
     assert_eq!(after_stop, "STOPPING=1");
 }
+
+/// Two daemons on one database share two mailboxes, one each: each feeds
+/// its systemd watchdog although one of its mailbox tasks waits for a lease
+/// the other daemon holds (that task is not stuck), and each reports on
+/// `/metrics` the age of the mailbox it reads only — not a stale age for
+/// the one it handed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_each_feed_the_watchdog_and_report_the_mailbox_they_read() {
+    let second = common::unique_address("resting-second");
+    let second_part = common::imap_mailbox(&common::stack(), "second", &second);
+    let (port_a, port_b) = (free_port(), free_port());
+    let s = Site::builder("resting")
+        .with(&second_part)
+        .with("[cluster]\ntakeover_secs = 3\n[gateway]\npoll_interval_secs = 1\n")
+        .with(&format!("[http]\nlisten = \"127.0.0.1:{port_a}\"\n"))
+        .build()
+        .await;
+    // Each daemon's notify socket, read all along by a thread of its own
+    // (a reader that lags would fill the socket's queue), counting pings.
+    let watched = |name: &str, port: u16| {
+        let path = s.dir().join(format!("{name}.sock"));
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let pings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&pings);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 256];
+            while let Ok(length) = socket.recv(&mut buffer) {
+                if String::from_utf8_lossy(&buffer[..length]).trim() == "WATCHDOG=1" {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        let mut command = s.command(&["run"]);
+        command
+            .env("NOTIFY_SOCKET", &path)
+            .env("WATCHDOG_USEC", "2000000")
+            .env("GUICHET__HTTP__LISTEN", format!("127.0.0.1:{port}"));
+        (common::Daemon::spawn(&mut command), pings)
+    };
+    let (_a, pings_a) = watched("a", port_a);
+    let (_b, pings_b) = watched("b", port_b);
+    let ages = |port: u16| -> Option<Vec<String>> {
+        let (_, text) = http_get(port, "/metrics")?;
+        let mut mailboxes: Vec<String> = text
+            .lines()
+            .filter(|line| line.starts_with("guichet_mailbox_last_success_age_seconds{"))
+            .filter_map(|line| Some(line.split('"').nth(1)?.to_string()))
+            .collect();
+        mailboxes.sort();
+        Some(mailboxes)
+    };
+    let (read_a, read_b) = eventually(
+        Duration::from_secs(30),
+        "one mailbox read by each daemon",
+        || {
+            let (a, b) = (ages(port_a)?, ages(port_b)?);
+            (a.len() == 1 && b.len() == 1 && a != b).then_some((a, b))
+        },
+    )
+    .await;
+    // Settled: each keeps pinging (every second, half of 2 s), and keeps to
+    // its own mailbox.
+    let pings = || [&pings_a, &pings_b].map(|p| p.load(std::sync::atomic::Ordering::Relaxed));
+    let before = pings();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = pings();
+    for (name, (before, after)) in ["a", "b"].iter().zip(before.iter().zip(after)) {
+        assert!(
+            after - before >= 3,
+            "daemon {name}: {} watchdog pings in 5 s",
+            after - before
+        );
+    }
+    assert_eq!(ages(port_a).unwrap(), read_a);
+    assert_eq!(ages(port_b).unwrap(), read_b);
+}

@@ -46,7 +46,9 @@ pub async fn feed_watchdog(
             _ = stopped.changed() => return,
         }
         if health.alive(tasks, stale_after) {
-            send(&[NotifyState::Watchdog]);
+            // A blocking send (a notify socket whose reader lags has a
+            // queue of ten datagrams), kept off the runtime's workers.
+            let _ = tokio::task::spawn_blocking(|| send(&[NotifyState::Watchdog])).await;
         } else {
             tracing::error!(
                 ?tasks,

@@ -14,9 +14,13 @@ pub fn free_port() -> u16 {
 }
 
 /// `GET path` on `127.0.0.1:port`: the status code and the body; `None`
-/// while nothing listens there.
+/// while nothing listens there, or when no answer comes within 10 s (a
+/// supervision tool gives up too; a test must not hang on it).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let limit = Some(std::time::Duration::from_secs(10));
+    stream.set_read_timeout(limit).ok()?;
+    stream.set_write_timeout(limit).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
