@@ -6,6 +6,7 @@
 pub mod actor;
 pub mod change;
 pub mod commands;
+pub mod privacy;
 pub mod sla;
 pub mod staff;
 pub mod stats;

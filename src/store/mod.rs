@@ -10,13 +10,15 @@
 //!
 //! The statements live with the rows they read and write, one file per kind
 //! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
-//! `outbox`, `deadlines` (SLA alerts, tickets due to close) and `sync`.
+//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync` and
+//! `privacy` (retention, export, erasure).
 
 mod deadlines;
 mod history;
 mod mails;
 mod messages;
 mod outbox;
+mod privacy;
 mod sync;
 mod tickets;
 
@@ -25,6 +27,7 @@ pub use history::{HistoryEntry, HistoryView};
 pub use mails::NewMail;
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};
 pub use outbox::{OutboxMail, QueuedMail};
+pub use privacy::{Anonymisation, AttachmentFile, Due, PersonMail, PurgeRecord};
 pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 pub use tickets::{
     NewTicket, StatusUpdate, TicketFilter, TicketState, TicketSummary, TicketTimes, TicketView,
