@@ -12,6 +12,7 @@ use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
+use crate::privacy::Retention;
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::source::{plan_fetch, BATCH_BYTES};
@@ -61,6 +62,7 @@ struct Shared {
     poll_interval: Duration,
     reopen_days: u32,
     max_message_bytes: u64,
+    retention: Retention,
 }
 
 impl Shared {
@@ -76,6 +78,10 @@ impl Shared {
 /// How often SLA deadlines and resolved tickets are looked at.
 const TIMER_PERIOD: Duration = Duration::from_secs(60);
 
+/// How often retention looks for personal data due (`[retention]`): its
+/// periods are days and months, an hour late is nothing.
+const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
+
 /// Connects to the database, brings its schema up to date and builds the
 /// pipeline and the outbox.
 async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonError> {
@@ -87,12 +93,17 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     let outbox = Outbox::new(&settings.smtp, store.clone())?;
     let shared = Shared {
         pipeline: Pipeline::new(settings, store.clone())?,
-        store,
+        store: store.clone(),
         wake_outbox: Notify::new(),
         batch_size: settings.gateway.batch_size,
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
         reopen_days: settings.tickets.reopen_days,
         max_message_bytes: settings.limits.max_message_bytes,
+        retention: Retention::new(
+            store.clone(),
+            settings.retention.policy(),
+            settings.retention.batch_size,
+        ),
     };
     Ok((Arc::new(shared), outbox))
 }
@@ -218,11 +229,19 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-/// A timers pass every [`TIMER_PERIOD`]; an error is logged and the next
-/// pass tries again.
+/// A timers pass every [`TIMER_PERIOD`], and a retention purge every
+/// [`RETENTION_PERIOD`] (in batches, each its own short transaction); an
+/// error is logged and the next pass tries again.
 async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
     let timers = shared.timers();
+    let mut last_purge: Option<std::time::Instant> = None;
     while !*stopped.borrow() {
+        if last_purge.is_none_or(|at| at.elapsed() >= RETENTION_PERIOD) {
+            last_purge = Some(std::time::Instant::now());
+            if let Err(error) = shared.retention.purge(chrono::Utc::now()).await {
+                tracing::warn!(%error, "retention purge failed");
+            }
+        }
         match timers.sweep(chrono::Utc::now()).await {
             Ok(done) if done.alerts + done.closed > 0 => {
                 tracing::info!(alerts = done.alerts, closed = done.closed, "timers pass");
