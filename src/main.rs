@@ -110,6 +110,53 @@ enum Command {
     /// Tickets shared with the ITSM or a partner Guichet ([sync]).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Personal data: retention ([retention]), its record, and the
+    /// requester's rights (docs/privacy.md).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Do now what the daemon does every hour: anonymise the tickets closed
+    /// more than retention.anonymise_after_months ago, delete the raw mails
+    /// kept retention.raw_mail_days after their ticket closed (or after
+    /// they came, for a mail that made no ticket) and the copies of mail
+    /// sent that long ago, delete robots' mail records older than
+    /// retention.robot_mail_days; in batches of retention.batch_size, each
+    /// recorded (`privacy log`).
+    Purge {
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every purge batch and erasure done: when, what class, how many.
+    Log {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write everything held about one address (tickets, messages, fields,
+    /// history, raw mails still kept, attachments) into a new directory:
+    /// export.json, mails/ID.eml, attachments/TICKET/….
+    Export {
+        address: String,
+        /// The directory to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the JSON document on stdout too.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Anonymise the tickets of one address now (as retention does), delete
+    /// its raw mails and attachments; record that an erasure was done.
+    Erase {
+        address: String,
+        /// Erase even while some of its tickets are still open.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -274,6 +321,16 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Sync(SyncCommand::Replay { id, partner }) => {
             cmd::sync::replay(&settings, &id, partner.as_deref()).await
+        }
+        Command::Privacy(PrivacyCommand::Purge { dry_run, json }) => {
+            cmd::privacy::purge(&settings, dry_run, json).await
+        }
+        Command::Privacy(PrivacyCommand::Log { json }) => cmd::privacy::log(&settings, json).await,
+        Command::Privacy(PrivacyCommand::Export { address, out, json }) => {
+            cmd::privacy::export(&settings, &address, &out, json).await
+        }
+        Command::Privacy(PrivacyCommand::Erase { address, force }) => {
+            cmd::privacy::erase(&settings, &address, force).await
         }
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
         Command::Outcomes { since, json } => {

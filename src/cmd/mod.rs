@@ -7,6 +7,7 @@ pub mod check;
 pub mod migrate;
 pub mod outcomes;
 pub mod parse;
+pub mod privacy;
 pub mod run;
 pub mod shared;
 pub mod stats;
