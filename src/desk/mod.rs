@@ -4,6 +4,7 @@
 //! transaction.
 
 pub mod actor;
+pub mod calendar;
 pub mod change;
 pub mod commands;
 pub mod privacy;
