@@ -110,10 +110,22 @@ enum Command {
     /// Tickets shared with the ITSM or a partner Guichet ([sync]).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// The days the SLA clocks count as closed.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
     /// Personal data: retention ([retention]), its record, and the
     /// requester's rights (docs/privacy.md).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Print the closed days of YEAR: the public holidays of
+    /// sla.business_hours.calendar (france, alsace-moselle, none), the
+    /// closures of sla.business_hours.holidays and the school holidays of
+    /// sla.business_hours.zone.
+    Show { year: i32 },
 }
 
 #[derive(Subcommand)]
@@ -322,6 +334,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Sync(SyncCommand::Replay { id, partner }) => {
             cmd::sync::replay(&settings, &id, partner.as_deref()).await
         }
+        Command::Calendar(CalendarCommand::Show { year }) => cmd::calendar::show(&settings, year),
         Command::Privacy(PrivacyCommand::Purge { dry_run, json }) => {
             cmd::privacy::purge(&settings, dry_run, json).await
         }

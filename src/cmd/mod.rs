@@ -3,6 +3,7 @@
 //! library (lib.rs declares none of it): these modules call the library
 //! and turn its results into output and exit codes.
 
+pub mod calendar;
 pub mod check;
 pub mod migrate;
 pub mod outcomes;
