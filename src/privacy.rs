@@ -204,53 +204,62 @@ async fn purge_batch(
     let robots = robot_outcomes();
     let ids = match class {
         Class::Anonymised => {
-            let due = tx.anonymisation_due(cutoff, limit).await?;
-            for (id, fields) in &due {
-                anonymise(tx, id, fields, at, "retention").await?;
+            let mut done = 0;
+            for (id, fields) in tx.anonymisation_due(cutoff, limit).await? {
+                if anonymise(tx, &id, &fields, at, "retention").await? {
+                    done += 1;
+                }
             }
-            return Ok(due.len() as u64);
+            return Ok(done);
         }
         Class::Rows(due) => tx.due_ids(due, cutoff, &robots, limit).await?,
     };
     if ids.is_empty() {
         return Ok(0);
     }
-    match class {
+    // What the statements changed, not what was found: a concurrent purge
+    // may have taken some rows first.
+    Ok(match class {
         Class::Rows(Due::RawMail) => tx.delete_raw_mails(&ids, MARKER, at).await?,
         Class::Rows(Due::SentMail) => tx.delete_sent_mails(&ids, MARKER).await?,
         Class::Rows(Due::RobotMail) => tx.delete_mails(&ids).await?,
-        Class::Anonymised => {}
-    }
-    Ok(ids.len() as u64)
+        Class::Anonymised => 0,
+    })
 }
 
 fn robot_outcomes() -> Vec<&'static str> {
     ROBOT_OUTCOMES.iter().map(|o| o.as_str()).collect()
 }
 
-/// The one transformation of a ticket, for retention and erasure alike.
+/// The one transformation of a ticket, for retention and erasure alike;
+/// `false` when it was anonymised already (by a concurrent purge).
 async fn anonymise(
     tx: &mut Batch,
     id: &str,
     fields: &str,
     at: &str,
     cause: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let fields = anonymised_fields(fields);
-    tx.anonymise_ticket(
-        id,
-        &Anonymisation {
-            at,
-            marker: MARKER,
-            fields: &fields,
-            values_kept: HISTORY_VALUES_KEPT,
-            notes_kept: HISTORY_NOTES_KEPT,
-            person_actors: PERSON_ACTORS,
-        },
-    )
-    .await?;
+    let claimed = tx
+        .anonymise_ticket(
+            id,
+            &Anonymisation {
+                at,
+                marker: MARKER,
+                fields: &fields,
+                values_kept: HISTORY_VALUES_KEPT,
+                notes_kept: HISTORY_NOTES_KEPT,
+                person_actors: PERSON_ACTORS,
+            },
+        )
+        .await?;
+    if !claimed {
+        return Ok(false);
+    }
     let entry = HistoryEntry::new(id, at, "system", "anonymised").note(Some(cause));
-    tx.append_history(&entry).await
+    tx.append_history(&entry).await?;
+    Ok(true)
 }
 
 /// What `privacy erase` did.

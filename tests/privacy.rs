@@ -207,6 +207,27 @@ async fn retention_anonymises_closed_tickets_keeps_the_figures_and_tells_nobody(
     assert_eq!(again["raw_mail"], 0, "{again}");
 }
 
+/// Two purges at once (two daemons, or the daemon and the command line)
+/// anonymise each ticket once and count it once.
+#[tokio::test]
+async fn concurrent_purges_anonymise_each_ticket_once() {
+    let d = desk_with_requests("retention-twice", 3).await;
+    for id in ["CG42N1-000001", "CG42N1-000002", "CG42N1-000003"] {
+        d.cli_ok(&["tickets", "set-status", id, "sans_suite"]);
+    }
+    age_everything(&d).await;
+    let retention =
+        |store| guichet::privacy::Retention::new(store, d.settings.retention.policy(), 1);
+    let (first, second) = (retention(d.store().await), retention(d.store().await));
+    let now = chrono::Utc::now();
+    let (a, b) = tokio::join!(first.purge(now), second.purge(now));
+    assert_eq!(a.unwrap().anonymised + b.unwrap().anonymised, 3);
+    for id in ["CG42N1-000001", "CG42N1-000002", "CG42N1-000003"] {
+        let ticket = d.ticket(id).await;
+        assert_eq!(common::history_count(&ticket, "anonymised"), 1, "{id}");
+    }
+}
+
 /// The running daemon applies retention on its own, from its timers.
 #[tokio::test]
 async fn the_daemon_purges_what_is_due_on_its_timer() {

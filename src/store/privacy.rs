@@ -149,13 +149,13 @@ impl Batch {
     /// reason (a refusal may name the sender) of a mail tied to no ticket
     /// go too (no ticket will anonymise them); a ticket's mails keep
     /// theirs until the ticket is anonymised.
-    pub async fn delete_raw_mails(&mut self, ids: &[i64], marker: &str, at: &str) -> Result<()> {
+    pub async fn delete_raw_mails(&mut self, ids: &[i64], marker: &str, at: &str) -> Result<u64> {
         let sql = format!(
             "UPDATE mails SET raw = $1, raw_deleted_at = $2, \
              sender = CASE WHEN ticket_id IS NULL THEN $3 ELSE sender END, \
              subject = CASE WHEN ticket_id IS NULL THEN $3 ELSE subject END, \
              reason = CASE WHEN ticket_id IS NULL AND reason IS NOT NULL THEN $3 ELSE reason END \
-             WHERE id IN {}",
+             WHERE raw_deleted_at IS NULL AND id IN {}",
             placeholders(4, ids.len())
         );
         let mut query = sqlx::query(&sql)
@@ -165,12 +165,11 @@ impl Batch {
         for id in ids {
             query = query.bind(*id);
         }
-        query.execute(&mut *self.tx).await?;
-        Ok(())
+        Ok(query.execute(&mut *self.tx).await?.rows_affected())
     }
 
     /// Deletes these mail records (robots' mail: nothing refers to them).
-    pub async fn delete_mails(&mut self, ids: &[i64]) -> Result<()> {
+    pub async fn delete_mails(&mut self, ids: &[i64]) -> Result<u64> {
         let sql = format!(
             "DELETE FROM mails WHERE id IN {}",
             placeholders(1, ids.len())
@@ -179,19 +178,18 @@ impl Batch {
         for id in ids {
             query = query.bind(*id);
         }
-        query.execute(&mut *self.tx).await?;
-        Ok(())
+        Ok(query.execute(&mut *self.tx).await?.rows_affected())
     }
 
     /// Deletes the rendered bytes of these outbox rows; the recipients and
     /// the server's last answer (which may repeat them) of a mail tied to
     /// no ticket (a refusal, a report) become the marker.
-    pub async fn delete_sent_mails(&mut self, ids: &[i64], marker: &str) -> Result<()> {
+    pub async fn delete_sent_mails(&mut self, ids: &[i64], marker: &str) -> Result<u64> {
         let sql = format!(
             "UPDATE outbox SET raw = $1, \
              recipients = CASE WHEN ticket_id IS NULL THEN $2 ELSE recipients END, \
              last_error = CASE WHEN ticket_id IS NULL AND last_error IS NOT NULL THEN $3 \
-             ELSE last_error END WHERE id IN {}",
+             ELSE last_error END WHERE LENGTH(raw) > 0 AND id IN {}",
             placeholders(4, ids.len())
         );
         let mut query = sqlx::query(&sql)
@@ -201,8 +199,7 @@ impl Batch {
         for id in ids {
             query = query.bind(*id);
         }
-        query.execute(&mut *self.tx).await?;
-        Ok(())
+        Ok(query.execute(&mut *self.tx).await?.rows_affected())
     }
 
     /// Up to `limit` closed tickets, closed before `cutoff` and not yet
@@ -241,7 +238,25 @@ impl Batch {
     /// attachments, the changes waiting for the ITSM and the ITSM's modify
     /// template. Numbers, dates, priority, team, establishment, statuses
     /// and deadlines stay: the indicators do not change.
-    pub async fn anonymise_ticket(&mut self, id: &str, a: &Anonymisation<'_>) -> Result<()> {
+    ///
+    /// The ticket row is claimed first (`anonymised_at` set where it was
+    /// empty): `false` when another purge or erasure got there first, and
+    /// nothing else is done.
+    pub async fn anonymise_ticket(&mut self, id: &str, a: &Anonymisation<'_>) -> Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE tickets SET requester = $1, requester_name = NULL, subject = $1, fields = $2, \
+             sender_role = NULL, anonymised_at = $3 WHERE id = $4 AND anonymised_at IS NULL",
+        )
+        .bind(a.marker)
+        .bind(nul_free(a.fields))
+        .bind(a.at)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Ok(false);
+        }
         let empty = Vec::<u8>::new();
         self.run("DELETE FROM attachments WHERE ticket_id = $1", &[id])
             .await?;
@@ -287,17 +302,7 @@ impl Batch {
         .bind(id)
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query(
-            "UPDATE tickets SET requester = $1, requester_name = NULL, subject = $1, fields = $2, \
-             sender_role = NULL, anonymised_at = $3 WHERE id = $4",
-        )
-        .bind(a.marker)
-        .bind(nul_free(a.fields))
-        .bind(a.at)
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The history keeps who (as a kind of actor), what and when; values
