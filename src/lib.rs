@@ -3,7 +3,8 @@
 //! The data's path, calls going down only (see `docs/architecture.md` for
 //! each room's invariants):
 //!
-//! - [`daemon`] runs the mailboxes, the outbox and the [`timers`]; the CLI
+//! - [`daemon`] runs the mailboxes, the outbox and the [`timers`], each
+//!   mailbox and the timers under a [`cluster`] lease; the CLI
 //!   (`src/main.rs`, `src/cmd/`) does one command. Only these two drive the
 //!   [`pipeline`]: one batch of mail from a [`source`] (IMAP, Maildir), ONE
 //!   transaction, a room per kind of mail, then the mails are moved.
@@ -23,6 +24,7 @@
 //! - [`privacy`] applies retention in bounded batches and answers the
 //!   requester's rights (export, erasure), beside the [`timers`].
 
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod desk;

@@ -110,6 +110,9 @@ enum Command {
     /// Tickets shared with the ITSM or a partner Guichet ([sync]).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// The daemons sharing this database ([cluster]).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// The days the SLA clocks count as closed.
     #[command(subcommand)]
     Calendar(CalendarCommand),
@@ -168,6 +171,16 @@ enum PrivacyCommand {
         /// Erase even while some of its tickets are still open.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// The daemons (host, pid, version, last heartbeat), which one holds
+    /// each mailbox and the timers, and for how long.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -348,6 +361,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
         Command::Outcomes { since, json } => {
             cmd::outcomes::run(&settings, since.as_deref(), json).await
+        }
+        Command::Cluster(ClusterCommand::Status { json }) => {
+            cmd::cluster::status(&settings, json).await
         }
     }
 }

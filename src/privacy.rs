@@ -24,8 +24,8 @@ use crate::desk::privacy::{
 };
 use crate::desk::status::Status;
 use crate::store::{
-    timestamp, Anonymisation, AttachmentFile, Batch, Due, HistoryEntry, HistoryView, MessageView,
-    PersonMail, Store, StoreError, TicketView,
+    timestamp, Anonymisation, AttachmentFile, Batch, Due, Fence, HistoryEntry, HistoryView,
+    MessageView, PersonMail, Store, StoreError, TicketView,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -141,20 +141,27 @@ impl Retention {
     /// transaction, each batch recorded in `purges` as it commits. Raw and
     /// sent mail go before the tickets are anonymised (which would delete
     /// them too), so that each class counts what [`Retention::due`] said.
-    pub async fn purge(&self, now: DateTime<Utc>) -> Result<PurgeCounts, PrivacyError> {
+    /// With a `fence` (the daemon's timers lease), each batch commits only
+    /// while that lease is held: a purge stops at the first batch after the
+    /// lease was lost.
+    pub async fn purge(
+        &self,
+        now: DateTime<Utc>,
+        fence: Option<&Fence>,
+    ) -> Result<PurgeCounts, PrivacyError> {
         let cutoffs = self.policy.cutoffs(now);
         let at = timestamp(now);
         let raw_mail = self
-            .purge_class(Class::Rows(Due::RawMail), cutoffs.raw_mail, &at)
+            .purge_class(Class::Rows(Due::RawMail), cutoffs.raw_mail, &at, fence)
             .await?;
         let sent_mail = self
-            .purge_class(Class::Rows(Due::SentMail), cutoffs.raw_mail, &at)
+            .purge_class(Class::Rows(Due::SentMail), cutoffs.raw_mail, &at, fence)
             .await?;
         let anonymised = self
-            .purge_class(Class::Anonymised, cutoffs.anonymise, &at)
+            .purge_class(Class::Anonymised, cutoffs.anonymise, &at, fence)
             .await?;
         let robot_mail = self
-            .purge_class(Class::Rows(Due::RobotMail), cutoffs.robot_mail, &at)
+            .purge_class(Class::Rows(Due::RobotMail), cutoffs.robot_mail, &at, fence)
             .await?;
         Ok(PurgeCounts {
             anonymised,
@@ -170,6 +177,7 @@ impl Retention {
         class: Class,
         cutoff: DateTime<Utc>,
         at: &str,
+        fence: Option<&Fence>,
     ) -> Result<u64, PrivacyError> {
         let cutoff = timestamp(cutoff);
         let limit = i64::from(self.batch_size);
@@ -179,6 +187,9 @@ impl Retention {
             let done = purge_batch(&mut tx, class, &cutoff, at, limit).await?;
             if done > 0 {
                 tx.record_purge(at, class.name(), done, "retention").await?;
+            }
+            if let Some(fence) = fence {
+                tx.fence(fence).await?;
             }
             tx.commit().await?;
             total += done;

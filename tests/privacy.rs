@@ -220,7 +220,7 @@ async fn concurrent_purges_anonymise_each_ticket_once() {
         |store| guichet::privacy::Retention::new(store, d.settings.retention.policy(), 1);
     let (first, second) = (retention(d.store().await), retention(d.store().await));
     let now = chrono::Utc::now();
-    let (a, b) = tokio::join!(first.purge(now), second.purge(now));
+    let (a, b) = tokio::join!(first.purge(now, None), second.purge(now, None));
     assert_eq!(a.unwrap().anonymised + b.unwrap().anonymised, 3);
     for id in ["CG42N1-000001", "CG42N1-000002", "CG42N1-000003"] {
         let ticket = d.ticket(id).await;

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod check;
+pub mod cluster;
 pub mod migrate;
 pub mod outcomes;
 pub mod parse;

@@ -24,7 +24,7 @@ pub async fn purge(settings: &Settings, dry_run: bool, json: bool) -> Result<Exi
     let counts = if dry_run {
         retention.due(now).await?
     } else {
-        retention.purge(now).await?
+        retention.purge(now, None).await?
     };
     if json {
         print_json(&counts)?;
