@@ -271,12 +271,16 @@ async fn wait_for_signal() {
 /// committed under the lease's fence); an error is logged and the next pass
 /// tries again.
 async fn run_timers(shared: &Shared, lease: &Lease, mut stopped: watch::Receiver<bool>) {
+    let mut lease = lease.clone();
     let timers = shared.timers();
     let mut last_purge: Option<std::time::Instant> = None;
     while !*stopped.borrow() {
         let Some(fence) = lease.current() else {
+            // Not ours (yet): start as soon as it is, purge first.
             last_purge = None;
-            sleep_or_stop(TIMER_PERIOD, &mut stopped).await;
+            if lease.granted(&mut stopped).await.is_none() {
+                return;
+            }
             continue;
         };
         if last_purge.is_none_or(|at| at.elapsed() >= RETENTION_PERIOD) {
