@@ -394,6 +394,31 @@ struct MailboxReader {
     source: Source,
 }
 
+/// How to log in to an IMAP mailbox and select `folder` there.
+fn imap_settings(
+    settings: &MailboxSettings,
+    host: String,
+    port: u16,
+    tls: crate::config::TlsMode,
+    folder: String,
+) -> Result<ImapSettings, DaemonError> {
+    let password = settings
+        .secret
+        .resolve()
+        .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
+        .unwrap_or_default();
+    Ok(ImapSettings {
+        host,
+        port,
+        tls,
+        folder,
+        username: settings.username.clone().unwrap_or_default(),
+        password,
+        ca_file: settings.ca_file.clone(),
+        danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
+    })
+}
+
 enum Source {
     Maildir(MaildirSource),
     Imap {
@@ -415,21 +440,7 @@ impl MailboxReader {
                 tls,
                 folder,
             } => {
-                let password = settings
-                    .secret
-                    .resolve()
-                    .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
-                    .unwrap_or_default();
-                let imap = ImapSettings {
-                    host,
-                    port,
-                    tls,
-                    folder,
-                    username: settings.username.clone().unwrap_or_default(),
-                    password,
-                    ca_file: settings.ca_file.clone(),
-                    danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
-                };
+                let imap = imap_settings(settings, host, port, tls, folder)?;
                 let session =
                     ImapSource::connect(&imap)
                         .await
@@ -622,4 +633,145 @@ mod tests {
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 2);
     }
+}
+
+/// Where a reprocessed mail is on its mailbox's server now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum Refiled {
+    /// Its folder did not change (or it was a dry run).
+    Stays,
+    /// Moved from the folder of its earlier outcome to that of its new one.
+    Moved { from: String, to: String },
+    /// Not found in the folder of its earlier outcome (moved by hand,
+    /// deleted, or never moved).
+    NotFound { folder: String },
+    /// The server could not be reached or refused.
+    Failed(String),
+}
+
+/// One mail `guichet reprocess` went through.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Replayed {
+    #[serde(flatten)]
+    pub result: crate::pipeline::reprocess::Reprocessed,
+    pub mailbox: String,
+    pub refiled: Refiled,
+}
+
+/// Reprocesses `mails` one by one (each in its own transaction), then
+/// moves on its server each mail whose folder changed with its outcome and
+/// delivers the answers queued. A dry run changes nothing anywhere.
+pub async fn reprocess(
+    settings: &Settings,
+    mails: &[crate::store::StoredMail],
+    dry_run: bool,
+) -> Result<Vec<Replayed>, DaemonError> {
+    let (shared, outbox) = prepare(settings).await?;
+    let mut replayed = Vec::with_capacity(mails.len());
+    for mail in mails {
+        let result = shared.pipeline.reprocess(mail, !dry_run).await?;
+        tracing::info!(
+            mail = mail.id,
+            before = %result.before,
+            after = %result.after,
+            changed = result.changed,
+            dry_run,
+            "mail reprocessed"
+        );
+        replayed.push(Replayed {
+            result,
+            mailbox: mail.mailbox.clone(),
+            refiled: Refiled::Stays,
+        });
+    }
+    if dry_run {
+        return Ok(replayed);
+    }
+    for (mail, replay) in mails.iter().zip(replayed.iter_mut()) {
+        replay.refiled = refile(settings, mail, &replay.result).await;
+    }
+    outbox.deliver_due().await?;
+    Ok(replayed)
+}
+
+/// Moves a reprocessed mail to the folder of its new outcome.
+async fn refile(
+    settings: &Settings,
+    mail: &crate::store::StoredMail,
+    result: &crate::pipeline::reprocess::Reprocessed,
+) -> Refiled {
+    let (Some(before), Some(after)) = (
+        Outcome::from_stored(&result.before),
+        Outcome::from_stored(&result.after),
+    ) else {
+        return Refiled::Stays;
+    };
+    let Some(mailbox) = settings.mailboxes.iter().find(|m| m.name == mail.mailbox) else {
+        return Refiled::Failed(format!("mailbox {} is no longer configured", mail.mailbox));
+    };
+    let from = mailbox
+        .folders
+        .for_disposition(before.disposition())
+        .to_string();
+    let to = mailbox
+        .folders
+        .for_disposition(after.disposition())
+        .to_string();
+    if !result.changed || from == to {
+        return Refiled::Stays;
+    }
+    let moved = match mailbox.location() {
+        Err(error) => Err(error),
+        Ok(MailboxLocation::Maildir(root)) => MaildirSource::open(&root)
+            .and_then(|maildir| maildir.refile(&mail.source_ref, &from, &to))
+            .map_err(|e| e.to_string()),
+        Ok(MailboxLocation::Imap {
+            host, port, tls, ..
+        }) => refile_imap(mailbox, host, port, tls, mail, &from, &to).await,
+    };
+    match moved {
+        Ok(true) => Refiled::Moved { from, to },
+        Ok(false) => Refiled::NotFound { folder: from },
+        Err(error) => {
+            tracing::warn!(mail = mail.id, %error, "reprocessed mail not moved on the server");
+            Refiled::Failed(error)
+        }
+    }
+}
+
+/// Finds the mail by its Message-ID in `from` and moves it to `to`.
+async fn refile_imap(
+    mailbox: &MailboxSettings,
+    host: String,
+    port: u16,
+    tls: crate::config::TlsMode,
+    mail: &crate::store::StoredMail,
+    from: &str,
+    to: &str,
+) -> Result<bool, String> {
+    let Some(message_id) = mail.message_id.as_deref().filter(|m| !m.is_empty()) else {
+        return Ok(false);
+    };
+    let imap =
+        imap_settings(mailbox, host, port, tls, from.to_string()).map_err(|e| e.to_string())?;
+    let mut session = match ImapSource::connect(&imap).await {
+        Ok(session) => session,
+        // The folder was never created: nothing was moved there.
+        Err(ImapError::Protocol {
+            command: "SELECT", ..
+        }) => return Ok(false),
+        Err(error) => return Err(error.to_string()),
+    };
+    let moved = async {
+        let uids = session.uids_with_message_id(message_id).await?;
+        if uids.is_empty() {
+            return Ok(false);
+        }
+        session.move_to(&uids, to).await?;
+        Ok::<_, ImapError>(true)
+    }
+    .await;
+    session.logout().await;
+    moved.map_err(|e| e.to_string())
 }

@@ -113,6 +113,30 @@ enum Command {
     /// The daemons sharing this database ([cluster]).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Run stored mails that were refused, held, failed, stranger_held or
+    /// sync_quarantined through the pipeline again, with the current
+    /// configuration and registry; each keeps one current outcome (the
+    /// earlier one in its history), nothing is answered twice, and a mail
+    /// filed on the server moves to its new outcome's folder.
+    Reprocess {
+        /// Only mails with this outcome (repeatable; default: all five).
+        #[arg(long)]
+        outcome: Vec<String>,
+        /// Only mails received from this day (Paris) or RFC 3339 instant.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only mails read from this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// Only this mail (its id in `mails`).
+        #[arg(long = "mail")]
+        mail: Option<i64>,
+        /// Say what would become of each mail, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The days the SLA clocks count as closed.
     #[command(subcommand)]
     Calendar(CalendarCommand),
@@ -359,6 +383,22 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             cmd::privacy::erase(&settings, &address, force).await
         }
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
+        Command::Reprocess {
+            outcome,
+            since,
+            mailbox,
+            mail,
+            dry_run,
+            json,
+        } => {
+            let selection = cmd::reprocess::Selection {
+                outcomes: &outcome,
+                since: since.as_deref(),
+                mailbox: mailbox.as_deref(),
+                mail,
+            };
+            cmd::reprocess::run(&settings, &selection, dry_run, json).await
+        }
         Command::Outcomes { since, json } => {
             cmd::outcomes::run(&settings, since.as_deref(), json).await
         }

@@ -22,3 +22,17 @@ CREATE TABLE IF NOT EXISTS purges (
 CREATE INDEX IF NOT EXISTS tickets_anonymised ON tickets(anonymised_at, status);
 CREATE INDEX IF NOT EXISTS mails_raw_deleted ON mails(raw_deleted_at, received_at);
 CREATE INDEX IF NOT EXISTS mails_sender ON mails(LOWER(sender));
+
+-- Re-import after a fix (guichet reprocess): a mail keeps one current
+-- outcome in mails; each earlier one is kept here, when it was replaced and
+-- why. Deleted with its mail.
+CREATE TABLE IF NOT EXISTS mail_outcomes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    mail_id     INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    reason      TEXT,
+    ticket_id   TEXT,
+    replaced_at TEXT NOT NULL,
+    cause       TEXT NOT NULL        -- reprocess
+);
+CREATE INDEX IF NOT EXISTS mail_outcomes_mail ON mail_outcomes(mail_id);

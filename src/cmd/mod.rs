@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod outcomes;
 pub mod parse;
 pub mod privacy;
+pub mod reprocess;
 pub mod run;
 pub mod shared;
 pub mod stats;

@@ -27,7 +27,7 @@ mod tickets;
 pub use cluster::{Fence, GrantRow, LeaseRow, MemberRow};
 pub use deadlines::Watched;
 pub use history::{HistoryEntry, HistoryView};
-pub use mails::NewMail;
+pub use mails::{EarlierOutcome, MailFilter, NewMail, StoredMail};
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};
 pub use outbox::{OutboxMail, QueuedMail};
 pub use privacy::{Anonymisation, AttachmentFile, Due, PersonMail, PurgeRecord};

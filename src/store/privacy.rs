@@ -165,11 +165,32 @@ impl Batch {
         for id in ids {
             query = query.bind(*id);
         }
-        Ok(query.execute(&mut *self.tx).await?.rows_affected())
+        let done = query.execute(&mut *self.tx).await?.rows_affected();
+        // The reasons of their earlier outcomes (reprocess) go with them.
+        let sql = format!(
+            "UPDATE mail_outcomes SET reason = $1 WHERE reason IS NOT NULL AND mail_id IN {}",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(&sql).bind(marker);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *self.tx).await?;
+        Ok(done)
     }
 
-    /// Deletes these mail records (robots' mail: nothing refers to them).
+    /// Deletes these mail records (robots' mail: nothing refers to them)
+    /// and their earlier outcomes.
     pub async fn delete_mails(&mut self, ids: &[i64]) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM mail_outcomes WHERE mail_id IN {}",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *self.tx).await?;
         let sql = format!(
             "DELETE FROM mails WHERE id IN {}",
             placeholders(1, ids.len())
