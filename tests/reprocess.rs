@@ -221,3 +221,68 @@ async fn refused_and_held_mails_are_replayed_once_the_cause_is_fixed() {
     assert_eq!(code, Some(2), "{error}");
     assert!(error.contains("no stored mail matches"), "{error}");
 }
+
+fn incoming(name: &str, raw: Vec<u8>) -> guichet::pipeline::Incoming {
+    guichet::pipeline::Incoming {
+        source_ref: name.to_string(),
+        raw,
+        oversize: None,
+    }
+}
+
+/// The answer to a ticket resolved long ago opens a new ticket, over the
+/// limit: held. The agent reopens the ticket; replayed, the answer joins it.
+#[tokio::test]
+async fn a_held_answer_becomes_a_follow_up_once_its_ticket_is_reopened() {
+    let d = Site::builder("reprocess-held")
+        .local()
+        .with("[limits]\ntickets_per_sender_per_hour = 1\n")
+        .build()
+        .await;
+    let request = form_request(&d.requester, &d.support, "Imprimante");
+    d.process("support", [incoming("1", request)]).await;
+    d.cli_ok(&["tickets", "set-status", "CG42N1-000001", "resolu"]);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(d.db_url()).await.unwrap();
+    sqlx::query("UPDATE tickets SET resolved_at = $1")
+        .bind("2026-01-05T10:00:00.000000Z")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let reply = answer(
+        &d.requester,
+        &d.support,
+        "Re: [CG42N1-000001] Imprimante",
+        None,
+        "Le bourrage est revenu.",
+    );
+    let done = d.process("support", [incoming("2", reply)]).await;
+    assert_eq!(done[0].outcome, guichet::desk::Outcome::Held);
+    d.cli_ok(&["tickets", "set-status", "CG42N1-000001", "en_cours"]);
+
+    let said = d.cli_ok(&["reprocess", "--outcome", "held", "--dry-run"]);
+    assert!(said.contains("held would become follow_up_added"), "{said}");
+    assert_eq!(d.outcome("held").await, 1);
+    let replayed = json(&d, &["reprocess", "--outcome", "held", "--json"]);
+    let replayed = &replayed[0];
+    assert_eq!(replayed["after"], "follow_up_added", "{replayed}");
+    assert_eq!(replayed["ticket_id"], "CG42N1-000001");
+    // Read by the test, never filed in a folder: nothing to move.
+    assert_eq!(replayed["refiled"]["state"], "not_found", "{replayed}");
+    let ticket = d.ticket("CG42N1-000001").await;
+    let joined = ticket
+        .messages
+        .iter()
+        .filter(|m| m.body.contains("Le bourrage est revenu"))
+        .count();
+    assert_eq!(joined, 1, "{:?}", ticket.messages);
+    assert_eq!(d.outcome("held").await, 0);
+    assert_eq!(d.outcome("follow_up_added").await, 1);
+    let id = replayed["mail_id"].as_i64().unwrap();
+    let earlier = d.store().await.earlier_outcomes(id).await.unwrap();
+    assert_eq!(earlier.len(), 1);
+    assert_eq!(earlier[0].outcome, "held");
+    // The requester is not told of their own answer; one acknowledgement.
+    assert_eq!(d.queued("acknowledgement").await, 1);
+}
