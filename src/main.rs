@@ -177,11 +177,12 @@ enum PrivacyCommand {
         json: bool,
     },
     /// Write everything held about one address (tickets, messages, fields,
-    /// history, raw mails still kept, attachments) into a new directory:
-    /// export.json, mails/ID.eml, attachments/TICKET/….
+    /// history, raw mails still kept, attachments) into a new directory, or
+    /// a new ZIP archive when --out ends in .zip: export.json, mails/ID.eml,
+    /// attachments/TICKET/….
     Export {
         address: String,
-        /// The directory to create (it must not exist).
+        /// The directory, or the FILE.zip, to create (it must not exist).
         #[arg(long)]
         out: PathBuf,
         /// Print the JSON document on stdout too.

@@ -297,6 +297,33 @@ async fn a_person_exports_what_is_held_and_has_it_erased() {
     let attachment = record["attachment_files"][0]["file"].as_str().unwrap();
     assert!(!std::fs::read(out.join(attachment)).unwrap().is_empty());
 
+    // The same as one ZIP archive: each file as it is in the directory.
+    let zip = d.dir().join("export.zip");
+    let zip_arg = zip.to_str().unwrap();
+    d.cli_ok(&["privacy", "export", &d.requester, "--out", zip_arg]);
+    let (code, error) = refused(&d, &["privacy", "export", &d.requester, "--out", zip_arg]);
+    assert_eq!(code, Some(2), "{error}");
+    assert!(error.contains("exists"), "{error}");
+    for mail in mails {
+        let name = mail["file"].as_str().unwrap();
+        match std::process::Command::new("unzip")
+            .arg("-p")
+            .arg(&zip)
+            .arg(name)
+            .output()
+        {
+            Ok(unzipped) => {
+                assert!(unzipped.status.success(), "{name}");
+                assert_eq!(
+                    unzipped.stdout,
+                    std::fs::read(out.join(name)).unwrap(),
+                    "{name}"
+                );
+            }
+            Err(_) => common::skipping("no unzip to read the archive back"),
+        }
+    }
+
     // An open ticket stops the erasure unless forced.
     let (code, error) = refused(&d, &["privacy", "erase", &d.requester]);
     assert_eq!(code, Some(2), "{error}");

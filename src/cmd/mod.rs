@@ -17,5 +17,6 @@ pub mod stats;
 pub mod sweep;
 pub mod sync;
 pub mod tickets;
+pub mod zip;
 
 mod terminal;

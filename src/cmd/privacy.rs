@@ -11,6 +11,7 @@ use guichet::privacy::{self, PersonRecord, PrivacyError, PurgeCounts, Retention}
 
 use super::shared::{open_store, print_json, usage_error};
 use super::terminal::line;
+use super::zip::Zip;
 
 /// What retention removes now (or, with `dry_run`, would remove).
 pub async fn purge(settings: &Settings, dry_run: bool, json: bool) -> Result<ExitCode> {
@@ -84,13 +85,41 @@ pub async fn export(
         Ok(record) => record,
         Err(error) => return refused(error),
     };
-    if let Err(error) = create_private_dir(out) {
-        return Ok(usage_error(format_args!(
-            "cannot create the export directory {}: {error}",
-            out.display()
-        )));
+    let as_zip = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if as_zip {
+        let file = match create_private_file(out) {
+            Ok(file) => file,
+            Err(error) => {
+                return Ok(usage_error(format_args!(
+                    "cannot create the export archive {}: {error}",
+                    out.display()
+                )))
+            }
+        };
+        let mut zip = Zip::new(std::io::BufWriter::new(file), chrono::Utc::now());
+        write_export(&record, |name, bytes| {
+            zip.add(name, bytes)
+                .with_context(|| format!("cannot write {} into {}", name, out.display()))
+        })?;
+        zip.finish()
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    } else {
+        if let Err(error) = create_private_dir(out) {
+            return Ok(usage_error(format_args!(
+                "cannot create the export directory {}: {error}",
+                out.display()
+            )));
+        }
+        write_export(&record, |name, bytes| {
+            let path = out.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        })?;
     }
-    write_export(&record, out)?;
     if json {
         print_json(&record)?;
     } else {
@@ -115,24 +144,32 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn write_export(record: &PersonRecord, out: &Path) -> Result<()> {
-    let write = |path: &Path, bytes: &[u8]| {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-    };
+/// The export holds personal data: readable by its owner only.
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// `export.json`, the raw mails and the attachments, each through `write`
+/// (a relative name with `/`, its bytes).
+fn write_export(
+    record: &PersonRecord,
+    mut write: impl FnMut(&str, &[u8]) -> Result<()>,
+) -> Result<()> {
     write(
-        &out.join("export.json"),
+        "export.json",
         serde_json::to_string_pretty(record)?.as_bytes(),
     )?;
     for mail in &record.mails {
         if let (Some(file), Some(raw)) = (&mail.file, &mail.mail.raw) {
-            write(&out.join(file), raw)?;
+            write(file, raw)?;
         }
     }
     for attachment in &record.attachment_files {
-        write(&out.join(&attachment.file), &attachment.data)?;
+        write(&attachment.file, &attachment.data)?;
     }
     Ok(())
 }
