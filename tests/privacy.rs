@@ -265,6 +265,13 @@ async fn a_person_exports_what_is_held_and_has_it_erased() {
     assert_eq!(code, Some(2), "{error}");
     assert!(error.contains("nothing is held about"), "{error}");
     assert!(!out.exists());
+    let (code, error) = refused(&d, &["privacy", "erase", &nobody]);
+    assert_eq!(code, Some(2), "{error}");
+    assert!(error.contains(&nobody), "{error}");
+    assert_eq!(
+        json(&d, &["privacy", "log", "--json"]),
+        Value::Array(vec![])
+    );
     let config = d.config_path();
     let existing = config.to_str().unwrap();
     let (code, error) = refused(&d, &["privacy", "export", &d.requester, "--out", existing]);
@@ -380,4 +387,66 @@ fn a_retention_setting_must_be_a_positive_number() {
         assert_eq!(output.status.code(), Some(2), "{value}: {error}");
         assert!(error.contains("raw_mail_days"), "{value}: {error}");
     }
+}
+
+/// A purge of thousands of closed tickets holds the database one batch at
+/// a time: a mail that comes meanwhile is committed between two batches,
+/// long before the purge ends.
+#[tokio::test]
+async fn a_long_purge_lets_intake_in_between_its_batches() {
+    const TICKETS: i64 = 2000;
+    const BATCH: u32 = 50;
+    let d = Site::builder("retention-bulk")
+        .local()
+        .with(UNLIMITED_SENDERS)
+        .build()
+        .await;
+    let pipeline = d.pipeline().await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(d.db_url()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tickets (id, status, priority, requester, subject, fields, \
+         missing_fields, created_at, updated_at) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         SELECT 'OLD-' || i, 'ferme', 'p3', 'someone@example.test', 'Imprimante', '{}', \
+         '[]', '2023-01-01T10:00:00.000000Z', '2023-01-02T10:00:00.000000Z' FROM n",
+    )
+    .bind(TICKETS)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = d.store().await;
+    let retention =
+        guichet::privacy::Retention::new(d.store().await, d.settings.retention.policy(), BATCH);
+    let purge = tokio::spawn(async move { retention.purge(chrono::Utc::now(), None).await });
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while store.purges().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the purge never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mail = guichet::pipeline::Incoming {
+        source_ref: "during-the-purge".into(),
+        raw: form_request(&d.requester, &d.support, "Pendant la purge"),
+        oversize: None,
+    };
+    let done = pipeline
+        .process("support", &[mail], None, None)
+        .await
+        .unwrap();
+    assert_eq!(done[0].outcome, guichet::desk::Outcome::TicketCreated);
+    let batches_then = store.purges().await.unwrap().len();
+
+    let counts = purge.await.unwrap().unwrap();
+    assert_eq!(counts.anonymised, TICKETS as u64);
+    let batches = store.purges().await.unwrap().len();
+    assert_eq!(batches as i64, TICKETS / i64::from(BATCH));
+    assert!(
+        batches_then < batches / 2,
+        "the mail was committed after {batches_then} of {batches} batches"
+    );
 }
