@@ -286,3 +286,61 @@ async fn a_held_answer_becomes_a_follow_up_once_its_ticket_is_reopened() {
     // The requester is not told of their own answer; one acknowledgement.
     assert_eq!(d.queued("acknowledgement").await, 1);
 }
+
+/// A colleague's answer is held as a stranger's; once they are an agent,
+/// replayed, it joins the conversation as theirs, and the held copy goes.
+#[tokio::test]
+async fn a_strangers_answer_joins_the_ticket_once_they_are_staff() {
+    let d = Site::builder("reprocess-stranger")
+        .local()
+        .with("[gateway]\nstaff_mail_proof = \"none\"\n")
+        .build()
+        .await;
+    let colleague = d.of("colleague");
+    let request = form_request(&d.requester, &d.support, "Imprimante");
+    d.process("support", [incoming("1", request)]).await;
+    let reply = answer(
+        &colleague,
+        &d.support,
+        "Re: [CG42N1-000001] Imprimante",
+        None,
+        "Je passe la voir demain matin.",
+    );
+    let done = d.process("support", [incoming("2", reply)]).await;
+    assert_eq!(done[0].outcome, guichet::desk::Outcome::StrangerHeld);
+    let said = |ticket: &guichet::store::TicketView| {
+        ticket
+            .messages
+            .iter()
+            .filter(|m| m.direction != "out" && m.body.contains("Je passe la voir"))
+            .count()
+    };
+    assert_eq!(said(&d.ticket("CG42N1-000001").await), 1);
+
+    let mut config = std::fs::read_to_string(d.config_path()).unwrap();
+    config.push_str(&format!(
+        "\n[teams.maintenance]\naddresses = [\"{}\"]\n\
+         [[agents]]\nname = \"bob\"\naddress = \"{colleague}\"\nteam = \"maintenance\"\n",
+        d.team
+    ));
+    std::fs::write(d.config_path(), config).unwrap();
+
+    let replayed = json(&d, &["reprocess", "--outcome", "stranger_held", "--json"]);
+    let replayed = &replayed[0];
+    assert_eq!(replayed["after"], "follow_up_added", "{replayed}");
+    assert_eq!(replayed["ticket_id"], "CG42N1-000001");
+    let ticket = d.ticket("CG42N1-000001").await;
+    assert_eq!(said(&ticket), 1, "{:?}", ticket.messages);
+    // Now theirs, and relayed to the requester as the support's answer.
+    let relayed = ticket.messages.iter().filter(|m| m.direction == "out");
+    assert!(
+        relayed.clone().any(|m| m.body.contains("Je passe la voir")),
+        "{:?}",
+        ticket.messages
+    );
+    assert_eq!(d.outcome("stranger_held").await, 0);
+    let id = replayed["mail_id"].as_i64().unwrap();
+    let earlier = d.store().await.earlier_outcomes(id).await.unwrap();
+    assert_eq!(earlier[0].outcome, "stranger_held");
+    assert_eq!(earlier[0].ticket_id.as_deref(), Some("CG42N1-000001"));
+}
