@@ -24,6 +24,8 @@
 //!   `/metrics`), its alarms mail a problem's start and end.
 //! - [`config`] turns settings into rooms; [`registry`] says who may write;
 //!   [`text`] and [`paths`] are small shared rules.
+//! - [`privacy`] applies retention in bounded batches and answers the
+//!   requester's rights (export, erasure), beside the [`timers`].
 
 pub mod cluster;
 pub mod config;
@@ -36,6 +38,7 @@ pub mod ops;
 pub mod outbox;
 pub mod paths;
 pub mod pipeline;
+pub mod privacy;
 pub mod registry;
 pub mod source;
 pub mod store;

@@ -3,11 +3,14 @@
 //! library (lib.rs declares none of it): these modules call the library
 //! and turn its results into output and exit codes.
 
+pub mod calendar;
 pub mod check;
 pub mod cluster;
 pub mod migrate;
 pub mod outcomes;
 pub mod parse;
+pub mod privacy;
+pub mod reprocess;
 pub mod run;
 pub mod shared;
 pub mod stats;
@@ -15,5 +18,6 @@ pub mod status;
 pub mod sweep;
 pub mod sync;
 pub mod tickets;
+pub mod zip;
 
 mod terminal;
