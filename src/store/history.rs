@@ -1,5 +1,6 @@
 //! A ticket's history: append-only rows saying who did what, from which
-//! value to which, with a note; never updated, never deleted.
+//! value to which, with a note; never deleted, and updated only when the
+//! ticket is anonymised (`privacy`: texts replaced by the marker).
 
 use serde::Serialize;
 
@@ -86,7 +87,7 @@ impl From<&HistoryEntry<'_>> for PendingHistory {
 const ROWS_PER_STATEMENT: usize = 100;
 
 impl Batch {
-    /// Appends to a ticket's history (never updated, never deleted). The
+    /// Appends to a ticket's history (never deleted; see the module). The
     /// row is written with the others of the batch by
     /// [`Batch::write_history`] — before the commit, and before any
     /// statement of the batch that reads or changes `history` — so that a

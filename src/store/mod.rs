@@ -10,8 +10,9 @@
 //!
 //! The statements live with the rows they read and write, one file per kind
 //! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
-//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync` and
-//! `cluster` (daemons, leases and the fence of a batch).
+//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync`,
+//! `privacy` (retention, export, erasure) and `cluster` (daemons, leases and the
+//! fence of a batch).
 
 mod cluster;
 mod deadlines;
@@ -19,15 +20,17 @@ mod history;
 mod mails;
 mod messages;
 mod outbox;
+mod privacy;
 mod sync;
 mod tickets;
 
 pub use cluster::{Fence, GrantRow, LeaseRow, MemberRow};
 pub use deadlines::Watched;
 pub use history::{HistoryEntry, HistoryView};
-pub use mails::NewMail;
+pub use mails::{EarlierOutcome, MailFilter, NewMail, StoredMail};
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};
 pub use outbox::{OutboxMail, QueuedMail, SenderActivity};
+pub use privacy::{Anonymisation, AttachmentFile, Due, PersonMail, PurgeRecord};
 pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 pub use tickets::{
     NewTicket, StatusUpdate, TicketFilter, TicketState, TicketSummary, TicketTimes, TicketView,
@@ -360,7 +363,10 @@ impl Batch {
 
     /// Marks where one mail's writes begin, so that they can be undone
     /// alone ([`Batch::undo_to_savepoint`]) and the batch go on.
+    /// History rows appended before it are written first, so that undoing
+    /// to it forgets only the pending rows appended after it.
     pub async fn savepoint(&mut self) -> Result<()> {
+        self.write_history().await?;
         (&mut *self.tx).execute("SAVEPOINT one_mail").await?;
         Ok(())
     }
