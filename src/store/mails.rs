@@ -151,7 +151,7 @@ impl Batch {
         Ok(())
     }
 
-    /// Looks up, in one statement per [`ADDRESSES_PER_STATEMENT`], which of
+    /// Looks up, in one statement per `ADDRESSES_PER_STATEMENT`, which of
     /// `addresses` (the senders of the batch's mails) are marked failing,
     /// so that [`Batch::clear_failing`] need not ask for each mail.
     pub async fn look_up_failing(&mut self, addresses: &[&str]) -> Result<()> {

@@ -256,7 +256,7 @@ impl Store {
     }
 
     /// Marks delivered outbox rows as sent, a statement per
-    /// [`IDS_PER_STATEMENT`] rows, in one transaction.
+    /// `IDS_PER_STATEMENT` rows, in one transaction.
     pub async fn mark_sent(&self, ids: &[i64], at: &str) -> Result<()> {
         let mut tx = self.write_transaction().await?;
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
