@@ -16,7 +16,12 @@ use tokio::sync::{watch, Notify};
 use crate::cluster::{mailbox_lease, Coordinator, Lease, Member, TIMERS};
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
-use crate::outbox::{Outbox, OutboxError};
+use crate::ops::alarms::Alarms;
+use crate::ops::report::Report;
+use crate::ops::settings::Thresholds;
+use crate::ops::systemd;
+use crate::ops::{Certificate, Health, MailSeen};
+use crate::outbox::{Outbox, OutboxError, OUTBOX_TASK};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::privacy::Retention;
 use crate::source::imap::{ImapError, ImapSettings, ImapSource};
@@ -45,6 +50,30 @@ pub enum DaemonError {
     Mailbox(String, String),
     #[error(transparent)]
     Timers(#[from] crate::tickets::TicketError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("configuration: {0}")]
+    Setting(String),
+    #[error("http.listen {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// Whether the server refused our credentials (a problem at once,
+    /// not after the silence threshold).
+    fn is_login_refused(&self) -> bool {
+        matches!(
+            self,
+            DaemonError::Imap {
+                source: ImapError::Auth { .. },
+                ..
+            }
+        )
+    }
 }
 
 /// Totals of a `run --once`.
@@ -68,6 +97,7 @@ struct Shared {
     poll_interval: Duration,
     reopen_days: u32,
     max_message_bytes: u64,
+    health: Health,
     retention: Retention,
 }
 
@@ -96,7 +126,8 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     }
     let store = Store::connect(&settings.database.url).await?;
     store.migrate().await?;
-    let outbox = Outbox::new(&settings.smtp, store.clone())?;
+    let health = Health::new(store.clone());
+    let outbox = Outbox::new(&settings.smtp, store.clone())?.reporting_to(health.clone());
     let shared = Shared {
         pipeline: Pipeline::new(settings, store.clone())?,
         store: store.clone(),
@@ -105,6 +136,7 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
         reopen_days: settings.tickets.reopen_days,
         max_message_bytes: settings.limits.max_message_bytes,
+        health,
         retention: Retention::new(
             store.clone(),
             settings.retention.policy(),
@@ -135,6 +167,10 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
         loop {
             let results = reader.next_batch(shared, None).await?;
             if results.is_empty() {
+                shared
+                    .health
+                    .mailbox_read(&mailbox.name, reader.certificate.as_ref())
+                    .await;
                 break;
             }
             summary.mails += results.len();
@@ -202,8 +238,37 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
             async move { run_timers(&shared, &lease, stopped).await }
         }));
     }
+    let watch = Arc::new(Watch::new(settings, &shared)?);
+    if let Some(address) = settings.http.address().map_err(DaemonError::Setting)? {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| DaemonError::Listen { address, source })?;
+        let state = Arc::new(crate::http::State {
+            health: shared.health.clone(),
+            mailboxes: watch.mailboxes.clone(),
+            thresholds: watch.thresholds,
+        });
+        tasks.spawn(crate::http::serve(listener, state, stopped.clone()));
+        tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+    }
+    let (alarms_shared, alarms_stopped) = (Arc::clone(&shared), stopped.clone());
+    tasks.spawn(supervised("alarms".into(), stopped.clone(), move || {
+        let (shared, watch, stopped) = (
+            Arc::clone(&alarms_shared),
+            Arc::clone(&watch),
+            alarms_stopped.clone(),
+        );
+        async move { watch.run(&shared, stopped).await }
+    }));
+    let (watchdog_health, watchdog_stopped) = (shared.health.clone(), stopped.clone());
+    let (beating, stale_after) = (heartbeat_tasks(settings), stale_after(settings));
+    tasks.spawn(async move {
+        systemd::feed_watchdog(&watchdog_health, &beating, stale_after, watchdog_stopped).await
+    });
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
+    systemd::notify_ready();
     wait_for_signal().await;
+    systemd::notify_stopping();
     tracing::info!("stopping: finishing the batch under way");
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
@@ -213,6 +278,9 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// The longest wait between two attempts to open a mailbox.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// How long a task that panicked waits before it starts again.
 const RESTART_DELAY: Duration = Duration::from_secs(5);
@@ -265,21 +333,100 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+/// What the alarms task watches, and how often it looks.
+struct Watch {
+    alarms: Alarms,
+    mailboxes: Vec<String>,
+    thresholds: Thresholds,
+    period: Duration,
+}
+
+impl Watch {
+    fn new(settings: &Settings, shared: &Shared) -> Result<Self, DaemonError> {
+        let notifier = Arc::new(settings.notifier()?);
+        Ok(Self {
+            alarms: Alarms::new(shared.store.clone(), notifier, settings.alerts.to.clone()),
+            mailboxes: settings.mailboxes.iter().map(|m| m.name.clone()).collect(),
+            thresholds: settings.alerts.thresholds(),
+            period: Duration::from_secs(settings.alerts.check_interval_secs.max(1)),
+        })
+    }
+
+    /// Looks for problems every period; an alarm started or ended queues
+    /// its mail, and the outbox is woken for it.
+    async fn run(&self, shared: &Shared, mut stopped: watch::Receiver<bool>) {
+        while !*stopped.borrow() {
+            let now = chrono::Utc::now();
+            let report = Report::read(&shared.store, &self.mailboxes, &self.thresholds, now).await;
+            match self.alarms.follow(&report, now).await {
+                Ok(changes) if changes.started + changes.ended > 0 => {
+                    shared.wake_outbox.notify_one();
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "alarms check failed"),
+            }
+            shared.health.beat(ALARMS_TASK);
+            sleep_or_stop(self.period, &mut stopped).await;
+        }
+    }
+}
+
+/// The names the long-running tasks beat under.
+const TIMERS_TASK: &str = "timers";
+const ALARMS_TASK: &str = "alarms";
+
+fn mailbox_task(name: &str) -> String {
+    format!("mailbox {name}")
+}
+
+/// Every task the watchdog waits to hear from.
+fn heartbeat_tasks(settings: &Settings) -> Vec<String> {
+    let mailboxes = settings.mailboxes.iter().map(|m| mailbox_task(&m.name));
+    let others = [OUTBOX_TASK, TIMERS_TASK, ALARMS_TASK].map(String::from);
+    mailboxes.chain(others).collect()
+}
+
+/// How long a task may go without a beat before it counts as stuck: twice
+/// the longest a healthy loop waits between beats (a poll, a timers pass,
+/// an alarms check, the longest reconnection backoff), and some slack for
+/// the work itself.
+fn stale_after(settings: &Settings) -> Duration {
+    let longest = [
+        Duration::from_secs(settings.gateway.poll_interval_secs),
+        TIMER_PERIOD,
+        Duration::from_secs(settings.alerts.check_interval_secs),
+        MAX_BACKOFF,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(TIMER_PERIOD);
+    longest * 2 + Duration::from_secs(30)
+}
+
 /// A timers pass every [`TIMER_PERIOD`] while this daemon holds the timers'
 /// lease, and a retention purge when it takes the lease and every
 /// [`RETENTION_PERIOD`] after (in batches, each its own short transaction
-/// committed under the lease's fence); an error is logged and the next pass
-/// tries again.
+/// committed under the lease's fence); on every daemon, each period, the
+/// metrics read from the database refreshed and the task's beat. An error
+/// is logged and the next pass tries again.
 async fn run_timers(shared: &Shared, lease: &Lease, mut stopped: watch::Receiver<bool>) {
     let mut lease = lease.clone();
     let timers = shared.timers();
     let mut last_purge: Option<std::time::Instant> = None;
     while !*stopped.borrow() {
+        if let Err(error) = shared.health.refresh(chrono::Utc::now()).await {
+            tracing::warn!(%error, "metrics refresh failed");
+        }
+        shared.health.beat(TIMERS_TASK);
         let Some(fence) = lease.current() else {
-            // Not ours (yet): start as soon as it is, purge first.
+            // Not ours (yet): start as soon as it is, purge first; until
+            // then the metrics are refreshed, and the task beats, each period.
             last_purge = None;
-            if lease.granted(&mut stopped).await.is_none() {
-                return;
+            tokio::select! {
+                granted = lease.granted(&mut stopped) => if granted.is_none() {
+                    return;
+                },
+                _ = tokio::time::sleep(TIMER_PERIOD) => {}
             }
             continue;
         };
@@ -313,7 +460,15 @@ async fn watch_mailbox(
     mut lease: Lease,
     mut stopped: watch::Receiver<bool>,
 ) {
-    while let Some(fence) = lease.granted(&mut stopped).await {
+    let task = mailbox_task(&settings.name);
+    loop {
+        // Waiting for the lease is not being stuck: the watchdog skips the
+        // task, and /metrics drops the mailbox, until it reads again.
+        shared.health.rest(&task);
+        shared.health.mailbox_released(&settings.name);
+        let Some(fence) = lease.granted(&mut stopped).await else {
+            break;
+        };
         tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "reading the mailbox");
         read_under_lease(&settings, &shared, &mut lease, &fence, &mut stopped).await;
         if !lease.holds(&fence) {
@@ -333,13 +488,19 @@ async fn read_under_lease(
     stopped: &mut watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
+    let task = mailbox_task(&settings.name);
     while !*stopped.borrow() && lease.holds(fence) {
+        shared.health.beat(&task);
         let mut reader = match MailboxReader::open(settings).await {
             Ok(reader) => reader,
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
+                shared
+                    .health
+                    .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
+                    .await;
                 sleep_or_stop(backoff, stopped).await;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -354,6 +515,10 @@ async fn read_under_lease(
             ),
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
+                shared
+                    .health
+                    .mailbox_failed(&settings.name, &error.to_string(), error.is_login_refused())
+                    .await;
                 sleep_or_stop(backoff, stopped).await;
             }
         }
@@ -368,8 +533,14 @@ async fn drain_until_stopped(
     fence: &Fence,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), DaemonError> {
+    let task = mailbox_task(&reader.settings.name);
     while !*stopped.borrow() && lease.holds(fence) {
         let results = reader.next_batch(shared, Some(fence)).await?;
+        shared
+            .health
+            .mailbox_read(&reader.settings.name, reader.certificate.as_ref())
+            .await;
+        shared.health.beat(&task);
         if results.is_empty() {
             tokio::select! {
                 waited = reader.wait_for_news(shared.poll_interval) => waited?,
@@ -392,6 +563,8 @@ async fn sleep_or_stop(duration: Duration, stopped: &mut watch::Receiver<bool>) 
 struct MailboxReader {
     settings: MailboxSettings,
     source: Source,
+    /// The certificate the server showed when the mailbox was opened.
+    certificate: Option<Certificate>,
 }
 
 /// How to log in to an IMAP mailbox and select `folder` there.
@@ -457,9 +630,16 @@ impl MailboxReader {
                 }
             }
         };
+        let certificate = match &source {
+            Source::Imap { session, .. } => session
+                .peer_certificate()
+                .and_then(|der| Certificate::from_der(&host_of(settings), der)),
+            Source::Maildir(_) => None,
+        };
         Ok(Self {
             settings: settings.clone(),
             source,
+            certificate,
         })
     }
 
@@ -503,6 +683,7 @@ impl MailboxReader {
                 }
                 let results = shared.pipeline.process(&name, &batch, None, fence).await?;
                 shared.wake_outbox.notify_one();
+                report_batch(shared, &name, &batch, &results).await;
                 for (file, result) in names.iter().zip(&results) {
                     maildir.move_to(
                         file,
@@ -566,6 +747,7 @@ impl MailboxReader {
                     .process(&name, &batch, Some(cursor), fence)
                     .await?;
                 shared.wake_outbox.notify_one();
+                report_batch(shared, &name, &batch, &results).await;
                 let folders = &self.settings.folders;
                 for disposition in Disposition::ALL {
                     let uids: Vec<u32> = batch
@@ -608,6 +790,34 @@ impl MailboxReader {
             session.logout().await;
         }
     }
+}
+
+/// The host of an IMAP mailbox, for its certificate's alarm.
+fn host_of(settings: &MailboxSettings) -> String {
+    match settings.location() {
+        Ok(MailboxLocation::Imap { host, .. }) => host,
+        _ => settings.name.clone(),
+    }
+}
+
+/// Tells health what a committed batch held.
+async fn report_batch(shared: &Shared, mailbox: &str, batch: &[Incoming], results: &[Processed]) {
+    let seen: Vec<MailSeen<'_>> = batch
+        .iter()
+        .zip(results)
+        .map(|(mail, result)| MailSeen {
+            outcome: result.outcome,
+            new_ticket: result
+                .ticket_id
+                .as_deref()
+                .filter(|_| !result.duplicate && result.outcome == Outcome::TicketCreated),
+            arrived_at: crate::ops::arrival::received_at(&mail.raw),
+        })
+        .collect();
+    shared
+        .health
+        .batch_committed(mailbox, &seen, chrono::Utc::now())
+        .await;
 }
 
 #[cfg(test)]

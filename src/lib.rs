@@ -19,6 +19,9 @@
 //!   calls up.
 //! - [`store`] holds the rows (SQLite, PostgreSQL); [`notify`] renders every
 //!   mail we send; [`outbox`] is the only way mail leaves.
+//! - [`ops`] is what the daemon knows of its own health: the rooms report to
+//!   its `Health` handle; [`http`] serves it (`/healthz`, `/readyz`,
+//!   `/metrics`), its alarms mail a problem's start and end.
 //! - [`config`] turns settings into rooms; [`registry`] says who may write;
 //!   [`text`] and [`paths`] are small shared rules.
 //! - [`privacy`] applies retention in bounded batches and answers the
@@ -28,8 +31,10 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod desk;
+pub mod http;
 pub mod intake;
 pub mod notify;
+pub mod ops;
 pub mod outbox;
 pub mod paths;
 pub mod pipeline;

@@ -110,6 +110,19 @@ enum Command {
     /// Tickets shared with the ITSM or a partner Guichet ([sync]).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// The daemon's health as it recorded it (the same as /readyz): each
+    /// mailbox's last success and failures, the outbox, sync quarantines,
+    /// the problems and alarms under way.
+    ///
+    /// Exit codes as a Nagios plugin's: 0 OK; 1 WARNING (a server
+    /// certificate expiring, mail refused for good in the last 24 h, sync
+    /// mail quarantined in the last hour); 2 CRITICAL (a mailbox not read
+    /// for alerts.mailbox_silent_minutes or its login refused, outbox mail
+    /// undelivered for alerts.outbox_stuck_minutes, the database unreachable).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// The daemons sharing this database ([cluster]).
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -384,6 +397,7 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             cmd::privacy::erase(&settings, &address, force).await
         }
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
+        Command::Status { json } => cmd::status::run(&settings, json).await,
         Command::Reprocess {
             outcome,
             since,

@@ -15,7 +15,11 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::{watch, Mutex, Notify};
 
 use crate::config::{SmtpLocation, SmtpSettings, TlsMode};
-use crate::store::{timestamp, OutboxMail, Store, StoreError};
+use crate::ops::{DeliverySeen, Health};
+use crate::store::{parse_timestamp, timestamp, OutboxMail, Store, StoreError};
+
+/// The name the delivery loop beats under (`Health::beat`).
+pub const OUTBOX_TASK: &str = "outbox";
 
 /// Rows read from the outbox at a time.
 const BATCH: i64 = 500;
@@ -66,6 +70,8 @@ pub struct Outbox {
     store: Store,
     transport: Transport,
     concurrency: usize,
+    /// Told what each pass delivered, when the daemon watches it.
+    health: Option<Health>,
 }
 
 impl Outbox {
@@ -80,7 +86,18 @@ impl Outbox {
             store,
             transport,
             concurrency: settings.connections,
+            health: None,
         })
+    }
+
+    /// Reports each pass's deliveries, and the SMTP server's certificate,
+    /// to `health`.
+    pub fn reporting_to(mut self, health: Health) -> Self {
+        if let Transport::Smtp(pool) = &mut self.transport {
+            pool.health = Some(health.clone());
+        }
+        self.health = Some(health);
+        self
     }
 
     /// Sends every mail that is due now, until none is left.
@@ -113,9 +130,15 @@ impl Outbox {
         let now = Utc::now();
         let mut delivery = Delivery::default();
         let mut sent = Vec::new();
+        let mut acknowledgement_delays = Vec::new();
         for (mail, attempt) in attempts {
             match attempt {
-                Attempt::Sent => sent.push(mail.id),
+                Attempt::Sent => {
+                    sent.push(mail.id);
+                    if mail.kind == "acknowledgement" {
+                        acknowledgement_delays.extend(since_commit(&mail, now));
+                    }
+                }
                 Attempt::Deferred(error) => {
                     tracing::warn!(message_id = %mail.message_id, attempts = mail.attempts + 1, %error, "delivery deferred");
                     let retry_at = now + backoff(mail.attempts);
@@ -135,6 +158,14 @@ impl Outbox {
         }
         self.store.mark_sent(&sent, &timestamp(now)).await?;
         delivery.sent = sent.len();
+        if let Some(health) = &self.health {
+            health.delivered(&DeliverySeen {
+                sent: delivery.sent as u64,
+                retried: delivery.deferred as u64,
+                refused: delivery.rejected as u64,
+                acknowledgement_delays,
+            });
+        }
         if delivery.sent > 0 {
             tracing::debug!(sent = delivery.sent, "outbox delivered");
         }
@@ -161,6 +192,9 @@ impl Outbox {
             if let Err(error) = self.deliver_due().await {
                 tracing::error!(%error, "outbox delivery failed; will retry");
             }
+            if let Some(health) = &self.health {
+                health.beat(OUTBOX_TASK);
+            }
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
@@ -168,6 +202,12 @@ impl Outbox {
             }
         }
     }
+}
+
+/// How long `mail` waited from its commit (when it was queued) to `sent`.
+fn since_commit(mail: &OutboxMail, sent: chrono::DateTime<Utc>) -> Option<Duration> {
+    let queued = parse_timestamp(&mail.created_at)?;
+    (sent - queued).to_std().ok()
 }
 
 fn backoff(attempts_before: i64) -> Duration {
@@ -228,6 +268,8 @@ struct SmtpPool {
     credentials: Option<Credentials>,
     hello: ClientId,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    /// Told the server's certificate on each new TLS connection.
+    health: Option<Health>,
 }
 
 /// A connection idle longer than this may have been closed by the server.
@@ -263,6 +305,7 @@ impl SmtpPool {
             credentials,
             hello: ClientId::default(),
             idle: Mutex::new(Vec::new()),
+            health: None,
         })
     }
 
@@ -339,6 +382,13 @@ impl SmtpPool {
                 .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
                 .map_err(|e| e.to_string())?;
+        }
+        if let Some(health) = &self.health {
+            let certificate = connection
+                .peer_certificate()
+                .ok()
+                .and_then(|der| crate::ops::Certificate::from_der(&self.host, &der));
+            health.smtp_connected(certificate.as_ref()).await;
         }
         Ok(connection)
     }

@@ -14,6 +14,7 @@ pub mod reprocess;
 pub mod run;
 pub mod shared;
 pub mod stats;
+pub mod status;
 pub mod sweep;
 pub mod sync;
 pub mod tickets;

@@ -109,6 +109,12 @@ pub struct Settings {
     /// Partners tickets are kept in step with (issue 4, `crate::sync`).
     #[serde(default)]
     pub sync: crate::sync::settings::SyncSettings,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (issue 11).
+    #[serde(default)]
+    pub http: crate::ops::settings::HttpSettings,
+    /// Who is told when a problem starts and ends, and after how long.
+    #[serde(default)]
+    pub alerts: crate::ops::settings::AlertSettings,
     /// How long personal data are kept (docs/privacy.md).
     #[serde(default)]
     pub retention: RetentionSettings,
@@ -297,6 +303,10 @@ impl Settings {
         self.registry_file()?;
         self.sync.validate(&self.sync_context())?;
         self.check_staff_mail_proof()?;
+        self.http.address().map_err(|p| invalid("http.listen", p))?;
+        if let Some((key, problem)) = self.alerts.problem() {
+            return Err(invalid(key, problem));
+        }
         self.retention.validate()?;
         Ok(())
     }

@@ -411,6 +411,34 @@ impl Notifier {
         })
     }
 
+    /// A plain-text notice about no ticket (an operations alarm), signed
+    /// like every mail of ours.
+    pub fn notice(
+        &self,
+        to: &[String],
+        subject: &str,
+        text: &str,
+    ) -> Result<Outgoing, NotifyError> {
+        let to: Vec<Address> = to
+            .iter()
+            .map(|email| Address {
+                name: None,
+                email: email.clone(),
+            })
+            .collect();
+        compose(Draft {
+            from: &self.from,
+            to: &to,
+            subject,
+            body: Body::Plain(format!("{text}\n-- \n{}\n", self.signature())),
+            message_id: self.new_message_id("alarm"),
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: "auto-generated",
+            loop_domain: &self.domain,
+        })
+    }
+
     fn signature(&self) -> String {
         self.from
             .name

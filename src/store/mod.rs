@@ -11,11 +11,13 @@
 //! The statements live with the rows they read and write, one file per kind
 //! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
 //! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync`,
-//! `privacy` (retention, export, erasure) and `cluster` (daemons, leases and the
+//! `privacy` (retention, export, erasure), `health` (what the daemon records
+//! of its mailboxes, its alarms) and `cluster` (daemons, leases and the
 //! fence of a batch).
 
 mod cluster;
 mod deadlines;
+mod health;
 mod history;
 mod mails;
 mod messages;
@@ -26,6 +28,7 @@ mod tickets;
 
 pub use cluster::{Fence, GrantRow, LeaseRow, MemberRow};
 pub use deadlines::Watched;
+pub use health::{AlarmRow, EndpointRow, OutboxHealth};
 pub use history::{HistoryEntry, HistoryView};
 pub use mails::{EarlierOutcome, MailFilter, NewMail, StoredMail};
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};

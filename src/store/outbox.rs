@@ -35,6 +35,10 @@ pub struct OutboxMail {
     pub recipients: Vec<String>,
     pub raw: Vec<u8>,
     pub attempts: i64,
+    /// `acknowledgement`, `status`… (what the mail is).
+    pub kind: String,
+    /// When it was queued: the commit of what produced it.
+    pub created_at: String,
 }
 
 /// Outbox kinds that answer an incoming mail automatically: what the
@@ -227,7 +231,7 @@ impl Store {
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
              ORDER BY next_attempt_at, id LIMIT $3) \
              AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
-             RETURNING id, message_id, envelope_from, recipients, raw, attempts",
+             RETURNING id, message_id, envelope_from, recipients, raw, attempts, kind, created_at",
         )
         .bind(lease_until)
         .bind(now)
@@ -247,6 +251,8 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     raw: r.get(4),
                     attempts: r.get(5),
+                    kind: r.get(6),
+                    created_at: r.get(7),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

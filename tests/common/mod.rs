@@ -13,6 +13,7 @@
 //! - `config`: a configuration file written from TOML parts;
 //! - `site`: the [`Site`] itself;
 //! - `command`: the `guichet` binary, run once or left running;
+//! - `http`: a GET on the daemon's HTTP listener, a metric's value;
 //! - `mails`: mails a test writes, and what it reads in mails and tickets;
 //! - `corpus`: the corpus of real-world mails, where it is present.
 #![allow(dead_code)] // each test binary uses a different subset
@@ -21,6 +22,7 @@ mod command;
 mod config;
 mod corpus;
 mod database;
+mod http;
 mod mails;
 mod site;
 mod stack;
@@ -32,6 +34,8 @@ pub use command::{guichet, stderr, stdout, succeed, Daemon};
 pub use corpus::{corpus, manifest, skipping};
 #[allow(unused_imports)]
 pub use database::{test_database_url, OutboxRow, TestDb};
+#[allow(unused_imports)]
+pub use http::{free_port, http_get, metric};
 #[allow(unused_imports)]
 pub use mails::{
     answer, find, form_request, header_names, header_values, history_count, history_has,

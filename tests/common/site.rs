@@ -146,6 +146,9 @@ impl SiteBuilder {
         let (db_url, db) = test_database_url(&self.tag).await;
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
+        // Daemons of tests run side by side: none takes the default port
+        // unless its test names one.
+        config.add("[http]\nlisten = \"\"\n");
         config.add(&match &stack {
             Some(stack) => on_stack(stack, &db_url, &addresses.support),
             None => local(dir.path(), &db_url),

@@ -40,6 +40,19 @@ pub(super) enum Transport {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
+impl Transport {
+    /// The server's end-entity certificate (DER), on TLS.
+    fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(stream) => {
+                let first = stream.get_ref().1.peer_certificates()?.first()?;
+                Some(first.to_vec())
+            }
+        }
+    }
+}
+
 impl AsyncRead for Transport {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -94,8 +107,8 @@ impl ImapSource {
     }
 
     async fn establish(settings: &ImapSettings) -> Result<Self, ImapError> {
-        let session = open_client(settings)
-            .await?
+        let (client, peer_certificate) = open_client(settings).await?;
+        let session = client
             .login(&settings.username, &settings.password)
             .await
             .map_err(|(error, _)| login_error(&settings.username, error))?;
@@ -105,6 +118,7 @@ impl ImapSource {
             uid_validity: 0,
             news_pending: false,
             known_folders: HashSet::new(),
+            peer_certificate,
         };
         source.features = source.read_features().await?;
         source.uid_validity = source.select(&settings.folder).await?;
@@ -152,10 +166,11 @@ impl ImapSource {
     }
 }
 
-/// Opens the connection, secured as configured, with the greeting consumed.
+/// Opens the connection, secured as configured, with the greeting
+/// consumed; and the server's certificate (DER) when it is TLS.
 async fn open_client(
     settings: &ImapSettings,
-) -> Result<async_imap::Client<BufWriter<Transport>>, ImapError> {
+) -> Result<(async_imap::Client<BufWriter<Transport>>, Option<Vec<u8>>), ImapError> {
     let tcp = connect_tcp(settings).await?;
     let transport = match settings.tls {
         TlsMode::Plain => Transport::Plain(tcp),
@@ -172,12 +187,17 @@ async fn open_client(
                     detail: format!("STARTTLS refused: {error}"),
                 })?;
             let transport = wrap_tls(client.into_inner(), settings).await?;
-            return Ok(async_imap::Client::new(BufWriter::new(transport)));
+            let certificate = transport.peer_certificate();
+            return Ok((
+                async_imap::Client::new(BufWriter::new(transport)),
+                certificate,
+            ));
         }
     };
+    let certificate = transport.peer_certificate();
     let mut client = async_imap::Client::new(BufWriter::new(transport));
     expect_greeting(&mut client).await?;
-    Ok(client)
+    Ok((client, certificate))
 }
 
 async fn connect_tcp(settings: &ImapSettings) -> Result<TcpStream, ImapError> {

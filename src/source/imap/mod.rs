@@ -131,9 +131,16 @@ pub struct ImapSource {
     news_pending: bool,
     /// Outcome folders already created (or found) on this connection.
     known_folders: HashSet<String>,
+    /// The server's certificate (DER) when the connection is TLS.
+    peer_certificate: Option<Vec<u8>>,
 }
 
 impl ImapSource {
+    /// The certificate the server showed (DER), on a TLS connection.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.peer_certificate.as_deref()
+    }
+
     /// The folder's UIDVALIDITY: if it changes, previously seen UIDs mean
     /// nothing any more.
     pub fn uid_validity(&self) -> u32 {
