@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod desk;
 pub mod intake;
 pub mod notify;
+pub mod oauth;
 pub mod outbox;
 pub mod paths;
 pub mod pipeline;
