@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
+use crate::oauth::{OAuthError, TokenSource};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
-use crate::source::imap::{ImapError, ImapSettings, ImapSource};
+use crate::source::imap::{ImapError, ImapSettings, ImapSource, Login};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::source::{plan_fetch, BATCH_BYTES};
 use crate::store::{Store, StoreError};
@@ -36,8 +38,28 @@ pub enum DaemonError {
     },
     #[error("mailbox {0}: {1}")]
     Mailbox(String, String),
+    /// No access token for an OAuth2 mailbox: see [`DaemonError::oauth`].
+    #[error("mailbox {mailbox}: no OAuth2 access token: {source}")]
+    OAuth {
+        mailbox: String,
+        #[source]
+        source: OAuthError,
+    },
     #[error(transparent)]
     Timers(#[from] crate::tickets::TicketError),
+}
+
+impl DaemonError {
+    /// The OAuth2 condition behind this error, for whoever reports the
+    /// daemon's state: [`OAuthError::needs_a_person`] says whether it is
+    /// one to raise (a revoked consent, a wrong secret) or one that mends
+    /// itself (the provider out of reach).
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        match self {
+            DaemonError::OAuth { source, .. } => Some(source),
+            _ => None,
+        }
+    }
 }
 
 /// Totals of a `run --once`.
@@ -114,7 +136,8 @@ pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
 async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summary, DaemonError> {
     let mut summary = Summary::default();
     for mailbox in &settings.mailboxes {
-        let mut reader = MailboxReader::open(mailbox).await?;
+        let tokens = token_source(mailbox)?;
+        let mut reader = MailboxReader::open(mailbox, tokens.as_deref()).await?;
         loop {
             let results = reader.next_batch(shared).await?;
             if results.is_empty() {
@@ -139,8 +162,16 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     for mailbox in settings.mailboxes.clone() {
         let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
         let name = format!("mailbox {}", mailbox.name);
+        // Kept across reconnections and restarts: the token in hand too.
+        let tokens = token_source(&mailbox)?;
         tasks.spawn(supervised(name, stopped.clone(), move || {
-            watch_mailbox(mailbox.clone(), Arc::clone(&shared), stopped.clone())
+            let tokens = tokens.clone();
+            watch_mailbox(
+                mailbox.clone(),
+                tokens,
+                Arc::clone(&shared),
+                stopped.clone(),
+            )
         }));
     }
     let outbox = Arc::new(outbox);
@@ -235,17 +266,38 @@ async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// The access tokens of an OAuth2 mailbox; `None` for a password login.
+fn token_source(mailbox: &MailboxSettings) -> Result<Option<Arc<TokenSource>>, DaemonError> {
+    match mailbox.oauth.token_source(&mailbox.name) {
+        Ok(tokens) => Ok(tokens.map(Arc::new)),
+        Err((key, problem)) => Err(DaemonError::Mailbox(
+            mailbox.name.clone(),
+            format!("{key}: {problem}"),
+        )),
+    }
+}
+
 /// One mailbox's life: open, drain, wait for news; on error, reopen with
-/// backoff. Stops between batches when asked.
+/// backoff. Stops between batches when asked. A session opened with an
+/// OAuth2 token ends when the token is due for renewal and the next opens
+/// with a fresh one: a server that ends sessions at token expiry
+/// (Exchange Online) never has to, and no login fails for it.
 async fn watch_mailbox(
     settings: MailboxSettings,
+    tokens: Option<Arc<TokenSource>>,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_secs(1);
     while !*stopped.borrow() {
-        let mut reader = match MailboxReader::open(&settings).await {
+        let mut reader = match MailboxReader::open(&settings, tokens.as_deref()).await {
             Ok(reader) => reader,
+            Err(error) if error.oauth().is_some_and(OAuthError::needs_a_person) => {
+                tracing::error!(mailbox = %settings.name, %error, retry_in = ?backoff, "mailbox stopped: it cannot log in");
+                sleep_or_stop(backoff, &mut stopped).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
                 sleep_or_stop(backoff, &mut stopped).await;
@@ -268,10 +320,20 @@ async fn drain_until_stopped(
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), DaemonError> {
     while !*stopped.borrow() {
+        if reader.session_ends.is_some_and(|end| Instant::now() >= end) {
+            tracing::debug!(mailbox = %reader.settings.name, "access token due for renewal: logging in again");
+            return Ok(());
+        }
         let results = reader.next_batch(shared).await?;
         if results.is_empty() {
+            let wait = match reader.session_ends {
+                Some(end) => shared
+                    .poll_interval
+                    .min(end.saturating_duration_since(Instant::now())),
+                None => shared.poll_interval,
+            };
             tokio::select! {
-                waited = reader.wait_for_news(shared.poll_interval) => waited?,
+                waited = reader.wait_for_news(wait) => waited?,
                 _ = stopped.changed() => {}
             }
         }
@@ -290,6 +352,8 @@ async fn sleep_or_stop(duration: Duration, stopped: &mut watch::Receiver<bool>) 
 struct MailboxReader {
     settings: MailboxSettings,
     source: Source,
+    /// When the OAuth2 token this session logged in with is due for renewal.
+    session_ends: Option<Instant>,
 }
 
 enum Source {
@@ -301,7 +365,11 @@ enum Source {
 }
 
 impl MailboxReader {
-    async fn open(settings: &MailboxSettings) -> Result<Self, DaemonError> {
+    async fn open(
+        settings: &MailboxSettings,
+        tokens: Option<&TokenSource>,
+    ) -> Result<Self, DaemonError> {
+        let mut session_ends = None;
         let source = match settings
             .location()
             .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
@@ -313,18 +381,36 @@ impl MailboxReader {
                 tls,
                 folder,
             } => {
-                let password = settings
-                    .secret
-                    .resolve()
-                    .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
-                    .unwrap_or_default();
+                let login =
+                    match tokens {
+                        Some(tokens) => {
+                            let token = tokens.access_token().await.map_err(|source| {
+                                DaemonError::OAuth {
+                                    mailbox: settings.name.clone(),
+                                    source,
+                                }
+                            })?;
+                            session_ends = Some(Instant::from_std(token.renew_at()));
+                            Login::Bearer {
+                                token: token.secret().to_string(),
+                                mechanism: None,
+                            }
+                        }
+                        None => Login::Password(
+                            settings
+                                .secret
+                                .resolve()
+                                .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
+                                .unwrap_or_default(),
+                        ),
+                    };
                 let imap = ImapSettings {
                     host,
                     port,
                     tls,
                     folder,
                     username: settings.username.clone().unwrap_or_default(),
-                    password,
+                    login,
                     ca_file: settings.ca_file.clone(),
                     danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
                 };
@@ -347,6 +433,7 @@ impl MailboxReader {
         Ok(Self {
             settings: settings.clone(),
             source,
+            session_ends,
         })
     }
 

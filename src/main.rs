@@ -110,6 +110,20 @@ enum Command {
     /// Tickets shared with the ITSM or a partner Guichet ([sync]).
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// OAuth2 logins of mailboxes and of `smtp` (see docs/oauth2.md).
+    #[command(subcommand)]
+    Oauth(OauthCommand),
+}
+
+#[derive(Subcommand)]
+enum OauthCommand {
+    /// Obtain an account's refresh token with the device authorization
+    /// grant: prints an address and a code for a person to approve, waits,
+    /// stores the token.
+    Login {
+        /// A mailbox's name, or `smtp`.
+        account: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -276,6 +290,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
             cmd::sync::replay(&settings, &id, partner.as_deref()).await
         }
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
+        Command::Oauth(OauthCommand::Login { account }) => {
+            cmd::oauth::login(&settings, &account).await
+        }
         Command::Outcomes { since, json } => {
             cmd::outcomes::run(&settings, since.as_deref(), json).await
         }

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod migrate;
+pub mod oauth;
 pub mod outcomes;
 pub mod parse;
 pub mod run;
