@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::{form_request, Site};
 use guichet::config::Settings;
@@ -77,11 +78,11 @@ fn oauth_keys(client: &Client, grant: &str, token_file: &Path) -> String {
     )
 }
 
-/// A site whose `support` mailbox logs in with OAuth2 (`grant`, access
-/// tokens living `ttl` seconds), and whose outbox submits on the SASL port
-/// with XOAUTH2 (client credentials), plus the extra configuration `more`.
+/// A site (with the extra configuration `more`) whose `support` mailbox
+/// logs in with OAuth2 (`grant`, access tokens living `ttl` seconds), and
+/// whose outbox submits on the SASL port with XOAUTH2 (client credentials).
 async fn oauth_site(tag: &str, grant: &str, ttl: u64, more: &str) -> (Site, Client) {
-    let mut site = Site::builder(tag).build().await;
+    let mut site = Site::builder(tag).with(more).build().await;
     let client = register(&site.support, ttl).await;
     let token_file = site.dir().join("support.refresh-token");
     let smtp_client = register(&site.support, 3600).await;
@@ -104,15 +105,6 @@ async fn oauth_site(tag: &str, grant: &str, ttl: u64, more: &str) -> (Site, Clie
         .parse()
         .unwrap();
     smtp.extend(keys);
-    let more: toml::Table = more.parse().unwrap();
-    for (key, value) in more {
-        match (config.get_mut(&key), value) {
-            (Some(toml::Value::Array(old)), toml::Value::Array(new)) => old.extend(new),
-            (_, value) => {
-                config.insert(key, value);
-            }
-        }
-    }
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     site.settings = Settings::load(Some(&path)).unwrap();
     (site, client)
@@ -189,4 +181,255 @@ async fn a_request_in_and_its_acknowledgement_out_with_oauth2_logins() {
         "{}",
         acks[0].subject
     );
+}
+
+/// Plays the person at the authorization server's pages: opens the address
+/// `guichet oauth login` printed, then submits each form as it comes (the
+/// code, the confirmation, the login as `login`, the consent).
+async fn approve(address: &str, login: &str) {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let form = regex::Regex::new(r#"(?s)<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>"#).unwrap();
+    let input = regex::Regex::new(r#"<input[^>]*name="([^"]+)"[^>]*value="([^"]*)""#).unwrap();
+    let mut page = http
+        .get(address)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let Some(found) = form.captures(&page) else {
+            break;
+        };
+        let (action, inner) = (found[1].to_string(), found[2].to_string());
+        let mut fields: Vec<(String, String)> = input
+            .captures_iter(&inner)
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+            .collect();
+        if inner.contains(r#"name="login""#) {
+            fields.push(("login".into(), login.into()));
+            fields.push(("password".into(), "anything".into()));
+        }
+        page = http
+            .post(&action)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert!(page.contains("Sign-in Success"), "approval failed:\n{page}");
+}
+
+/// `guichet oauth login support`, approved by the test as the person
+/// whose mailbox it is; what the command printed.
+async fn oauth_login(site: &Site) -> String {
+    let mut child = site
+        .command(&["oauth", "login", "support"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut printed = String::new();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("guichet oauth login printed no address")
+            .unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.strip_prefix("(or open ") {
+            break rest.trim_end_matches(')').to_string();
+        }
+    };
+    approve(&address, &site.support).await;
+    for line in lines {
+        printed.push_str(&line.unwrap());
+        printed.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "guichet oauth login failed:\n{printed}");
+    printed
+}
+
+/// `guichet run` at `level`, its log written to `log`.
+fn spawn_daemon(site: &Site, level: &str, log: &Path) -> common::Daemon {
+    let file = std::fs::File::create(log).unwrap();
+    common::Daemon::spawn(
+        site.command(&["run"])
+            .env("GUICHET_LOG", level)
+            .stderr(file),
+    )
+}
+
+fn request(from: &str, to: &str, n: usize) -> Vec<u8> {
+    form_request(from, to, &format!("Demande {n}"))
+}
+
+/// Waits until `user` received `count` mails; how long that took.
+async fn acknowledged(site: &Site, user: &str, count: usize, timeout: Duration) -> Duration {
+    let started = Instant::now();
+    common::wait_for_messages(site.stack(), user, "INBOX", count, timeout).await;
+    started.elapsed()
+}
+
+/// The first refresh token comes from the device grant, approved at the
+/// server's pages; then access tokens living 20 s are renewed before they
+/// expire (each renewal rotating the refresh token) while mail keeps
+/// arriving, over four lifetimes: every mail is answered within seconds and
+/// no login ever fails. The daemon logs at trace level, and no secret is in
+/// its log, nor in check-config's output.
+#[tokio::test]
+async fn short_lived_tokens_are_renewed_before_they_expire_and_never_logged() {
+    let (site, client) = oauth_site(
+        "short",
+        "refresh_token",
+        20,
+        &format!(
+            "[gateway]\npoll_interval_secs = 30\n{}",
+            common::UNLIMITED_SENDERS
+        ),
+    )
+    .await;
+    let token_file = site.dir().join("support.refresh-token");
+    let printed = oauth_login(&site).await;
+    assert!(printed.contains("and enter the code "), "{printed}");
+    let first_refresh_token = std::fs::read_to_string(&token_file).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let log = site.dir().join("daemon.log");
+    let mut daemon = spawn_daemon(&site, "trace", &log);
+    let run = Instant::now();
+    let mut n = 0;
+    while run.elapsed() < Duration::from_secs(80) {
+        n += 1;
+        site.send(&site.requester, &request(&site.requester, &site.support, n))
+            .await;
+        let waited = acknowledged(&site, &site.requester, n, Duration::from_secs(15)).await;
+        assert!(
+            waited < Duration::from_secs(10),
+            "mail {n} waited {waited:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    daemon.signal("-TERM");
+    daemon.wait(Duration::from_secs(20));
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    // A token is renewed 15 s into its 20 s life, and the IMAP session
+    // that logged in with it ends then: the next one logs in afresh.
+    let renewals = logged.matches("OAuth2 access token obtained").count();
+    assert!(renewals >= 4, "{renewals} tokens over 80 s of 20 s tokens");
+    let logins = logged
+        .matches("access token due for renewal: logging in again")
+        .count();
+    assert!(
+        logins >= 4,
+        "{logins} new IMAP sessions over 80 s of 20 s tokens"
+    );
+    for failure in [
+        "cannot open mailbox",
+        "mailbox failed",
+        "cannot log in",
+        "AUTHENTICATIONFAILED",
+    ] {
+        assert!(!logged.contains(failure), "{failure} in the log:\n{logged}");
+    }
+    let last_refresh_token = std::fs::read_to_string(&token_file).unwrap();
+    assert_ne!(
+        first_refresh_token, last_refresh_token,
+        "the refresh token was rotated"
+    );
+
+    let shown = site.cli_ok(&["check-config", "--offline"]);
+    // The bearer strings in clear or in base64 (XOAUTH2's `user=`,
+    // OAUTHBEARER's `n,a=`), the client's secret, the refresh tokens.
+    let secrets = [
+        "Bearer",
+        "dXNlcj",
+        "bixhP",
+        client.secret.as_str(),
+        first_refresh_token.trim(),
+        last_refresh_token.trim(),
+    ];
+    for secret in secrets {
+        assert!(!logged.contains(secret), "{secret} in the daemon's log");
+        assert!(
+            !shown.contains(secret),
+            "{secret} in check-config:\n{shown}"
+        );
+    }
+    assert!(logged.lines().count() > 100, "the log is at trace level");
+}
+
+/// The refresh token revoked at the server: the support mailbox stops
+/// with an error naming it, the provider's code and the fix, while a
+/// second (password) mailbox goes on creating tickets; after a new
+/// `guichet oauth login`, the first one resumes without a restart.
+#[tokio::test]
+async fn a_revoked_refresh_token_stops_that_mailbox_only_until_a_new_login() {
+    let other = common::unique_address("other");
+    let more = common::imap_mailbox(&common::stack(), "other", &other);
+    let (site, client) = oauth_site("revoked", "refresh_token", 20, &more).await;
+    let token_file = site.dir().join("support.refresh-token");
+    oauth_login(&site).await;
+    let log = site.dir().join("daemon.log");
+    let _daemon = spawn_daemon(&site, "info", &log);
+
+    site.send(&site.requester, &request(&site.requester, &site.support, 1))
+        .await;
+    acknowledged(&site, &site.requester, 1, Duration::from_secs(20)).await;
+
+    let refresh_token = std::fs::read_to_string(&token_file).unwrap();
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/token/revocation", oidc_url()))
+        .basic_auth(&client.id, Some(&client.secret))
+        .form(&[
+            ("token", refresh_token.trim()),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stopped = loop {
+        let logged = std::fs::read_to_string(&log).unwrap();
+        if let Some(line) = logged.lines().find(|l| l.contains("invalid_grant")) {
+            break line.to_string();
+        }
+        assert!(Instant::now() < deadline, "no invalid_grant in:\n{logged}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    for part in [
+        "ERROR",
+        "mailbox support",
+        "run `guichet oauth login support`",
+    ] {
+        assert!(stopped.contains(part), "{part} not in {stopped}");
+    }
+
+    let second_requester = site.of("second");
+    common::send_mail(
+        site.stack(),
+        &second_requester,
+        &[&other],
+        &request(&second_requester, &other, 2),
+    )
+    .await;
+    acknowledged(&site, &second_requester, 1, Duration::from_secs(20)).await;
+
+    site.send(&site.requester, &request(&site.requester, &site.support, 3))
+        .await;
+    oauth_login(&site).await;
+    acknowledged(&site, &site.requester, 2, Duration::from_secs(90)).await;
 }
