@@ -1,7 +1,12 @@
 //! The running daemon: one task per mailbox (read a batch, process it, move
-//! the mails only after the commit, wait for news), one outbox task, and a
-//! clean stop on SIGINT/SIGTERM. `run --once` drains every mailbox and the
-//! outbox, then returns.
+//! the mails only after the commit, wait for news), one outbox task, the
+//! timers, and a clean stop on SIGINT/SIGTERM. A mailbox is read, and the
+//! timers run, only while this daemon holds their [`cluster`] lease, so that
+//! any number of daemons can share one database; each batch commits under
+//! its lease's fence. `run --once` drains every mailbox and the outbox,
+//! then returns; it takes no lease (see docs/operations.md).
+//!
+//! [`cluster`]: crate::cluster
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use crate::cluster::{mailbox_lease, Coordinator, Lease, Member, TIMERS};
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
 use crate::oauth::{OAuthError, TokenSource};
@@ -17,7 +23,7 @@ use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::source::imap::{ImapError, ImapSettings, ImapSource, Login};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::source::{plan_fetch, BATCH_BYTES};
-use crate::store::{Store, StoreError};
+use crate::store::{Fence, Store, StoreError};
 use crate::timers::Timers;
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +145,7 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
         let tokens = token_source(mailbox)?;
         let mut reader = MailboxReader::open(mailbox, tokens.as_deref()).await?;
         loop {
-            let results = reader.next_batch(shared).await?;
+            let results = reader.next_batch(shared, None).await?;
             if results.is_empty() {
                 break;
             }
@@ -157,19 +163,40 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     let (shared, outbox) = prepare(settings).await?;
+    // One per mailbox, kept across reconnections, restarts and leases: the
+    // token in hand too.
+    let tokens: Vec<Option<Arc<TokenSource>>> = settings
+        .mailboxes
+        .iter()
+        .map(token_source)
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = settings.mailboxes.iter().map(|m| m.name.clone()).collect();
+    let (coordinator, mut leases) = Coordinator::new(
+        shared.store.clone(),
+        Member::this_process(),
+        settings.cluster.clone(),
+        &names,
+    );
+    let coordinator = Arc::new(coordinator);
+    let (leave, left) = watch::channel(false);
+    let cluster = tokio::spawn(supervised("cluster".into(), left.clone(), move || {
+        let (coordinator, left) = (Arc::clone(&coordinator), left.clone());
+        async move { coordinator.run(left).await }
+    }));
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    for mailbox in settings.mailboxes.clone() {
+    for (mailbox, tokens) in settings.mailboxes.clone().into_iter().zip(tokens) {
         let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
         let name = format!("mailbox {}", mailbox.name);
-        // Kept across reconnections and restarts: the token in hand too.
-        let tokens = token_source(&mailbox)?;
+        let Some(lease) = leases.remove(&mailbox_lease(&mailbox.name)) else {
+            continue;
+        };
         tasks.spawn(supervised(name, stopped.clone(), move || {
-            let tokens = tokens.clone();
             watch_mailbox(
                 mailbox.clone(),
-                tokens,
+                tokens.clone(),
                 Arc::clone(&shared),
+                lease.clone(),
                 stopped.clone(),
             )
         }));
@@ -184,16 +211,25 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
         );
         async move { outbox.run(&shared.wake_outbox, stopped).await }
     }));
-    let (timers_shared, timers_stopped) = (Arc::clone(&shared), stopped.clone());
-    tasks.spawn(supervised("timers".into(), stopped.clone(), move || {
-        let (shared, stopped) = (Arc::clone(&timers_shared), timers_stopped.clone());
-        async move { run_timers(&shared, stopped).await }
-    }));
+    if let Some(lease) = leases.remove(TIMERS) {
+        let (timers_shared, timers_stopped) = (Arc::clone(&shared), stopped.clone());
+        tasks.spawn(supervised("timers".into(), stopped.clone(), move || {
+            let (shared, lease, stopped) = (
+                Arc::clone(&timers_shared),
+                lease.clone(),
+                timers_stopped.clone(),
+            );
+            async move { run_timers(&shared, &lease, stopped).await }
+        }));
+    }
     tracing::info!(mailboxes = settings.mailboxes.len(), "guichet running");
     wait_for_signal().await;
     tracing::info!("stopping: finishing the batch under way");
     let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
+    // Only now: a lease let go earlier would fence off the last batches.
+    let _ = leave.send(true);
+    let _ = cluster.await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -249,11 +285,15 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-/// A timers pass every [`TIMER_PERIOD`]; an error is logged and the next
-/// pass tries again.
-async fn run_timers(shared: &Shared, mut stopped: watch::Receiver<bool>) {
+/// A timers pass every [`TIMER_PERIOD`] while this daemon holds the timers'
+/// lease; an error is logged and the next pass tries again.
+async fn run_timers(shared: &Shared, lease: &Lease, mut stopped: watch::Receiver<bool>) {
     let timers = shared.timers();
     while !*stopped.borrow() {
+        if lease.current().is_none() {
+            sleep_or_stop(TIMER_PERIOD, &mut stopped).await;
+            continue;
+        }
         match timers.sweep(chrono::Utc::now()).await {
             Ok(done) if done.alerts + done.closed > 0 => {
                 tracing::info!(alerts = done.alerts, closed = done.closed, "timers pass");
@@ -277,38 +317,76 @@ fn token_source(mailbox: &MailboxSettings) -> Result<Option<Arc<TokenSource>>, D
     }
 }
 
-/// One mailbox's life: open, drain, wait for news; on error, reopen with
-/// backoff. Stops between batches when asked. A session opened with an
-/// OAuth2 token ends when the token is due for renewal and the next opens
-/// with a fresh one: a server that ends sessions at token expiry
-/// (Exchange Online) never has to, and no login fails for it.
+/// One mailbox's life: wait for its lease, then read it under that lease
+/// until the lease is lost or falls to another daemon, and hand it back.
 async fn watch_mailbox(
     settings: MailboxSettings,
     tokens: Option<Arc<TokenSource>>,
     shared: Arc<Shared>,
+    mut lease: Lease,
     mut stopped: watch::Receiver<bool>,
 ) {
+    while let Some(fence) = lease.granted(&mut stopped).await {
+        tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "reading the mailbox");
+        read_under_lease(
+            &settings,
+            tokens.as_deref(),
+            &shared,
+            &mut lease,
+            &fence,
+            &mut stopped,
+        )
+        .await;
+        if !lease.holds(&fence) {
+            tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "mailbox left to another daemon");
+            lease.hand_back(&fence).await;
+        }
+    }
+}
+
+/// Open, drain, wait for news; on error, reopen with backoff. Stops between
+/// batches when asked or when the lease no longer holds `fence`. A session
+/// opened with an OAuth2 token ends when the token is due for renewal and
+/// the next opens with a fresh one: a server that ends sessions at token
+/// expiry (Exchange Online) never has to, and no login fails for it.
+async fn read_under_lease(
+    settings: &MailboxSettings,
+    tokens: Option<&TokenSource>,
+    shared: &Shared,
+    lease: &mut Lease,
+    fence: &Fence,
+    stopped: &mut watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_secs(1);
-    while !*stopped.borrow() {
-        let mut reader = match MailboxReader::open(&settings, tokens.as_deref()).await {
+    while !*stopped.borrow() && lease.holds(fence) {
+        let mut reader = match MailboxReader::open(settings, tokens).await {
             Ok(reader) => reader,
             Err(error) if error.oauth().is_some_and(OAuthError::needs_a_person) => {
                 tracing::error!(mailbox = %settings.name, %error, retry_in = ?backoff, "mailbox stopped: it cannot log in");
-                sleep_or_stop(backoff, &mut stopped).await;
+                sleep_or_stop(backoff, stopped).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 continue;
             }
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
-                sleep_or_stop(backoff, &mut stopped).await;
+                sleep_or_stop(backoff, stopped).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 continue;
             }
         };
         backoff = Duration::from_secs(1);
-        if let Err(error) = drain_until_stopped(&mut reader, &shared, &mut stopped).await {
-            tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
-            sleep_or_stop(backoff, &mut stopped).await;
+        match drain_until_stopped(&mut reader, shared, lease, fence, stopped).await {
+            Ok(()) => {}
+            Err(DaemonError::Store(StoreError::LeaseLost(_))) => tracing::warn!(
+                mailbox = %settings.name,
+                epoch = fence.epoch,
+                "lease lost before the batch could commit: nothing of it was kept, its mails \
+                 stay for the daemon that holds the mailbox now"
+            ),
+            Err(error) => {
+                tracing::warn!(mailbox = %settings.name, %error, "mailbox failed; reopening");
+                sleep_or_stop(backoff, stopped).await;
+            }
         }
         reader.close().await;
     }
@@ -317,14 +395,16 @@ async fn watch_mailbox(
 async fn drain_until_stopped(
     reader: &mut MailboxReader,
     shared: &Shared,
+    lease: &mut Lease,
+    fence: &Fence,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), DaemonError> {
-    while !*stopped.borrow() {
+    while !*stopped.borrow() && lease.holds(fence) {
         if reader.session_ends.is_some_and(|end| Instant::now() >= end) {
             tracing::debug!(mailbox = %reader.settings.name, "access token due for renewal: logging in again");
             return Ok(());
         }
-        let results = reader.next_batch(shared).await?;
+        let results = reader.next_batch(shared, Some(fence)).await?;
         if results.is_empty() {
             let wait = match reader.session_ends {
                 Some(end) => shared
@@ -335,6 +415,7 @@ async fn drain_until_stopped(
             tokio::select! {
                 waited = reader.wait_for_news(wait) => waited?,
                 _ = stopped.changed() => {}
+                _ = lease.changed() => {}
             }
         }
     }
@@ -444,9 +525,14 @@ impl MailboxReader {
         }
     }
 
-    /// Reads, processes and commits one batch, then moves its mails to the
-    /// folders of their outcomes. An empty result: nothing was waiting.
-    async fn next_batch(&mut self, shared: &Shared) -> Result<Vec<Processed>, DaemonError> {
+    /// Reads, processes and commits one batch (under `fence`, when given),
+    /// then moves its mails to the folders of their outcomes. An empty
+    /// result: nothing was waiting.
+    async fn next_batch(
+        &mut self,
+        shared: &Shared,
+        fence: Option<&Fence>,
+    ) -> Result<Vec<Processed>, DaemonError> {
         let name = self.settings.name.clone();
         match &mut self.source {
             Source::Maildir(maildir) => {
@@ -470,7 +556,7 @@ impl MailboxReader {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                let results = shared.pipeline.process(&name, &batch, None).await?;
+                let results = shared.pipeline.process(&name, &batch, None, fence).await?;
                 shared.wake_outbox.notify_one();
                 for (file, result) in names.iter().zip(&results) {
                     maildir.move_to(
@@ -530,7 +616,10 @@ impl MailboxReader {
                 if batch.is_empty() {
                     return Ok(Vec::new());
                 }
-                let results = shared.pipeline.process(&name, &batch, Some(cursor)).await?;
+                let results = shared
+                    .pipeline
+                    .process(&name, &batch, Some(cursor), fence)
+                    .await?;
                 shared.wake_outbox.notify_one();
                 let folders = &self.settings.folders;
                 for disposition in Disposition::ALL {

@@ -3,7 +3,8 @@
 //! The data's path, calls going down only (see `docs/architecture.md` for
 //! each room's invariants):
 //!
-//! - [`daemon`] runs the mailboxes, the outbox and the [`timers`]; the CLI
+//! - [`daemon`] runs the mailboxes, the outbox and the [`timers`], each
+//!   mailbox and the timers under a [`cluster`] lease; the CLI
 //!   (`src/main.rs`, `src/cmd/`) does one command. Only these two drive the
 //!   [`pipeline`]: one batch of mail from a [`source`] (IMAP, Maildir), ONE
 //!   transaction, a room per kind of mail, then the mails are moved.
@@ -21,6 +22,7 @@
 //! - [`config`] turns settings into rooms; [`registry`] says who may write;
 //!   [`text`] and [`paths`] are small shared rules.
 
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod desk;

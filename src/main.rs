@@ -113,6 +113,9 @@ enum Command {
     /// OAuth2 logins of mailboxes and of `smtp` (see docs/oauth2.md).
     #[command(subcommand)]
     Oauth(OauthCommand),
+    /// The daemons sharing this database ([cluster]).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 #[derive(Subcommand)]
@@ -123,6 +126,16 @@ enum OauthCommand {
     Login {
         /// A mailbox's name, or `smtp`.
         account: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// The daemons (host, pid, version, last heartbeat), which one holds
+    /// each mailbox and the timers, and for how long.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -295,6 +308,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Outcomes { since, json } => {
             cmd::outcomes::run(&settings, since.as_deref(), json).await
+        }
+        Command::Cluster(ClusterCommand::Status { json }) => {
+            cmd::cluster::status(&settings, json).await
         }
     }
 }

@@ -4,6 +4,7 @@
 //! and turn its results into output and exit codes.
 
 pub mod check;
+pub mod cluster;
 pub mod migrate;
 pub mod oauth;
 pub mod outcomes;

@@ -109,6 +109,9 @@ pub struct Settings {
     /// Partners tickets are kept in step with (issue 4, `crate::sync`).
     #[serde(default)]
     pub sync: crate::sync::settings::SyncSettings,
+    /// Several daemons on one database (`crate::cluster`).
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -232,6 +235,13 @@ impl Settings {
         }
         for (i, mailbox) in self.mailboxes.iter().enumerate() {
             let key = format!("mailboxes[{i}]");
+            // A mailbox's name keys its lease, its cursor and its mails.
+            if self.mailboxes[..i].iter().any(|m| m.name == mailbox.name) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("{:?} names another mailbox already", mailbox.name),
+                ));
+            }
             let location = mailbox
                 .location()
                 .map_err(|p| invalid(format!("{key}.url"), p))?;
@@ -265,6 +275,15 @@ impl Settings {
         }
         if self.gateway.batch_size == 0 {
             return Err(invalid("gateway.batch_size", "must be at least 1"));
+        }
+        if self.cluster.takeover_secs < crate::cluster::ClusterSettings::MIN_TAKEOVER_SECS {
+            return Err(invalid(
+                "cluster.takeover_secs",
+                format!(
+                    "must be at least {}",
+                    crate::cluster::ClusterSettings::MIN_TAKEOVER_SECS
+                ),
+            ));
         }
         if self.smtp.connections == 0 {
             return Err(invalid("smtp.connections", "must be at least 1"));

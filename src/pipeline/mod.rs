@@ -37,7 +37,7 @@ use crate::intake::mail::{self, MailError};
 use crate::intake::{Reader, Reading};
 use crate::notify::Notifier;
 use crate::registry::Gate;
-use crate::store::{parse_timestamp, timestamp, Batch, NewMail, Store, StoreError};
+use crate::store::{parse_timestamp, timestamp, Batch, Fence, NewMail, Store, StoreError};
 use crate::sync::exchange::{Exchange, Origin};
 use crate::text::panic_message;
 use crate::tickets::{TicketError, Tickets};
@@ -181,12 +181,15 @@ impl Pipeline {
     }
 
     /// Reads, decides and commits a batch; returns one result per mail, in
-    /// order. Nothing is written unless everything is.
+    /// order. Nothing is written unless everything is. Under a `fence`, the
+    /// batch commits only while the mailbox's lease is still held as it was
+    /// granted ([`StoreError::LeaseLost`] otherwise, nothing kept).
     pub async fn process(
         &self,
         mailbox: &str,
         batch: &[Incoming],
         cursor: Option<Cursor>,
+        fence: Option<&Fence>,
     ) -> Result<Vec<Processed>, StoreError> {
         if let Some(gate) = &self.gate {
             gate.refresh();
@@ -213,6 +216,9 @@ impl Pipeline {
         if let Some(cursor) = cursor {
             tx.set_mailbox_state(mailbox, cursor.uid_validity, cursor.last_uid)
                 .await?;
+        }
+        if let Some(fence) = fence {
+            tx.fence(fence).await?;
         }
         tx.commit().await?;
         Ok(results)

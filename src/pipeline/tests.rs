@@ -60,7 +60,7 @@ async fn the_requester_is_the_from_whatever_reply_to_says() {
          Subject: Votre mot de passe ENT expire aujourd'hui\r\n\r\nhttp://evil.example/\r\n",
     );
     let done = pipeline
-        .process("support", &[phishing], None)
+        .process("support", &[phishing], None, None)
         .await
         .unwrap();
     let ticket = store
@@ -87,7 +87,10 @@ async fn a_form_sender_speaks_for_its_reply_to() {
         "From: Formulaire ENT <formulaire@ent.example>\r\n\
          Reply-To: Jean Dupont <jean@etab.example>\r\nSubject: Pronote\r\n\r\nRien.\r\n",
     );
-    let done = pipeline.process("support", &[form], None).await.unwrap();
+    let done = pipeline
+        .process("support", &[form], None, None)
+        .await
+        .unwrap();
     let ticket = store
         .ticket(done[0].ticket_id.as_deref().unwrap())
         .await
@@ -107,7 +110,10 @@ async fn a_reply_never_rewrites_a_field() {
         "From: <jean@etab.example>\r\nSubject: Imprimante\r\n\r\n\
          Nom et prénom : Jean Dupont\r\nDescription précise : en panne\r\n",
     );
-    let done = pipeline.process("support", &[request], None).await.unwrap();
+    let done = pipeline
+        .process("support", &[request], None, None)
+        .await
+        .unwrap();
     let id = done[0].ticket_id.clone().unwrap();
     let reply = raw_mail(
         "r2@etab.example",
@@ -116,7 +122,10 @@ async fn a_reply_never_rewrites_a_field() {
              Nom et prénom : Mallory\r\nTéléphone : 04 77 00 00 00\r\n"
         ),
     );
-    pipeline.process("support", &[reply], None).await.unwrap();
+    pipeline
+        .process("support", &[reply], None, None)
+        .await
+        .unwrap();
     let ticket = store.ticket(&id).await.unwrap().unwrap();
     assert_eq!(ticket.fields["name"], "Jean Dupont");
     assert_eq!(ticket.fields["phone"], "04 77 00 00 00");
@@ -125,7 +134,12 @@ async fn a_reply_never_rewrites_a_field() {
 /// A ticket whose stored missing fields are no longer JSON; its number.
 async fn unreadable_ticket(pipeline: &Pipeline, store: &Store) -> String {
     let first = pipeline
-        .process("support", &[mail("a@etab.example", "Imprimante")], None)
+        .process(
+            "support",
+            &[mail("a@etab.example", "Imprimante")],
+            None,
+            None,
+        )
         .await
         .unwrap();
     let ticket = first[0].ticket_id.clone().unwrap();
@@ -148,7 +162,10 @@ async fn a_mail_the_store_refuses_fails_alone() {
         mail("b@etab.example", &format!("Re: [{ticket}] Imprimante")),
         mail("c@etab.example", "Écran noir"),
     ];
-    let results = pipeline.process("support", &batch, None).await.unwrap();
+    let results = pipeline
+        .process("support", &batch, None, None)
+        .await
+        .unwrap();
     assert_eq!(results[0].outcome, Outcome::Failed);
     assert_eq!(results[1].outcome, Outcome::TicketCreated);
     let (reason,): (Option<String>,) =
@@ -188,8 +205,14 @@ async fn a_failed_mail_read_again_stays_failed() {
     let (pipeline, store, _dir) = pipeline().await;
     let ticket = unreadable_ticket(&pipeline, &store).await;
     let reply = [mail("b@etab.example", &format!("Re: [{ticket}] x"))];
-    pipeline.process("support", &reply, None).await.unwrap();
-    let again = pipeline.process("support", &reply, None).await.unwrap();
+    pipeline
+        .process("support", &reply, None, None)
+        .await
+        .unwrap();
+    let again = pipeline
+        .process("support", &reply, None, None)
+        .await
+        .unwrap();
     assert_eq!(again[0].outcome, Outcome::Failed);
     assert!(again[0].duplicate);
 }
@@ -250,7 +273,7 @@ impl Desk {
     async fn receive(&self, mail: Incoming) -> Processed {
         let mut done = self
             .pipeline
-            .process("support", &[mail], None)
+            .process("support", &[mail], None, None)
             .await
             .unwrap();
         done.remove(0)

@@ -10,8 +10,10 @@
 //!
 //! The statements live with the rows they read and write, one file per kind
 //! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
-//! `outbox`, `deadlines` (SLA alerts, tickets due to close) and `sync`.
+//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync` and
+//! `cluster` (daemons, leases and the fence of a batch).
 
+mod cluster;
 mod deadlines;
 mod history;
 mod mails;
@@ -20,6 +22,7 @@ mod outbox;
 mod sync;
 mod tickets;
 
+pub use cluster::{Fence, GrantRow, LeaseRow, MemberRow};
 pub use deadlines::Watched;
 pub use history::{HistoryEntry, HistoryView};
 pub use mails::NewMail;
@@ -62,6 +65,18 @@ pub enum StoreError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A batch's lease was lost before it could commit (this daemon was
+    /// paused or cut off past it, or let it go): another daemon may be
+    /// reading the mailbox now, so nothing of the batch is kept.
+    #[error("lease {0} lost before the batch could commit; the batch was not kept")]
+    LeaseLost(String),
+    /// The database was migrated by a newer Guichet.
+    #[error(
+        "the database schema is newer than this guichet {version}: migration {0} was applied by \
+         a newer version; upgrade this binary before running it on this database",
+        version = env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema(i64),
     /// `check-config` gave up waiting for the server.
     #[error("the database server did not answer within {} s", CHECK_TIMEOUT.as_secs())]
     NoAnswer,
@@ -76,8 +91,14 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Db(error) => transient_db_error(error),
-            StoreError::Migrate(_) | StoreError::Lock(_) | StoreError::NoAnswer => true,
-            StoreError::Corrupt(_) | StoreError::Url(_) | StoreError::Place { .. } => false,
+            StoreError::Migrate(_)
+            | StoreError::Lock(_)
+            | StoreError::NoAnswer
+            | StoreError::LeaseLost(_) => true,
+            StoreError::Corrupt(_)
+            | StoreError::Url(_)
+            | StoreError::Place { .. }
+            | StoreError::NewerSchema(_) => false,
         }
     }
 
@@ -187,6 +208,13 @@ impl Store {
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
+                    } else {
+                        // A daemon paused in the middle of a batch (SIGSTOP, a
+                        // frozen VM) would hold its row locks — the ticket
+                        // counter's, a lease's — and stop every other daemon;
+                        // the server ends such a transaction instead.
+                        conn.execute("SET idle_in_transaction_session_timeout = '20s'")
+                            .await?;
                     }
                     Ok(())
                 })
@@ -239,11 +267,10 @@ impl Store {
     /// a lock file beside the database serialises them.
     pub async fn migrate(&self) -> Result<()> {
         match (&self.backend, &self.sqlite_path) {
-            (Backend::Postgres, _) => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            (Backend::Postgres, _) => sqlx::migrate!("./migrations/postgres")
+                .run(&self.pool)
+                .await
+                .map_err(newer_schema)?,
             (Backend::Sqlite, Some(path)) => {
                 let lock_path = format!("{}.migrate-lock", path.display());
                 // Waiting for the lock blocks: keep it off the async workers.
@@ -256,13 +283,12 @@ impl Store {
                 .map_err(|e| StoreError::Lock(format!("{lock_path}: {e}")))?;
                 let migrated = sqlx::migrate!("./migrations/sqlite").run(&self.pool).await;
                 drop(lock);
-                migrated?;
+                migrated.map_err(newer_schema)?;
             }
-            (Backend::Sqlite, None) => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
+            (Backend::Sqlite, None) => sqlx::migrate!("./migrations/sqlite")
+                .run(&self.pool)
+                .await
+                .map_err(newer_schema)?,
         }
         Ok(())
     }
@@ -271,6 +297,7 @@ impl Store {
     pub async fn begin(&self) -> Result<Batch> {
         Ok(Batch {
             tx: self.write_transaction().await?,
+            backend: self.backend,
         })
     }
 
@@ -295,9 +322,20 @@ impl Store {
     }
 }
 
+/// A migration this binary does not know was applied: a newer Guichet
+/// migrated the database (a rolling upgrade), and this one must not run on
+/// a schema it was not written for.
+fn newer_schema(error: sqlx::migrate::MigrateError) -> StoreError {
+    match error {
+        sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::NewerSchema(version),
+        other => StoreError::Migrate(other),
+    }
+}
+
 /// One transaction: everything a batch of mails produced, committed at once.
 pub struct Batch {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
 }
 
 impl Batch {

@@ -39,6 +39,11 @@ impl Daemon {
         Self { child }
     }
 
+    /// The process's id (daemons name themselves `HOST/PID/START`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (`-TERM`, `-KILL`) to the process.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")

@@ -450,7 +450,7 @@ impl Site {
         let mut results = Vec::new();
         while mails.peek().is_some() {
             let batch: Vec<Incoming> = mails.by_ref().take(50).collect();
-            let processed = pipeline.process(mailbox, &batch, None).await.unwrap();
+            let processed = pipeline.process(mailbox, &batch, None, None).await.unwrap();
             assert_eq!(processed.len(), batch.len());
             results.extend(processed);
         }
