@@ -247,8 +247,10 @@ fn init_logging(settings: &Settings, json: bool) {
         .iter()
         .filter_map(|directive| directive.parse().ok())
         .fold(filter, |filter, directive| filter.add_directive(directive));
+    // Colours only for a person at a terminal: not in a file or journald.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json || settings.log.format == LogFormat::Json {
         builder.json().init();
