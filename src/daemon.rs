@@ -495,13 +495,18 @@ impl MailboxReader {
                     ca_file: settings.ca_file.clone(),
                     danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
                 };
-                let session =
-                    ImapSource::connect(&imap)
-                        .await
-                        .map_err(|source| DaemonError::Imap {
+                let session = match ImapSource::connect(&imap).await {
+                    Ok(session) => session,
+                    Err(source) => {
+                        if let (Some(tokens), ImapError::Auth { .. }) = (tokens, &source) {
+                            tokens.forget().await;
+                        }
+                        return Err(DaemonError::Imap {
                             mailbox: settings.name.clone(),
                             source,
-                        })?;
+                        });
+                    }
+                };
                 // Start from the first UID: the folder only holds mail not yet
                 // moved, including any committed just before a crash; the
                 // dedupe record recognises those.

@@ -364,11 +364,12 @@ impl SmtpPool {
                     format!("no OAuth2 access token: {error}")
                 })?;
                 let credentials = Credentials::new(username.clone(), token.secret().to_string());
-                connection
-                    .auth(&[Mechanism::Xoauth2], &credentials)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string())?;
+                if let Err(error) = connection.auth(&[Mechanism::Xoauth2], &credentials).await {
+                    // Refused before it was due: the next connection asks
+                    // the provider for a new one.
+                    tokens.forget().await;
+                    return Err(error.to_string());
+                }
             }
         }
         Ok(connection)

@@ -193,6 +193,13 @@ impl TokenSource {
         ))
     }
 
+    /// Drops the token in hand, which a server refused before it was due
+    /// for renewal (revoked, or the server's clock ahead of ours): the next
+    /// login asks the provider for a new one.
+    pub async fn forget(&self) {
+        *self.current.lock().await = None;
+    }
+
     /// Replaces the token in hand (after a login).
     pub(super) async fn hold(&self, token: AccessToken) {
         *self.current.lock().await = Some(token);
