@@ -344,6 +344,10 @@ async fn short_lived_tokens_are_renewed_before_they_expire_and_never_logged() {
         &std::fs::metadata(&token_file).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !printed.contains(first_refresh_token.trim()),
+        "guichet oauth login printed the refresh token:\n{printed}"
+    );
 
     let log = site.dir().join("daemon.log");
     let mut daemon = spawn_daemon(&site, "trace", &log);
