@@ -507,3 +507,58 @@ async fn a_revoked_refresh_token_stops_that_mailbox_only_until_a_new_login() {
     oauth_login(&site).await;
     acknowledged(&site, &site.requester, 2, Duration::from_secs(90)).await;
 }
+
+/// Ends every IMAP session of `user` from the server's side, as Exchange
+/// Online does when a session's token expires (`doveadm kick`).
+fn server_ends_sessions(user: &str) {
+    let conf = common::stack()
+        .maildir_root
+        .parent()
+        .unwrap()
+        .join("dovecot/dovecot.conf");
+    let kicked = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(&conf)
+        .args(["kick", user])
+        .output()
+        .unwrap();
+    assert!(kicked.status.success(), "doveadm kick: {kicked:?}");
+}
+
+/// The server ends the IDLE session of an OAuth2 mailbox: the daemon logs
+/// in again at once, and the next mail is answered within seconds.
+#[tokio::test]
+async fn an_idle_session_the_server_ends_is_opened_again_with_a_token() {
+    let (site, _) = oauth_site(
+        "kicked",
+        "client_credentials",
+        3600,
+        "[gateway]\npoll_interval_secs = 300\n",
+    )
+    .await;
+    let log = site.dir().join("daemon.log");
+    let mut daemon = spawn_daemon(&site, "debug", &log);
+    site.send(&site.requester, &request(&site.requester, &site.support, 1))
+        .await;
+    acknowledged(&site, &site.requester, 1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    server_ends_sessions(&site.support);
+    site.send(&site.requester, &request(&site.requester, &site.support, 2))
+        .await;
+    let waited = acknowledged(&site, &site.requester, 2, Duration::from_secs(20)).await;
+    daemon.signal("-TERM");
+    daemon.wait(Duration::from_secs(20));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        waited < Duration::from_secs(8),
+        "the mail after the session ended waited {waited:?}:\n{logged}"
+    );
+    let kicked = logged
+        .lines()
+        .filter(|l| l.contains("mailbox failed; reopening") && l.contains("mailbox=support"))
+        .count();
+    assert_eq!(kicked, 1, "the session ended once:\n{logged}");
+    assert!(!logged.contains("cannot log in"), "{logged}");
+    assert!(!logged.contains("cannot open mailbox"), "{logged}");
+}
