@@ -406,9 +406,11 @@ async fn short_lived_tokens_are_renewed_before_they_expire_and_never_logged() {
 
     let shown = site.cli_ok(&["check-config", "--offline"]);
     // The bearer strings in clear or in base64 (XOAUTH2's `user=`,
-    // OAUTHBEARER's `n,a=`), the client's secret, the refresh tokens.
+    // OAUTHBEARER's `n,a=`), the client's id and secret as HTTP sends them
+    // to the token endpoint, the client's secret, the refresh tokens.
     let secrets = [
         "Bearer",
+        "Basic ",
         "dXNlcj",
         "bixhP",
         client.secret.as_str(),
