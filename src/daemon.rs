@@ -20,6 +20,7 @@ use crate::desk::{Disposition, Outcome};
 use crate::oauth::{OAuthError, TokenSource};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
+use crate::privacy::Retention;
 use crate::source::imap::{ImapError, ImapSettings, ImapSource, Login};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::source::{plan_fetch, BATCH_BYTES};
@@ -89,6 +90,7 @@ struct Shared {
     poll_interval: Duration,
     reopen_days: u32,
     max_message_bytes: u64,
+    retention: Retention,
 }
 
 impl Shared {
@@ -104,6 +106,10 @@ impl Shared {
 /// How often SLA deadlines and resolved tickets are looked at.
 const TIMER_PERIOD: Duration = Duration::from_secs(60);
 
+/// How often retention looks for personal data due (`[retention]`): its
+/// periods are days and months, an hour late is nothing.
+const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
+
 /// Connects to the database, brings its schema up to date and builds the
 /// pipeline and the outbox.
 async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonError> {
@@ -115,12 +121,17 @@ async fn prepare(settings: &Settings) -> Result<(Arc<Shared>, Outbox), DaemonErr
     let outbox = Outbox::new(&settings.smtp, store.clone())?;
     let shared = Shared {
         pipeline: Pipeline::new(settings, store.clone())?,
-        store,
+        store: store.clone(),
         wake_outbox: Notify::new(),
         batch_size: settings.gateway.batch_size,
         poll_interval: Duration::from_secs(settings.gateway.poll_interval_secs.max(1)),
         reopen_days: settings.tickets.reopen_days,
         max_message_bytes: settings.limits.max_message_bytes,
+        retention: Retention::new(
+            store.clone(),
+            settings.retention.policy(),
+            settings.retention.batch_size,
+        ),
     };
     Ok((Arc::new(shared), outbox))
 }
@@ -286,13 +297,32 @@ async fn wait_for_signal() {
 }
 
 /// A timers pass every [`TIMER_PERIOD`] while this daemon holds the timers'
-/// lease; an error is logged and the next pass tries again.
+/// lease, and a retention purge when it takes the lease and every
+/// [`RETENTION_PERIOD`] after (in batches, each its own short transaction
+/// committed under the lease's fence); an error is logged and the next pass
+/// tries again.
 async fn run_timers(shared: &Shared, lease: &Lease, mut stopped: watch::Receiver<bool>) {
+    let mut lease = lease.clone();
     let timers = shared.timers();
+    let mut last_purge: Option<std::time::Instant> = None;
     while !*stopped.borrow() {
-        if lease.current().is_none() {
-            sleep_or_stop(TIMER_PERIOD, &mut stopped).await;
+        let Some(fence) = lease.current() else {
+            // Not ours (yet): start as soon as it is, purge first.
+            last_purge = None;
+            if lease.granted(&mut stopped).await.is_none() {
+                return;
+            }
             continue;
+        };
+        if last_purge.is_none_or(|at| at.elapsed() >= RETENTION_PERIOD) {
+            last_purge = Some(std::time::Instant::now());
+            if let Err(error) = shared
+                .retention
+                .purge(chrono::Utc::now(), Some(&fence))
+                .await
+            {
+                tracing::warn!(%error, "retention purge failed");
+            }
         }
         match timers.sweep(chrono::Utc::now()).await {
             Ok(done) if done.alerts + done.closed > 0 => {
@@ -437,6 +467,54 @@ struct MailboxReader {
     session_ends: Option<Instant>,
 }
 
+/// How to log in to an IMAP mailbox and select `folder` there: with its
+/// password, or with an OAuth2 access token from `tokens`, and then when
+/// that token is due for renewal.
+async fn imap_settings(
+    settings: &MailboxSettings,
+    tokens: Option<&TokenSource>,
+    host: String,
+    port: u16,
+    tls: crate::config::TlsMode,
+    folder: String,
+) -> Result<(ImapSettings, Option<Instant>), DaemonError> {
+    let (login, renew_at) = match tokens {
+        Some(tokens) => {
+            let token = tokens
+                .access_token()
+                .await
+                .map_err(|source| DaemonError::OAuth {
+                    mailbox: settings.name.clone(),
+                    source,
+                })?;
+            let login = Login::Bearer {
+                token: token.secret().to_string(),
+                mechanism: None,
+            };
+            (login, Some(Instant::from_std(token.renew_at())))
+        }
+        None => {
+            let password = settings
+                .secret
+                .resolve()
+                .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
+                .unwrap_or_default();
+            (Login::Password(password), None)
+        }
+    };
+    let imap = ImapSettings {
+        host,
+        port,
+        tls,
+        folder,
+        username: settings.username.clone().unwrap_or_default(),
+        login,
+        ca_file: settings.ca_file.clone(),
+        danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
+    };
+    Ok((imap, renew_at))
+}
+
 enum Source {
     Maildir(MaildirSource),
     Imap {
@@ -462,39 +540,9 @@ impl MailboxReader {
                 tls,
                 folder,
             } => {
-                let login =
-                    match tokens {
-                        Some(tokens) => {
-                            let token = tokens.access_token().await.map_err(|source| {
-                                DaemonError::OAuth {
-                                    mailbox: settings.name.clone(),
-                                    source,
-                                }
-                            })?;
-                            session_ends = Some(Instant::from_std(token.renew_at()));
-                            Login::Bearer {
-                                token: token.secret().to_string(),
-                                mechanism: None,
-                            }
-                        }
-                        None => Login::Password(
-                            settings
-                                .secret
-                                .resolve()
-                                .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
-                                .unwrap_or_default(),
-                        ),
-                    };
-                let imap = ImapSettings {
-                    host,
-                    port,
-                    tls,
-                    folder,
-                    username: settings.username.clone().unwrap_or_default(),
-                    login,
-                    ca_file: settings.ca_file.clone(),
-                    danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
-                };
+                let (imap, renew_at) =
+                    imap_settings(settings, tokens, host, port, tls, folder).await?;
+                session_ends = renew_at;
                 let session = match ImapSource::connect(&imap).await {
                     Ok(session) => session,
                     Err(source) => {
@@ -693,4 +741,154 @@ mod tests {
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 2);
     }
+}
+
+/// Where a reprocessed mail is on its mailbox's server now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", content = "detail", rename_all = "snake_case")]
+pub enum Refiled {
+    /// Its folder did not change (or it was a dry run).
+    Stays,
+    /// Moved from the folder of its earlier outcome to that of its new one.
+    Moved { from: String, to: String },
+    /// Not found in the folder of its earlier outcome (moved by hand,
+    /// deleted, or never moved).
+    NotFound { folder: String },
+    /// The server could not be reached or refused.
+    Failed(String),
+}
+
+/// One mail `guichet reprocess` went through.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Replayed {
+    #[serde(flatten)]
+    pub result: crate::pipeline::reprocess::Reprocessed,
+    pub mailbox: String,
+    pub refiled: Refiled,
+}
+
+/// Reprocesses `mails` one by one (each in its own transaction), then
+/// moves on its server each mail whose folder changed with its outcome and
+/// delivers the answers queued. A dry run changes nothing anywhere.
+pub async fn reprocess(
+    settings: &Settings,
+    mails: &[crate::store::StoredMail],
+    dry_run: bool,
+) -> Result<Vec<Replayed>, DaemonError> {
+    let (shared, outbox) = prepare(settings).await?;
+    let mut replayed = Vec::with_capacity(mails.len());
+    for mail in mails {
+        let result = shared.pipeline.reprocess(mail, !dry_run).await?;
+        tracing::info!(
+            mail = mail.id,
+            before = %result.before,
+            after = %result.after,
+            changed = result.changed,
+            dry_run,
+            "mail reprocessed"
+        );
+        replayed.push(Replayed {
+            result,
+            mailbox: mail.mailbox.clone(),
+            refiled: Refiled::Stays,
+        });
+    }
+    if dry_run {
+        return Ok(replayed);
+    }
+    for (mail, replay) in mails.iter().zip(replayed.iter_mut()) {
+        replay.refiled = refile(settings, mail, &replay.result).await;
+    }
+    outbox.deliver_due().await?;
+    Ok(replayed)
+}
+
+/// Moves a reprocessed mail to the folder of its new outcome.
+async fn refile(
+    settings: &Settings,
+    mail: &crate::store::StoredMail,
+    result: &crate::pipeline::reprocess::Reprocessed,
+) -> Refiled {
+    let (Some(before), Some(after)) = (
+        Outcome::from_stored(&result.before),
+        Outcome::from_stored(&result.after),
+    ) else {
+        return Refiled::Stays;
+    };
+    let Some(mailbox) = settings.mailboxes.iter().find(|m| m.name == mail.mailbox) else {
+        return Refiled::Failed(format!("mailbox {} is no longer configured", mail.mailbox));
+    };
+    let from = mailbox
+        .folders
+        .for_disposition(before.disposition())
+        .to_string();
+    let to = mailbox
+        .folders
+        .for_disposition(after.disposition())
+        .to_string();
+    if !result.changed || from == to {
+        return Refiled::Stays;
+    }
+    let moved = match mailbox.location() {
+        Err(error) => Err(error),
+        Ok(MailboxLocation::Maildir(root)) => MaildirSource::open(&root)
+            .and_then(|maildir| maildir.refile(&mail.source_ref, &from, &to))
+            .map_err(|e| e.to_string()),
+        Ok(MailboxLocation::Imap {
+            host, port, tls, ..
+        }) => refile_imap(mailbox, host, port, tls, mail, &from, &to).await,
+    };
+    match moved {
+        Ok(true) => Refiled::Moved { from, to },
+        Ok(false) => Refiled::NotFound { folder: from },
+        Err(error) => {
+            tracing::warn!(mail = mail.id, %error, "reprocessed mail not moved on the server");
+            Refiled::Failed(error)
+        }
+    }
+}
+
+/// Finds the mail by its Message-ID in `from` and moves it to `to`.
+async fn refile_imap(
+    mailbox: &MailboxSettings,
+    host: String,
+    port: u16,
+    tls: crate::config::TlsMode,
+    mail: &crate::store::StoredMail,
+    from: &str,
+    to: &str,
+) -> Result<bool, String> {
+    let Some(message_id) = mail.message_id.as_deref().filter(|m| !m.is_empty()) else {
+        return Ok(false);
+    };
+    let tokens = token_source(mailbox).map_err(|e| e.to_string())?;
+    let (imap, _) = imap_settings(
+        mailbox,
+        tokens.as_deref(),
+        host,
+        port,
+        tls,
+        from.to_string(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut session = match ImapSource::connect(&imap).await {
+        Ok(session) => session,
+        // The folder was never created: nothing was moved there.
+        Err(ImapError::Protocol {
+            command: "SELECT", ..
+        }) => return Ok(false),
+        Err(error) => return Err(error.to_string()),
+    };
+    let moved = async {
+        let uids = session.uids_with_message_id(message_id).await?;
+        if uids.is_empty() {
+            return Ok(false);
+        }
+        session.move_to(&uids, to).await?;
+        Ok::<_, ImapError>(true)
+    }
+    .await;
+    session.logout().await;
+    moved.map_err(|e| e.to_string())
 }

@@ -21,6 +21,8 @@
 //!   mail we send; [`outbox`] is the only way mail leaves.
 //! - [`config`] turns settings into rooms; [`registry`] says who may write;
 //!   [`text`] and [`paths`] are small shared rules.
+//! - [`privacy`] applies retention in bounded batches and answers the
+//!   requester's rights (export, erasure), beside the [`timers`].
 
 pub mod cluster;
 pub mod config;
@@ -32,6 +34,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod paths;
 pub mod pipeline;
+pub mod privacy;
 pub mod registry;
 pub mod source;
 pub mod store;

@@ -116,6 +116,90 @@ enum Command {
     /// The daemons sharing this database ([cluster]).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Run stored mails that were refused, held, failed, stranger_held or
+    /// sync_quarantined through the pipeline again, with the current
+    /// configuration and registry; each keeps one current outcome (the
+    /// earlier one in its history), nothing is answered twice, and a mail
+    /// filed on the server moves to its new outcome's folder.
+    Reprocess {
+        /// Only mails with this outcome (repeatable; default: all five).
+        #[arg(long)]
+        outcome: Vec<String>,
+        /// Only mails received from this day (Paris) or RFC 3339 instant.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only mails read from this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+        /// Only this mail (its id in `mails`).
+        #[arg(long = "mail")]
+        mail: Option<i64>,
+        /// Say what would become of each mail, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The days the SLA clocks count as closed.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// Personal data: retention ([retention]), its record, and the
+    /// requester's rights (docs/privacy.md).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Print the closed days of YEAR: the public holidays of
+    /// sla.business_hours.calendar (france, alsace-moselle, none), the
+    /// closures of sla.business_hours.holidays and the school holidays of
+    /// sla.business_hours.zone.
+    Show { year: i32 },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Do now what the daemon does every hour: anonymise the tickets closed
+    /// more than retention.anonymise_after_months ago, delete the raw mails
+    /// kept retention.raw_mail_days after their ticket closed (or after
+    /// they came, for a mail that made no ticket) and the copies of mail
+    /// sent that long ago, delete robots' mail records older than
+    /// retention.robot_mail_days; in batches of retention.batch_size, each
+    /// recorded (`privacy log`).
+    Purge {
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every purge batch and erasure done: when, what class, how many.
+    Log {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write everything held about one address (tickets, messages, fields,
+    /// history, raw mails still kept, attachments) into a new directory, or
+    /// a new ZIP archive when --out ends in .zip: export.json, mails/ID.eml,
+    /// attachments/TICKET/….
+    Export {
+        address: String,
+        /// The directory, or the FILE.zip, to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the JSON document on stdout too.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Anonymise the tickets of one address now (as retention does), delete
+    /// its raw mails and attachments; record that an erasure was done.
+    Erase {
+        address: String,
+        /// Erase even while some of its tickets are still open.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -304,9 +388,36 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Sync(SyncCommand::Replay { id, partner }) => {
             cmd::sync::replay(&settings, &id, partner.as_deref()).await
         }
+        Command::Calendar(CalendarCommand::Show { year }) => cmd::calendar::show(&settings, year),
+        Command::Privacy(PrivacyCommand::Purge { dry_run, json }) => {
+            cmd::privacy::purge(&settings, dry_run, json).await
+        }
+        Command::Privacy(PrivacyCommand::Log { json }) => cmd::privacy::log(&settings, json).await,
+        Command::Privacy(PrivacyCommand::Export { address, out, json }) => {
+            cmd::privacy::export(&settings, &address, &out, json).await
+        }
+        Command::Privacy(PrivacyCommand::Erase { address, force }) => {
+            cmd::privacy::erase(&settings, &address, force).await
+        }
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
         Command::Oauth(OauthCommand::Login { account }) => {
             cmd::oauth::login(&settings, &account).await
+        }
+        Command::Reprocess {
+            outcome,
+            since,
+            mailbox,
+            mail,
+            dry_run,
+            json,
+        } => {
+            let selection = cmd::reprocess::Selection {
+                outcomes: &outcome,
+                since: since.as_deref(),
+                mailbox: mailbox.as_deref(),
+                mail,
+            };
+            cmd::reprocess::run(&settings, &selection, dry_run, json).await
         }
         Command::Outcomes { since, json } => {
             cmd::outcomes::run(&settings, since.as_deref(), json).await

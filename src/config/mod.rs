@@ -6,12 +6,13 @@
 //! assembled from it (`reader()`, `notifier()`, `exchange()`, `router()`,
 //! `staff()`…). The sections live in files named after them: where mail is
 //! read (`mailbox`) and sent (`smtp`), OAuth2 logins (`oauth`), secrets and
-//! their masking (`secrets`), the intake's labels and rules (`intake`), the staff
-//! (`staff`) and the SLA (`sla`).
+//! their masking (`secrets`), the intake's labels and rules (`intake`), the
+//! staff (`staff`), the SLA (`sla`) and retention (`retention`).
 
 mod intake;
 mod mailbox;
 mod oauth;
+mod retention;
 mod secrets;
 mod sla;
 mod smtp;
@@ -20,6 +21,7 @@ mod staff;
 pub use intake::{FieldSettings, PriorityRuleSettings, PrioritySettings, RoutingSettings};
 pub use mailbox::{MailboxLocation, MailboxSettings, OutcomeFolders, TlsMode};
 pub use oauth::{AuthMethod, GrantName, OAuthSettings, ProviderName};
+pub use retention::RetentionSettings;
 pub use secrets::Secret;
 pub use sla::{BusinessHoursSettings, SlaSettings};
 pub use smtp::{SmtpLocation, SmtpSettings};
@@ -109,6 +111,9 @@ pub struct Settings {
     /// Partners tickets are kept in step with (issue 4, `crate::sync`).
     #[serde(default)]
     pub sync: crate::sync::settings::SyncSettings,
+    /// How long personal data are kept (docs/privacy.md).
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// Several daemons on one database (`crate::cluster`).
     #[serde(default)]
     pub cluster: crate::cluster::ClusterSettings,
@@ -295,6 +300,7 @@ impl Settings {
         self.registry_file()?;
         self.sync.validate(&self.sync_context())?;
         self.check_staff_mail_proof()?;
+        self.retention.validate()?;
         Ok(())
     }
 

@@ -4,8 +4,10 @@
 //! transaction.
 
 pub mod actor;
+pub mod calendar;
 pub mod change;
 pub mod commands;
+pub mod privacy;
 pub mod sla;
 pub mod staff;
 pub mod stats;

@@ -10,6 +10,7 @@ use chrono::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::calendar::Calendar;
 use crate::intake::priority::Priority;
 
 const CET: FixedOffset = match FixedOffset::east_opt(3600) {
@@ -80,14 +81,19 @@ fn paris_date(at: DateTime<Utc>) -> NaiveDate {
 /// An `end` of 00:00 means midnight at the end of the day, so
 /// [`BusinessHours::always`] (every day 00:00–00:00, no holidays) is the
 /// 24/7 schedule: its business time is plain elapsed time, DST included.
+/// Closed days are the public holidays of `calendar` and the `holidays`
+/// listed (closures, school holidays).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessHours {
     /// Open days, Monday first.
     pub days: [bool; 7],
     pub start: NaiveTime,
     pub end: NaiveTime,
-    /// Closed days (public holidays, school-holiday closures), Paris dates.
+    /// Closed days besides the calendar's (closures, school holidays),
+    /// Paris dates.
     pub holidays: Vec<NaiveDate>,
+    /// Whose public holidays close the desk.
+    pub calendar: Calendar,
 }
 
 /// A schedule that can never open, which would make every deadline
@@ -110,13 +116,15 @@ const DEFAULT_CLOSING: NaiveTime = match NaiveTime::from_hms_opt(18, 0, 0) {
 };
 
 impl Default for BusinessHours {
-    /// Monday to Friday, 08:30–18:00, no holidays.
+    /// Monday to Friday, 08:30–18:00, no holidays (the configuration's
+    /// default adds the French calendar).
     fn default() -> Self {
         Self {
             days: [true, true, true, true, true, false, false],
             start: DEFAULT_OPENING,
             end: DEFAULT_CLOSING,
             holidays: Vec::new(),
+            calendar: Calendar::None,
         }
     }
 }
@@ -129,6 +137,7 @@ impl BusinessHours {
             start: NaiveTime::MIN,
             end: NaiveTime::MIN,
             holidays: Vec::new(),
+            calendar: Calendar::None,
         }
     }
 
@@ -147,10 +156,16 @@ impl BusinessHours {
         Ok(())
     }
 
+    /// Whether a Paris day is closed whatever its weekday: a public
+    /// holiday of the calendar or a listed closure.
+    pub fn is_closed(&self, day: NaiveDate) -> bool {
+        self.holidays.contains(&day) || self.calendar.holiday_on(day).is_some()
+    }
+
     /// The open period of a Paris day, as instants; `None` when closed.
     fn opening(&self, day: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let weekday = day.weekday().num_days_from_monday() as usize;
-        if !self.days[weekday] || self.holidays.contains(&day) {
+        if !self.days[weekday] || self.is_closed(day) {
             return None;
         }
         let open = from_paris(day.and_time(self.start));
@@ -516,6 +531,37 @@ mod tests {
         assert_eq!(
             business_time_between(paris("2026-04-30 08:30"), paris("2026-05-11 08:30"), &hours),
             minutes(5 * 570)
+        );
+    }
+
+    /// A request on the evening before Ascension (Thursday 14 May 2026),
+    /// with the Friday bridge closed as the school calendar does: its
+    /// deadline lands on the Monday after the bridge.
+    #[test]
+    fn the_evening_before_ascension_is_due_after_the_bridge() {
+        let french = BusinessHours {
+            calendar: Calendar::France,
+            ..BusinessHours::default()
+        };
+        let created = paris("2026-05-13 17:50");
+        let one_hour = minutes(60);
+        assert_eq!(
+            add_business_time(created, one_hour, &french),
+            paris("2026-05-15 09:20"),
+            "Ascension is closed"
+        );
+        let with_bridge = BusinessHours {
+            holidays: vec![date("2026-05-15")],
+            ..french
+        };
+        assert_eq!(
+            add_business_time(created, one_hour, &with_bridge),
+            paris("2026-05-18 09:20")
+        );
+        // Without the calendar, Ascension counted as a working day.
+        assert_eq!(
+            add_business_time(created, one_hour, &BusinessHours::default()),
+            paris("2026-05-14 09:20")
         );
     }
 

@@ -16,6 +16,7 @@
 //! [`desk`]: crate::desk
 
 mod reply;
+pub mod reprocess;
 mod request;
 mod robots;
 mod staff;
@@ -285,21 +286,40 @@ impl Pipeline {
         let now = timestamp(Utc::now());
         let reading = read.as_ref().ok();
         let route = self.route(mailbox, incoming, read);
-        let (outcome, reason) = match &route {
-            Route::Sync(_) => (Outcome::SyncApplied, None),
-            Route::Desk(Plan::NewTicket { .. }) => (Outcome::TicketCreated, None),
-            Route::Desk(Plan::FollowUp { .. }) => (Outcome::FollowUpAdded, None),
-            Route::Desk(Plan::Record { outcome, reason }) => (*outcome, Some(reason.as_str())),
-        };
+        let (outcome, reason) = Self::route_outcome(&route);
         let record = MailRecord::new(mailbox, incoming, reading);
         let Some(mail_id) = tx.record_mail(&record.row(outcome, reason, &now)).await? else {
             return record.earlier(tx, outcome).await;
         };
+        let handled = self
+            .handle(
+                tx, route, outcome, mail_id, incoming, reading, mailbox, &now,
+            )
+            .await?;
+        settle(tx, mail_id, &handled).await?;
+        Ok(processed(handled))
+    }
+
+    /// What the mail recorded as `mail_id` does, in the room for its kind;
+    /// `outcome` is what its route said before the room decided.
+    #[allow(clippy::too_many_arguments)]
+    async fn handle(
+        &self,
+        tx: &mut Batch,
+        route: Route<'_>,
+        outcome: Outcome,
+        mail_id: i64,
+        incoming: &Incoming,
+        reading: Option<&Reading>,
+        mailbox: &str,
+        now: &str,
+    ) -> Result<Handled, StoreError> {
+        let now = now.to_string();
         let handled = match route {
             Route::Sync(origin) => {
                 // A sync route always has a reading (see `route`).
                 let Some(reading) = reading else {
-                    return Ok(processed(Handled::recorded(outcome)));
+                    return Ok(Handled::recorded(outcome));
                 };
                 self.sync_mail(tx, origin, mailbox, reading, &now).await?
             }
@@ -338,8 +358,17 @@ impl Pipeline {
                 self.reply(tx, &inbound, ticket_id).await?
             }
         };
-        settle(tx, mail_id, &handled).await?;
-        Ok(processed(handled))
+        Ok(handled)
+    }
+
+    /// The outcome a route starts from, with its reason.
+    fn route_outcome<'r>(route: &'r Route<'_>) -> (Outcome, Option<&'r str>) {
+        match route {
+            Route::Sync(_) => (Outcome::SyncApplied, None),
+            Route::Desk(Plan::NewTicket { .. }) => (Outcome::TicketCreated, None),
+            Route::Desk(Plan::FollowUp { .. }) => (Outcome::FollowUpAdded, None),
+            Route::Desk(Plan::Record { outcome, reason }) => (*outcome, Some(reason.as_str())),
+        }
     }
 
     /// A partner's sync mail, else what the desk plans for the mail.
@@ -447,9 +476,9 @@ async fn recorded(
 /// panic — with the reason to record. The database's own trouble (see
 /// [`StoreError::is_transient`]) is given back as the error: the batch fails
 /// and is tried again.
-async fn guarded(
-    work: impl std::future::Future<Output = Result<Processed, StoreError>>,
-) -> Result<Result<Processed, String>, StoreError> {
+async fn guarded<T>(
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<Result<T, String>, StoreError> {
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(Ok(processed)) => Ok(Ok(processed)),
         Ok(Err(error)) if error.is_transient() => Err(error),

@@ -185,17 +185,19 @@ async fn a_mail_the_store_refuses_fails_alone() {
 
 #[tokio::test]
 async fn a_panic_in_one_mail_is_that_mail_failure() {
-    let panicked = guarded(async { panic!("boom") }).await.unwrap();
+    let panicked = guarded::<Processed>(async { panic!("boom") })
+        .await
+        .unwrap();
     assert_eq!(
         panicked.unwrap_err(),
         "internal error while handling the mail: boom"
     );
-    let refused = guarded(async { Err(StoreError::Corrupt("x".into())) }).await;
+    let refused = guarded::<Processed>(async { Err(StoreError::Corrupt("x".into())) }).await;
     assert!(
         refused.unwrap().is_err(),
         "the mail's failure, not the batch's"
     );
-    let transient = guarded(async { Err(StoreError::Lock("busy".into())) }).await;
+    let transient = guarded::<Processed>(async { Err(StoreError::Lock("busy".into())) }).await;
     assert!(transient.is_err(), "the database's trouble fails the batch");
 }
 

@@ -114,6 +114,27 @@ impl MaildirSource {
         std::fs::rename(&from, target.join("cur").join(seen)).map_err(io_error(&from))
     }
 
+    /// Moves a mail already filed in `from` (as [`MaildirSource::move_to`]
+    /// left it) into `to`; `false` when it is not in `from` any more.
+    pub fn refile(&self, name: &str, from: &str, to: &str) -> Result<bool, MaildirError> {
+        let seen = if name.contains(":2,") {
+            name.to_string()
+        } else {
+            format!("{name}:2,S")
+        };
+        let source = self.root.join(format!(".{from}")).join("cur").join(&seen);
+        if !source.exists() {
+            return Ok(false);
+        }
+        let target = self.root.join(format!(".{to}"));
+        for sub in ["new", "cur", "tmp"] {
+            let dir = target.join(sub);
+            std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        }
+        std::fs::rename(&source, target.join("cur").join(seen)).map_err(io_error(&source))?;
+        Ok(true)
+    }
+
     /// How many mails `folder` holds.
     pub fn folder_len(&self, folder: &str) -> usize {
         std::fs::read_dir(self.root.join(format!(".{folder}")).join("cur"))
@@ -145,6 +166,9 @@ mod tests {
         assert!(dir.path().join(".processed/cur/1.a:2,S").exists());
         assert_eq!(maildir.folder_len("processed"), 1);
         assert_eq!(maildir.read("1.a", 100).unwrap(), None);
+        assert!(maildir.refile("1.a", "processed", "held").unwrap());
+        assert!(dir.path().join(".held/cur/1.a:2,S").exists());
+        assert!(!maildir.refile("1.a", "processed", "held").unwrap());
     }
 
     #[test]

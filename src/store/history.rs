@@ -1,5 +1,6 @@
 //! A ticket's history: append-only rows saying who did what, from which
-//! value to which, with a note; never updated, never deleted.
+//! value to which, with a note; never deleted, and updated only when the
+//! ticket is anonymised (`privacy`: texts replaced by the marker).
 
 use serde::Serialize;
 
@@ -57,7 +58,7 @@ pub struct HistoryView {
 }
 
 impl Batch {
-    /// Appends to a ticket's history (never updated, never deleted).
+    /// Appends to a ticket's history (never deleted; see the module).
     pub async fn append_history(&mut self, h: &HistoryEntry<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO history (ticket_id, at, actor, action, from_value, to_value, note) \

@@ -167,3 +167,189 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
+
+/// A recorded mail as `guichet reprocess` reads it back.
+#[derive(Debug, Clone)]
+pub struct StoredMail {
+    pub id: i64,
+    pub mailbox: String,
+    pub source_ref: String,
+    pub message_id: Option<String>,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub ticket_id: Option<String>,
+    pub raw: Vec<u8>,
+    pub received_at: String,
+}
+
+/// Which recorded mails to read back: any of `outcomes`, received at or
+/// after `since`, read from `mailbox`, or the one mail `id`.
+#[derive(Debug, Clone, Default)]
+pub struct MailFilter {
+    pub outcomes: Vec<String>,
+    pub since: Option<String>,
+    pub mailbox: Option<String>,
+    pub id: Option<i64>,
+}
+
+/// An outcome a mail had before it was reprocessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierOutcome {
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub ticket_id: Option<String>,
+    pub replaced_at: String,
+}
+
+const STORED_MAIL: &str = "SELECT id, mailbox, source_ref, message_id, sender, subject, outcome, \
+     reason, ticket_id, raw, received_at FROM mails";
+
+fn stored_mail(r: &sqlx::any::AnyRow) -> StoredMail {
+    StoredMail {
+        id: r.get(0),
+        mailbox: r.get(1),
+        source_ref: r.get(2),
+        message_id: r.get(3),
+        sender: r.get(4),
+        subject: r.get(5),
+        outcome: r.get(6),
+        reason: r.get(7),
+        ticket_id: r.get(8),
+        raw: r.get(9),
+        received_at: r.get(10),
+    }
+}
+
+impl Store {
+    /// The recorded mails `filter` picks whose raw bytes are still kept,
+    /// oldest first.
+    pub async fn stored_mails(&self, filter: &MailFilter) -> Result<Vec<StoredMail>> {
+        let mut sql = format!("{STORED_MAIL} WHERE raw_deleted_at IS NULL");
+        let mut next = 1;
+        if !filter.outcomes.is_empty() {
+            let list: Vec<String> = (next..next + filter.outcomes.len())
+                .map(|n| format!("${n}"))
+                .collect();
+            next += filter.outcomes.len();
+            sql.push_str(&format!(" AND outcome IN ({})", list.join(", ")));
+        }
+        for (present, clause) in [
+            (filter.since.is_some(), "received_at >="),
+            (filter.mailbox.is_some(), "mailbox ="),
+            (filter.id.is_some(), "id ="),
+        ] {
+            if present {
+                sql.push_str(&format!(" AND {clause} ${next}"));
+                next += 1;
+            }
+        }
+        sql.push_str(" ORDER BY received_at, id");
+        let mut query = sqlx::query(&sql);
+        for outcome in &filter.outcomes {
+            query = query.bind(outcome.as_str());
+        }
+        if let Some(since) = &filter.since {
+            query = query.bind(since.as_str());
+        }
+        if let Some(mailbox) = &filter.mailbox {
+            query = query.bind(mailbox.as_str());
+        }
+        if let Some(id) = filter.id {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        Ok(rows.iter().map(stored_mail).collect())
+    }
+
+    /// One recorded mail, whatever its outcome.
+    pub async fn stored_mail(&self, id: i64) -> Result<Option<StoredMail>> {
+        let row = sqlx::query(&format!("{STORED_MAIL} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(stored_mail))
+    }
+
+    /// The outcomes a mail had before its current one, oldest first.
+    pub async fn earlier_outcomes(&self, mail_id: i64) -> Result<Vec<EarlierOutcome>> {
+        let rows = sqlx::query(
+            "SELECT outcome, reason, ticket_id, replaced_at FROM mail_outcomes \
+             WHERE mail_id = $1 ORDER BY id",
+        )
+        .bind(mail_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| EarlierOutcome {
+                outcome: r.get(0),
+                reason: r.get(1),
+                ticket_id: r.get(2),
+                replaced_at: r.get(3),
+            })
+            .collect())
+    }
+}
+
+impl Batch {
+    /// Keeps a mail's current outcome among its earlier ones, before it is
+    /// replaced (`cause`: `reprocess`).
+    pub async fn keep_earlier_outcome(
+        &mut self,
+        mail_id: i64,
+        at: &str,
+        cause: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mail_outcomes (mail_id, outcome, reason, ticket_id, replaced_at, cause) \
+             SELECT id, outcome, reason, ticket_id, $1, $2 FROM mails WHERE id = $3",
+        )
+        .bind(at)
+        .bind(cause)
+        .bind(mail_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A mail's one current outcome, all of it.
+    pub async fn replace_outcome(
+        &mut self,
+        mail_id: i64,
+        outcome: &str,
+        reason: Option<&str>,
+        ticket_id: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE mails SET outcome = $1, reason = $2, ticket_id = $3 WHERE id = $4")
+            .bind(outcome)
+            .bind(reason.map(nul_free))
+            .bind(ticket_id)
+            .bind(mail_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The messages a mail added to tickets (row ids).
+    pub async fn messages_of_mail(&mut self, mail_id: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT id FROM messages WHERE mail_id = $1 ORDER BY id")
+            .bind(mail_id)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Deletes one message and its attachments (a held copy of a mail that
+    /// joined the conversation when reprocessed).
+    pub async fn delete_message(&mut self, row: i64) -> Result<()> {
+        for sql in [
+            "DELETE FROM attachments WHERE message_row = $1",
+            "DELETE FROM messages WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(row).execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+}

@@ -10,8 +10,9 @@
 //!
 //! The statements live with the rows they read and write, one file per kind
 //! of row: `mails`, `tickets`, `messages` (and attachments), `history`,
-//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync` and
-//! `cluster` (daemons, leases and the fence of a batch).
+//! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync`,
+//! `privacy` (retention, export, erasure) and `cluster` (daemons, leases and the
+//! fence of a batch).
 
 mod cluster;
 mod deadlines;
@@ -19,15 +20,17 @@ mod history;
 mod mails;
 mod messages;
 mod outbox;
+mod privacy;
 mod sync;
 mod tickets;
 
 pub use cluster::{Fence, GrantRow, LeaseRow, MemberRow};
 pub use deadlines::Watched;
 pub use history::{HistoryEntry, HistoryView};
-pub use mails::NewMail;
+pub use mails::{EarlierOutcome, MailFilter, NewMail, StoredMail};
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};
 pub use outbox::{OutboxMail, QueuedMail};
+pub use privacy::{Anonymisation, AttachmentFile, Due, PersonMail, PurgeRecord};
 pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 pub use tickets::{
     NewTicket, StatusUpdate, TicketFilter, TicketState, TicketSummary, TicketTimes, TicketView,

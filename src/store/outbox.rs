@@ -55,6 +55,62 @@ impl Batch {
         Ok(())
     }
 
+    /// The id of the last row queued so far (0 when none).
+    pub async fn last_outbox_id(&mut self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM outbox")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    /// Automatic answers queued after row `after` (in this transaction):
+    /// `(row, kind, raw)`.
+    pub async fn answers_queued_after(
+        &mut self,
+        after: i64,
+    ) -> Result<Vec<(i64, String, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT id, kind, raw FROM outbox WHERE id > $1 AND kind IN {AUTOMATIC_ANSWERS} \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    /// Automatic answers queued from `since` up to row `upto`: `(kind,
+    /// raw)` (raw is empty once retention deleted it).
+    pub async fn answers_between(
+        &mut self,
+        since: &str,
+        upto: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT kind, raw FROM outbox WHERE created_at >= $1 AND id <= $2 \
+             AND kind IN {AUTOMATIC_ANSWERS} ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(upto)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Takes back a mail queued in this transaction, before anything sent it.
+    pub async fn unqueue(&mut self, row: i64) -> Result<()> {
+        sqlx::query("DELETE FROM outbox WHERE id = $1 AND sent_at IS NULL")
+            .bind(row)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// The ticket and recipients of a mail we sent, by its Message-ID.
     pub async fn outgoing(
         &mut self,

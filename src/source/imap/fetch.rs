@@ -38,6 +38,34 @@ impl ImapSource {
         Ok(uids)
     }
 
+    /// UIDs of the messages of the selected folder whose Message-ID header
+    /// holds `message_id` (reprocess: finding a mail moved to the folder of
+    /// its outcome). `message_id` is sent as a quoted string.
+    pub async fn uids_with_message_id(&mut self, message_id: &str) -> Result<Vec<u32>, ImapError> {
+        let quoted: String = message_id
+            .chars()
+            .filter(|c| (' '..='~').contains(c))
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let mut uids = Vec::new();
+        self.execute(
+            &format!("UID SEARCH HEADER Message-ID \"{quoted}\""),
+            "UID SEARCH",
+            |response| {
+                if let Response::MailboxData(MailboxDatum::Search(found)) = response {
+                    uids.extend_from_slice(found);
+                }
+            },
+        )
+        .await?;
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
     /// Raw messages for `uids`, ascending by UID, in one `UID FETCH`. A
     /// message expunged meanwhile is simply absent. Does not set `\Seen`.
     pub async fn fetch(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
