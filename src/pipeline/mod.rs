@@ -196,24 +196,17 @@ impl Pipeline {
             gate.refresh();
         }
         let readings: Vec<_> = batch.iter().map(|m| self.reader.read(&m.raw)).collect();
-        let mut tx = self.store.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for (incoming, read) in batch.iter().zip(&readings) {
-            let span = mail_span(mailbox, incoming, read);
-            let processed = self
-                .apply_isolated(&mut tx, mailbox, incoming, read)
-                .instrument(span.clone())
-                .await?;
-            span.record("ticket", processed.ticket_id.as_deref().unwrap_or("-"));
-            span.in_scope(|| {
-                tracing::info!(
-                    outcome = processed.outcome.as_str(),
-                    duplicate = processed.duplicate,
-                    "mail handled"
-                )
-            });
-            results.push(processed);
-        }
+        let (mut tx, results) = match self.apply_all(mailbox, batch, &readings).await? {
+            Ok(done) => done,
+            Err(failed) => {
+                tracing::debug!(
+                    mailbox,
+                    source = failed,
+                    "one mail failed: the batch is done again, each mail behind a savepoint"
+                );
+                self.apply_each_isolated(mailbox, batch, &readings).await?
+            }
+        };
         if let Some(cursor) = cursor {
             tx.set_mailbox_state(mailbox, cursor.uid_validity, cursor.last_uid)
                 .await?;
@@ -223,6 +216,82 @@ impl Pipeline {
         }
         tx.commit().await?;
         Ok(results)
+    }
+
+    /// The fast way through a batch: every mail in one transaction without
+    /// savepoints, two statements fewer per mail. Gives back where the first
+    /// mail that failed on its own account was read (its writes are then
+    /// mixed with the others', so the transaction is rolled back and the
+    /// caller does the batch again with [`Pipeline::apply_each_isolated`]).
+    async fn apply_all<'b>(
+        &self,
+        mailbox: &str,
+        batch: &'b [Incoming],
+        readings: &[Result<Reading, MailError>],
+    ) -> Result<Result<(Batch, Vec<Processed>), &'b str>, StoreError> {
+        let mut tx = self.begin_batch(readings).await?;
+        let mut done = Vec::with_capacity(batch.len());
+        for (incoming, read) in batch.iter().zip(readings) {
+            let span = mail_span(mailbox, incoming, read);
+            let work = self.apply(&mut tx, mailbox, incoming, read);
+            match guarded(work.instrument(span.clone())).await? {
+                Ok(processed) => done.push((span, processed)),
+                Err(_) => {
+                    tx.rollback().await?;
+                    return Ok(Err(&incoming.source_ref));
+                }
+            }
+        }
+        // The batch's history rows, written together: should one be refused,
+        // which mail it belongs to is found the careful way.
+        if guarded(tx.write_history()).await?.is_err() {
+            tx.rollback().await?;
+            return Ok(Err("(a history row)"));
+        }
+        let results = done
+            .into_iter()
+            .map(|(span, processed)| {
+                log_handled(&span, &processed);
+                processed
+            })
+            .collect();
+        Ok(Ok((tx, results)))
+    }
+
+    /// The careful way through a batch: each mail behind its own savepoint,
+    /// so that one that fails is undone alone and recorded as failed.
+    async fn apply_each_isolated(
+        &self,
+        mailbox: &str,
+        batch: &[Incoming],
+        readings: &[Result<Reading, MailError>],
+    ) -> Result<(Batch, Vec<Processed>), StoreError> {
+        let mut tx = self.begin_batch(readings).await?;
+        let mut results = Vec::with_capacity(batch.len());
+        for (incoming, read) in batch.iter().zip(readings) {
+            let span = mail_span(mailbox, incoming, read);
+            let processed = self
+                .apply_isolated(&mut tx, mailbox, incoming, read)
+                .instrument(span.clone())
+                .await?;
+            log_handled(&span, &processed);
+            results.push(processed);
+        }
+        Ok((tx, results))
+    }
+
+    /// The batch's transaction, told which of its senders are failing.
+    async fn begin_batch(
+        &self,
+        readings: &[Result<Reading, MailError>],
+    ) -> Result<Batch, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let senders: Vec<&str> = readings
+            .iter()
+            .filter_map(|r| Some(r.as_ref().ok()?.requester.as_ref()?.email.as_str()))
+            .collect();
+        tx.look_up_failing(&senders).await?;
+        Ok(tx)
     }
 
     /// One mail inside the batch's transaction, behind a savepoint: whatever
@@ -238,13 +307,21 @@ impl Pipeline {
         read: &Result<Reading, MailError>,
     ) -> Result<Processed, StoreError> {
         tx.savepoint().await?;
-        let reason = match guarded(self.apply(tx, mailbox, incoming, read)).await? {
+        let work = async {
+            let processed = self.apply(tx, mailbox, incoming, read).await?;
+            // This mail's history rows, so that a row refused fails this
+            // mail alone.
+            tx.write_history().await?;
+            Ok(processed)
+        };
+        let reason = match guarded(work).await? {
             Ok(processed) => {
                 tx.release_savepoint().await?;
                 return Ok(processed);
             }
             Err(reason) => reason,
         };
+        tracing::error!(%reason, "mail recorded as failed");
         tx.undo_to_savepoint().await?;
         self.record_failed(tx, mailbox, incoming, read, &reason)
             .await
@@ -482,17 +559,11 @@ async fn guarded<T>(
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(Ok(processed)) => Ok(Ok(processed)),
         Ok(Err(error)) if error.is_transient() => Err(error),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "mail cannot be stored: recorded as failed");
-            Ok(Err(format!("cannot be stored: {error}")))
-        }
-        Err(panic) => {
-            let panic = panic_message(&*panic);
-            tracing::error!(%panic, "handling the mail panicked: recorded as failed");
-            Ok(Err(format!(
-                "internal error while handling the mail: {panic}"
-            )))
-        }
+        Ok(Err(error)) => Ok(Err(format!("cannot be stored: {error}"))),
+        Err(panic) => Ok(Err(format!(
+            "internal error while handling the mail: {}",
+            panic_message(&*panic)
+        ))),
     }
 }
 
@@ -557,6 +628,18 @@ fn an_hour_before(now: &str) -> String {
 
 /// One span per mail: every line logged while handling it names the
 /// mailbox, where it was read, its Message-ID and, once known, its ticket.
+/// The line every mail gets once its batch is done with it.
+fn log_handled(span: &tracing::Span, processed: &Processed) {
+    span.record("ticket", processed.ticket_id.as_deref().unwrap_or("-"));
+    span.in_scope(|| {
+        tracing::info!(
+            outcome = processed.outcome.as_str(),
+            duplicate = processed.duplicate,
+            "mail handled"
+        )
+    });
+}
+
 fn mail_span(
     mailbox: &str,
     incoming: &Incoming,

@@ -91,20 +91,26 @@ impl super::Pipeline {
         let held_copies = tx.messages_of_mail(mail.id).await?;
         tx.keep_earlier_outcome(mail.id, &now, CAUSE).await?;
         tx.savepoint().await?;
-        let (handled, reason) =
-            match guarded(self.rehandle(&mut tx, mail, &incoming, &read, &now)).await? {
-                Ok(done) => {
-                    tx.release_savepoint().await?;
-                    done
-                }
-                Err(reason) => {
-                    tx.undo_to_savepoint().await?;
-                    (
-                        Handled::refused(Outcome::Failed, reason.clone()),
-                        Some(reason),
-                    )
-                }
-            };
+        let (handled, reason) = match guarded(async {
+            let done = self.rehandle(&mut tx, mail, &incoming, &read, &now).await?;
+            // Its history rows, so that a row refused fails this mail.
+            tx.write_history().await?;
+            Ok(done)
+        })
+        .await?
+        {
+            Ok(done) => {
+                tx.release_savepoint().await?;
+                done
+            }
+            Err(reason) => {
+                tx.undo_to_savepoint().await?;
+                (
+                    Handled::refused(Outcome::Failed, reason.clone()),
+                    Some(reason),
+                )
+            }
+        };
         let after = handled.outcome.as_str();
         if after == mail.outcome && handled.ticket == mail.ticket_id {
             // Dropping the transaction rolls it back: nothing changes.

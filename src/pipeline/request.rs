@@ -45,9 +45,15 @@ impl Pipeline {
             return Ok(Handled::refused(Outcome::Refused, reason.into()));
         }
         let limit = self.limits.tickets_per_sender_per_hour;
-        let opened = tx
-            .tickets_opened_since(&requester.email, &an_hour_before(now), i64::from(limit))
+        let activity = tx
+            .sender_activity(
+                &requester.email,
+                &an_hour_before(now),
+                i64::from(limit),
+                i64::from(self.limits.answers_per_sender_per_hour),
+            )
             .await?;
+        let opened = activity.tickets;
         if opened >= i64::from(limit) {
             tracing::warn!(sender = %requester.email, opened, limit, "sender over the ticket limit: mail held");
             let reason =
@@ -56,7 +62,7 @@ impl Pipeline {
         }
         let (fields, missing) = placed_fields(reading, &verdict);
         let message = self.message(inbound, Kept::InConversation);
-        let acknowledge = if self.may_answer(tx, &requester.email, now).await? {
+        let acknowledge = if self.answer_allowed(&requester.email, activity.answers) {
             Acknowledge::Send {
                 to: requester,
                 in_reply_to: reading.mail.message_id.as_deref(),

@@ -121,10 +121,17 @@ impl Pipeline {
         let sent = tx
             .answers_since(address, &an_hour_before(now), i64::from(limit))
             .await?;
+        Ok(self.answer_allowed(address, sent))
+    }
+
+    /// Whether `address`, already sent `sent` automatic answers this hour,
+    /// may get one more; past the limit, a warning is logged.
+    pub(super) fn answer_allowed(&self, address: &str, sent: i64) -> bool {
+        let limit = self.limits.answers_per_sender_per_hour;
         if sent >= i64::from(limit) {
             tracing::warn!(sender = %address, sent, limit, "sender over the answer limit: no answer");
-            return Ok(false);
+            return false;
         }
-        Ok(true)
+        true
     }
 }

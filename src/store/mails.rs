@@ -2,9 +2,32 @@
 //! outcome, reason and raw bytes; how far each IMAP mailbox was read; and
 //! the addresses our mail bounced from, until they write to us again.
 
+use std::collections::HashSet;
+
 use sqlx::Row;
 
 use super::{nul_free, Batch, Result, Store, StoreError};
+
+/// What a batch knows of `failing_addresses` for its senders, so that a
+/// mail from an address that never bounced costs no statement: the
+/// addresses looked up at the batch's start, and those of them (and any
+/// marked during the batch) that may be failing. `may_fail` is a superset
+/// of the truth (an undone mark stays in it), which costs at most a
+/// useless DELETE and never skips a needed one.
+#[derive(Debug, Default)]
+pub(super) struct FailingSeen {
+    looked_up: HashSet<String>,
+    may_fail: HashSet<String>,
+}
+
+impl FailingSeen {
+    fn surely_not_failing(&self, address: &str) -> bool {
+        self.looked_up.contains(address) && !self.may_fail.contains(address)
+    }
+}
+
+/// Addresses looked up in one statement.
+const ADDRESSES_PER_STATEMENT: usize = 500;
 
 /// An inbound mail as recorded once (dedupe key, outcome, raw bytes).
 #[derive(Debug, Clone)]
@@ -124,13 +147,46 @@ impl Batch {
         .bind(ticket_id)
         .execute(&mut *self.tx)
         .await?;
+        self.failing.may_fail.insert(address.to_lowercase());
+        Ok(())
+    }
+
+    /// Looks up, in one statement per [`ADDRESSES_PER_STATEMENT`], which of
+    /// `addresses` (the senders of the batch's mails) are marked failing,
+    /// so that [`Batch::clear_failing`] need not ask for each mail.
+    pub async fn look_up_failing(&mut self, addresses: &[&str]) -> Result<()> {
+        let addresses: Vec<String> = addresses
+            .iter()
+            .map(|a| a.to_lowercase())
+            .filter(|a| !self.failing.looked_up.contains(a))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in addresses.chunks(ADDRESSES_PER_STATEMENT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT address FROM failing_addresses WHERE address IN ({})",
+                placeholders.join(", ")
+            );
+            let query = chunk
+                .iter()
+                .fold(sqlx::query(&sql), |query, address| query.bind(address));
+            for row in query.fetch_all(&mut *self.tx).await? {
+                self.failing.may_fail.insert(row.get::<String, _>(0));
+            }
+            self.failing.looked_up.extend(chunk.iter().cloned());
+        }
         Ok(())
     }
 
     /// The address wrote to us: whatever bounced before, it works.
     pub async fn clear_failing(&mut self, address: &str) -> Result<()> {
+        let address = address.to_lowercase();
+        if self.failing.surely_not_failing(&address) {
+            return Ok(());
+        }
         sqlx::query("DELETE FROM failing_addresses WHERE address = $1")
-            .bind(address.to_lowercase())
+            .bind(address)
             .execute(&mut *self.tx)
             .await?;
         Ok(())

@@ -29,7 +29,7 @@ pub use deadlines::Watched;
 pub use history::{HistoryEntry, HistoryView};
 pub use mails::{EarlierOutcome, MailFilter, NewMail, StoredMail};
 pub use messages::{AttachmentView, MessageView, NewAttachment, NewMessage};
-pub use outbox::{OutboxMail, QueuedMail};
+pub use outbox::{OutboxMail, QueuedMail, SenderActivity};
 pub use privacy::{Anonymisation, AttachmentFile, Due, PersonMail, PurgeRecord};
 pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 pub use tickets::{
@@ -301,6 +301,8 @@ impl Store {
         Ok(Batch {
             tx: self.write_transaction().await?,
             backend: self.backend,
+            failing: mails::FailingSeen::default(),
+            pending_history: Vec::new(),
         })
     }
 
@@ -339,23 +341,40 @@ fn newer_schema(error: sqlx::migrate::MigrateError) -> StoreError {
 pub struct Batch {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
+    /// Which of the batch's senders are marked failing, where looked up.
+    failing: mails::FailingSeen,
+    /// History rows appended and not yet written ([`Batch::write_history`]).
+    pending_history: Vec<history::PendingHistory>,
 }
 
 impl Batch {
-    pub async fn commit(self) -> Result<()> {
+    /// Writes what is still pending (history rows) and commits.
+    pub async fn commit(mut self) -> Result<()> {
+        self.write_history().await?;
         self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Undoes the whole transaction.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
         Ok(())
     }
 
     /// Marks where one mail's writes begin, so that they can be undone
     /// alone ([`Batch::undo_to_savepoint`]) and the batch go on.
+    /// History rows appended before it are written first, so that undoing
+    /// to it forgets only the pending rows appended after it.
     pub async fn savepoint(&mut self) -> Result<()> {
+        self.write_history().await?;
         (&mut *self.tx).execute("SAVEPOINT one_mail").await?;
         Ok(())
     }
 
-    /// Keeps what was written since [`Batch::savepoint`].
+    /// Keeps what was written since [`Batch::savepoint`], pending history
+    /// rows included.
     pub async fn release_savepoint(&mut self) -> Result<()> {
+        self.write_history().await?;
         (&mut *self.tx)
             .execute("RELEASE SAVEPOINT one_mail")
             .await?;
@@ -365,6 +384,7 @@ impl Batch {
     /// Undoes what was written since [`Batch::savepoint`]; the rest of the
     /// transaction stands.
     pub async fn undo_to_savepoint(&mut self) -> Result<()> {
+        self.forget_history();
         (&mut *self.tx)
             .execute("ROLLBACK TO SAVEPOINT one_mail")
             .await?;

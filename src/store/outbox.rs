@@ -19,6 +19,13 @@ pub struct QueuedMail<'a> {
     pub created_at: &'a str,
 }
 
+/// What one sender was given lately: see [`Batch::sender_activity`].
+#[derive(Debug, Clone, Copy)]
+pub struct SenderActivity {
+    pub tickets: i64,
+    pub answers: i64,
+}
+
 /// An outbox row due for delivery.
 #[derive(Debug, Clone)]
 pub struct OutboxMail {
@@ -33,6 +40,10 @@ pub struct OutboxMail {
 /// Outbox kinds that answer an incoming mail automatically: what the
 /// per-sender answer limit counts.
 const AUTOMATIC_ANSWERS: &str = "('acknowledgement', 'too_big', 'refusal')";
+
+/// Row ids bound in one statement: far below both backends' limits on
+/// parameters (32,766 for SQLite, 65,535 for PostgreSQL).
+const IDS_PER_STATEMENT: usize = 500;
 
 impl Batch {
     /// Queues a rendered mail; the outbox worker delivers it after commit.
@@ -157,6 +168,42 @@ impl Batch {
             .await?;
         Ok(row.get::<i64, _>(0))
     }
+
+    /// What `sender` was given since `since`, this transaction included:
+    /// the tickets they opened (counted up to `tickets_at_most`) and the
+    /// automatic answers sent to them alone (up to `answers_at_most`). One
+    /// statement for both limits a request is checked against; counted up
+    /// to the limits, so a busy sender never makes a mail scan all their
+    /// rows.
+    pub async fn sender_activity(
+        &mut self,
+        sender: &str,
+        since: &str,
+        tickets_at_most: i64,
+        answers_at_most: i64,
+    ) -> Result<SenderActivity> {
+        let recipients =
+            serde_json::to_string(&[sender]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = format!(
+            "SELECT \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM tickets WHERE requester = $1 \
+              AND created_at >= $2 LIMIT $3) AS opened), \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE recipients = $4 \
+              AND created_at >= $2 AND kind IN {AUTOMATIC_ANSWERS} LIMIT $5) AS answered)"
+        );
+        let row = sqlx::query(&sql)
+            .bind(sender)
+            .bind(since)
+            .bind(tickets_at_most)
+            .bind(recipients)
+            .bind(answers_at_most)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(SenderActivity {
+            tickets: row.get::<i64, _>(0),
+            answers: row.get::<i64, _>(1),
+        })
+    }
 }
 
 impl Store {
@@ -164,6 +211,10 @@ impl Store {
     /// attempt to `lease_until`: another daemon (or the CLI) running the
     /// outbox at the same time skips them, so no mail is sent twice. A
     /// claim left by a crash simply falls due again after the lease.
+    ///
+    /// One statement for the whole claim: the outer condition repeats the
+    /// inner one, so that on PostgreSQL a row another sender claimed while
+    /// this statement waited for its lock is left to that sender.
     pub async fn claim_due_outbox(
         &self,
         now: &str,
@@ -172,52 +223,53 @@ impl Store {
     ) -> Result<Vec<OutboxMail>> {
         let mut tx = self.write_transaction().await?;
         let rows = sqlx::query(
-            "SELECT id, message_id, envelope_from, recipients, raw, attempts, next_attempt_at FROM outbox \
-             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, id LIMIT $2",
+            "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
+             WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
+             ORDER BY next_attempt_at, id LIMIT $3) \
+             AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
+             RETURNING id, message_id, envelope_from, recipients, raw, attempts",
         )
+        .bind(lease_until)
         .bind(now)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: i64 = r.get(0);
-            let due: String = r.get(6);
-            let taken = sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3",
-            )
-            .bind(lease_until)
-            .bind(id)
-            .bind(&due)
-            .execute(&mut *tx)
-            .await?;
-            if taken.rows_affected() == 1 {
+        tx.commit().await?;
+        let mut claimed = rows
+            .into_iter()
+            .map(|r| {
                 let recipients: String = r.get(3);
-                claimed.push(OutboxMail {
-                    id,
+                Ok(OutboxMail {
+                    id: r.get(0),
                     message_id: r.get(1),
                     envelope_from: r.get(2),
                     recipients: serde_json::from_str(&recipients)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     raw: r.get(4),
                     attempts: r.get(5),
-                });
-            }
-        }
-        tx.commit().await?;
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // RETURNING keeps no order; the oldest rows were queued first.
+        claimed.sort_unstable_by_key(|m| m.id);
         Ok(claimed)
     }
 
-    /// Marks delivered outbox rows as sent, in one transaction.
+    /// Marks delivered outbox rows as sent, a statement per
+    /// [`IDS_PER_STATEMENT`] rows, in one transaction.
     pub async fn mark_sent(&self, ids: &[i64], at: &str) -> Result<()> {
         let mut tx = self.write_transaction().await?;
-        for id in ids {
-            sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL \
+                 WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let query = chunk
+                .iter()
+                .fold(sqlx::query(&sql).bind(at), |query, id| query.bind(id));
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

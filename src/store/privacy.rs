@@ -135,6 +135,8 @@ impl Batch {
         robot_outcomes: &[&str],
         limit: i64,
     ) -> Result<Vec<i64>> {
+        // The rules read history (when a ticket was closed).
+        self.write_history().await?;
         let outcomes = due.outcomes(robot_outcomes);
         let sql = due.select(outcomes.len());
         let mut query = sqlx::query(&sql).bind(cutoff);
@@ -230,6 +232,7 @@ impl Batch {
         cutoff: &str,
         limit: i64,
     ) -> Result<Vec<(String, String)>> {
+        self.write_history().await?;
         let sql = format!(
             "SELECT t.id, t.fields FROM tickets t WHERE t.anonymised_at IS NULL AND {CLOSED} \
              AND {CLOSED_AT} < $1 ORDER BY t.id LIMIT $2"
@@ -330,6 +333,7 @@ impl Batch {
     /// and notes that carry a text (a field's value, a note, recipients)
     /// become the marker.
     async fn anonymise_history(&mut self, id: &str, a: &Anonymisation<'_>) -> Result<()> {
+        self.write_history().await?;
         for prefix in a.person_actors {
             sqlx::query("UPDATE history SET actor = $1 WHERE ticket_id = $2 AND actor LIKE $3")
                 .bind(format!("{prefix}{}", a.marker))

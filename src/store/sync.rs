@@ -405,6 +405,7 @@ impl Batch {
 
     /// The text of the last note `actor` added to a ticket.
     pub async fn last_note_by(&mut self, ticket_id: &str, actor: &str) -> Result<Option<String>> {
+        self.write_history().await?;
         let row = sqlx::query(
             "SELECT note FROM history WHERE ticket_id = $1 AND actor = $2 \
              AND action IN ('note', 'internal_note') ORDER BY id DESC LIMIT 1",

@@ -6,7 +6,7 @@
 //! new tickets are told.
 
 use super::notices::{queue_on_ticket, record_failure, Audience, StaffEvent};
-use super::{read, TicketError, Tickets};
+use super::{TicketError, Tickets};
 use crate::desk::actor::Actor;
 use crate::desk::change::Message;
 use crate::desk::status::Status;
@@ -117,41 +117,43 @@ impl Tickets {
         let deadlines = self.clock.deadlines(created, creation.priority);
         let placement = creation.placement.as_ref();
         let (fields, missing) = (fields_json(creation.fields), missing_json(creation.missing));
-        tx.insert_ticket(&NewTicket {
-            id: &id,
-            status: Status::Nouveau.as_str(),
-            priority: creation.priority.as_str(),
-            requester: creation.requester,
-            requester_name: creation.requester_name,
-            subject: creation.subject,
-            fields: &fields,
-            missing_fields: &missing,
-            thread_id: creation.thread_id,
-            team: &team,
-            category: route.category.as_deref(),
-            take_charge_by: &timestamp(deadlines.take_charge_by),
-            resolve_by: &timestamp(deadlines.resolve_by),
-            establishment_uai: placement.and_then(|p| p.uai.as_deref()),
-            establishment: placement.and_then(|p| p.establishment.as_deref()),
-            sender_role: placement.and_then(|p| p.role),
-            verification: placement.and_then(|p| p.verification),
-            created_at: now,
-        })
-        .await?;
+        let stored = tx
+            .insert_ticket(&NewTicket {
+                id: &id,
+                status: Status::Nouveau.as_str(),
+                priority: creation.priority.as_str(),
+                requester: creation.requester,
+                requester_name: creation.requester_name,
+                subject: creation.subject,
+                fields: &fields,
+                missing_fields: &missing,
+                thread_id: creation.thread_id,
+                team: &team,
+                category: route.category.as_deref(),
+                take_charge_by: &timestamp(deadlines.take_charge_by),
+                resolve_by: &timestamp(deadlines.resolve_by),
+                establishment_uai: placement.and_then(|p| p.uai.as_deref()),
+                establishment: placement.and_then(|p| p.establishment.as_deref()),
+                sender_role: placement.and_then(|p| p.role),
+                verification: placement.and_then(|p| p.verification),
+                created_at: now,
+            })
+            .await?;
         let actor_text = actor.to_string();
+        let priority_note = creation.priority.as_str();
         let created = HistoryEntry::new(&id, now, &actor_text, "created")
             .values(None, Some(Status::Nouveau.as_str()))
-            .note(Some(creation.priority.as_str()));
-        tx.append_history(&created).await?;
-        if let Origin::Request = creation.origin {
-            let routed_by = match route.rule {
-                Some(rule) => format!("routing rule {rule}"),
-                None => "no routing rule matched".to_string(),
-            };
-            let routed = HistoryEntry::new(&id, now, "system", "team")
-                .values(None, Some(&route.team))
-                .note(Some(&routed_by));
-            tx.append_history(&routed).await?;
+            .note(Some(priority_note));
+        let routed_by = match route.rule {
+            Some(rule) => format!("routing rule {rule}"),
+            None => "no routing rule matched".to_string(),
+        };
+        let routed = HistoryEntry::new(&id, now, "system", "team")
+            .values(None, Some(&route.team))
+            .note(Some(&routed_by));
+        match creation.origin {
+            Origin::Request => tx.append_history_rows(&[created, routed]).await?,
+            Origin::PartnerCopy { .. } => tx.append_history(&created).await?,
         }
         if let Some(forwarded) = creation.forwarded {
             record_forward(tx, &id, &actor_text, forwarded, now).await?;
@@ -159,7 +161,7 @@ impl Tickets {
         if let Some(message) = creation.message {
             self.keep_message(tx, &id, message, now).await?;
         }
-        let ticket = read(tx, &id).await?;
+        let ticket = Ticket::try_from(stored)?;
         self.acknowledge(tx, &ticket, creation, now).await?;
         let event = StaffEvent {
             event: "Nouvelle demande",
