@@ -3,7 +3,7 @@
 //! Each piece of work — a mailbox, the timers — is done by one daemon at a
 //! time, the holder of its lease (`store`'s `cluster_leases`). A daemon
 //! writes a heartbeat every tick; from the live daemons every one computes
-//! the same spread ([`share`]), takes the free leases that fall to it,
+//! the same spread (`share`), takes the free leases that fall to it,
 //! renews the ones it holds, and hands back the ones that fall to another.
 //! A daemon that dies stops renewing: its leases expire and the others
 //! take them over.

@@ -27,7 +27,8 @@ pub fn run(settings: &Settings, file: &Path, json: bool) -> Result<ExitCode> {
             "{}",
             serde_json::json!({"kind": "failed", "reason": error.to_string()})
         ),
-        Err(error) => println!("unreadable: {error}"),
+        // The reason may quote the mail (a charset's name, a header).
+        Err(error) => println!("unreadable: {}", terminal::line(&error.to_string())),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{nul_free, Batch, Result};
+use super::{nul_free, placeholders, Batch, Result};
 
 #[derive(Debug, Clone)]
 pub struct HistoryEntry<'a> {
@@ -109,11 +109,7 @@ impl Batch {
         let pending = std::mem::take(&mut self.pending_history);
         for chunk in pending.chunks(ROWS_PER_STATEMENT) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let params: Vec<String> =
-                        (1..=7).map(|k| format!("${}", row * 7 + k)).collect();
-                    format!("({})", params.join(", "))
-                })
+                .map(|row| placeholders(row * 7 + 1, 7))
                 .collect();
             let sql = format!(
                 "INSERT INTO history (ticket_id, at, actor, action, from_value, to_value, note) \

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use sqlx::Row;
 
-use super::{nul_free, Batch, Result, Store, StoreError};
+use super::{nul_free, placeholders, Batch, Result, Store, StoreError};
 
 /// What a batch knows of `failing_addresses` for its senders, so that a
 /// mail from an address that never bounced costs no statement: the
@@ -151,7 +151,7 @@ impl Batch {
         Ok(())
     }
 
-    /// Looks up, in one statement per [`ADDRESSES_PER_STATEMENT`], which of
+    /// Looks up, in one statement per `ADDRESSES_PER_STATEMENT`, which of
     /// `addresses` (the senders of the batch's mails) are marked failing,
     /// so that [`Batch::clear_failing`] need not ask for each mail.
     pub async fn look_up_failing(&mut self, addresses: &[&str]) -> Result<()> {
@@ -163,10 +163,9 @@ impl Batch {
             .into_iter()
             .collect();
         for chunk in addresses.chunks(ADDRESSES_PER_STATEMENT) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
             let sql = format!(
-                "SELECT address FROM failing_addresses WHERE address IN ({})",
-                placeholders.join(", ")
+                "SELECT address FROM failing_addresses WHERE address IN {}",
+                placeholders(1, chunk.len())
             );
             let query = chunk
                 .iter()

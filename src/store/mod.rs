@@ -569,6 +569,12 @@ fn missing(error: &std::io::Error) -> bool {
 }
 
 /// A JSON array of strings as stored (`missing_fields`, `recipients`).
+/// `($first, $first+1, …)`, `count` of them: the list of an `IN`.
+fn placeholders(first: usize, count: usize) -> String {
+    let list: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
+    format!("({})", list.join(", "))
+}
+
 fn json_list(text: &str) -> Result<Vec<String>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

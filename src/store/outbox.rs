@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{json_list, Batch, Result, Store, StoreError};
+use super::{json_list, placeholders, Batch, Result, Store, StoreError};
 
 /// A rendered mail waiting in the outbox.
 #[derive(Debug, Clone)]
@@ -256,15 +256,14 @@ impl Store {
     }
 
     /// Marks delivered outbox rows as sent, a statement per
-    /// [`IDS_PER_STATEMENT`] rows, in one transaction.
+    /// `IDS_PER_STATEMENT` rows, in one transaction.
     pub async fn mark_sent(&self, ids: &[i64], at: &str) -> Result<()> {
         let mut tx = self.write_transaction().await?;
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
             let sql = format!(
                 "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL \
-                 WHERE id IN ({})",
-                placeholders.join(", ")
+                 WHERE id IN {}",
+                placeholders(2, chunk.len())
             );
             let query = chunk
                 .iter()

@@ -11,7 +11,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{nul_free, Batch, HistoryView, MessageView, Result, Store};
+use super::{nul_free, placeholders, Batch, HistoryView, MessageView, Result, Store};
 
 /// A closed ticket: `ferme` or `sans_suite`.
 const CLOSED: &str = "t.status IN ('ferme', 'sans_suite')";
@@ -69,12 +69,6 @@ impl Due {
             &[]
         }
     }
-}
-
-/// `($first, $first+1, …)`, `count` of them.
-fn placeholders(first: usize, count: usize) -> String {
-    let list: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
-    format!("({})", list.join(", "))
 }
 
 /// What anonymising a ticket replaces, and what it keeps.
@@ -184,23 +178,18 @@ impl Batch {
     /// Deletes these mail records (robots' mail: nothing refers to them)
     /// and their earlier outcomes.
     pub async fn delete_mails(&mut self, ids: &[i64]) -> Result<u64> {
+        self.delete_where_in("mail_outcomes", "mail_id", ids)
+            .await?;
+        self.delete_where_in("mails", "id", ids).await
+    }
+
+    /// Deletes the rows of `table` whose `column` is one of `ids`.
+    async fn delete_where_in(&mut self, table: &str, column: &str, ids: &[i64]) -> Result<u64> {
         let sql = format!(
-            "DELETE FROM mail_outcomes WHERE mail_id IN {}",
+            "DELETE FROM {table} WHERE {column} IN {}",
             placeholders(1, ids.len())
         );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query.execute(&mut *self.tx).await?;
-        let sql = format!(
-            "DELETE FROM mails WHERE id IN {}",
-            placeholders(1, ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(*id);
-        }
+        let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(*id));
         Ok(query.execute(&mut *self.tx).await?.rows_affected())
     }
 
