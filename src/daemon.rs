@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 use crate::cluster::{mailbox_lease, Coordinator, Lease, Member, TIMERS};
 use crate::config::{MailboxLocation, MailboxSettings, Settings};
 use crate::desk::{Disposition, Outcome};
+use crate::oauth::{OAuthError, TokenSource};
 use crate::ops::alarms::Alarms;
 use crate::ops::report::Report;
 use crate::ops::settings::Thresholds;
@@ -24,7 +26,7 @@ use crate::ops::{Certificate, Health, MailSeen};
 use crate::outbox::{Outbox, OutboxError, OUTBOX_TASK};
 use crate::pipeline::{Incoming, Pipeline, PipelineError, Processed};
 use crate::privacy::Retention;
-use crate::source::imap::{ImapError, ImapSettings, ImapSource};
+use crate::source::imap::{ImapError, ImapSettings, ImapSource, Login};
 use crate::source::maildir::{MaildirError, MaildirSource};
 use crate::source::{plan_fetch, BATCH_BYTES};
 use crate::store::{Fence, Store, StoreError};
@@ -48,6 +50,13 @@ pub enum DaemonError {
     },
     #[error("mailbox {0}: {1}")]
     Mailbox(String, String),
+    /// No access token for an OAuth2 mailbox: see [`DaemonError::oauth`].
+    #[error("mailbox {mailbox}: no OAuth2 access token: {source}")]
+    OAuth {
+        mailbox: String,
+        #[source]
+        source: OAuthError,
+    },
     #[error(transparent)]
     Timers(#[from] crate::tickets::TicketError),
     #[error(transparent)]
@@ -63,16 +72,28 @@ pub enum DaemonError {
 }
 
 impl DaemonError {
-    /// Whether the server refused our credentials (a problem at once,
-    /// not after the silence threshold).
+    /// Whether the server refused our credentials, or no OAuth2 token can
+    /// be had without a person (a revoked consent, a wrong secret): a
+    /// problem at once, not after the silence threshold.
     fn is_login_refused(&self) -> bool {
-        matches!(
-            self,
+        match self {
             DaemonError::Imap {
                 source: ImapError::Auth { .. },
                 ..
-            }
-        )
+            } => true,
+            _ => self.oauth().is_some_and(OAuthError::needs_a_person),
+        }
+    }
+
+    /// The OAuth2 condition behind this error, for whoever reports the
+    /// daemon's state: [`OAuthError::needs_a_person`] says whether it is
+    /// one to raise (a revoked consent, a wrong secret) or one that mends
+    /// itself (the provider out of reach).
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        match self {
+            DaemonError::OAuth { source, .. } => Some(source),
+            _ => None,
+        }
     }
 }
 
@@ -163,7 +184,8 @@ pub async fn run_once(settings: &Settings) -> Result<Summary, DaemonError> {
 async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summary, DaemonError> {
     let mut summary = Summary::default();
     for mailbox in &settings.mailboxes {
-        let mut reader = MailboxReader::open(mailbox).await?;
+        let tokens = token_source(mailbox)?;
+        let mut reader = MailboxReader::open(mailbox, tokens.as_deref()).await?;
         loop {
             let results = reader.next_batch(shared, None).await?;
             if results.is_empty() {
@@ -187,6 +209,13 @@ async fn read_every_mailbox(settings: &Settings, shared: &Shared) -> Result<Summ
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     let (shared, outbox) = prepare(settings).await?;
+    // One per mailbox, kept across reconnections, restarts and leases: the
+    // token in hand too.
+    let tokens: Vec<Option<Arc<TokenSource>>> = settings
+        .mailboxes
+        .iter()
+        .map(token_source)
+        .collect::<Result<_, _>>()?;
     let names: Vec<String> = settings.mailboxes.iter().map(|m| m.name.clone()).collect();
     let (coordinator, mut leases) = Coordinator::new(
         shared.store.clone(),
@@ -202,7 +231,7 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
     }));
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    for mailbox in settings.mailboxes.clone() {
+    for (mailbox, tokens) in settings.mailboxes.clone().into_iter().zip(tokens) {
         let (shared, stopped) = (Arc::clone(&shared), stopped.clone());
         let name = format!("mailbox {}", mailbox.name);
         let Some(lease) = leases.remove(&mailbox_lease(&mailbox.name)) else {
@@ -211,6 +240,7 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
         tasks.spawn(supervised(name, stopped.clone(), move || {
             watch_mailbox(
                 mailbox.clone(),
+                tokens.clone(),
                 Arc::clone(&shared),
                 lease.clone(),
                 stopped.clone(),
@@ -452,10 +482,22 @@ async fn run_timers(shared: &Shared, lease: &Lease, mut stopped: watch::Receiver
     }
 }
 
+/// The access tokens of an OAuth2 mailbox; `None` for a password login.
+fn token_source(mailbox: &MailboxSettings) -> Result<Option<Arc<TokenSource>>, DaemonError> {
+    match mailbox.oauth.token_source(&mailbox.name) {
+        Ok(tokens) => Ok(tokens.map(Arc::new)),
+        Err((key, problem)) => Err(DaemonError::Mailbox(
+            mailbox.name.clone(),
+            format!("{key}: {problem}"),
+        )),
+    }
+}
+
 /// One mailbox's life: wait for its lease, then read it under that lease
 /// until the lease is lost or falls to another daemon, and hand it back.
 async fn watch_mailbox(
     settings: MailboxSettings,
+    tokens: Option<Arc<TokenSource>>,
     shared: Arc<Shared>,
     mut lease: Lease,
     mut stopped: watch::Receiver<bool>,
@@ -470,7 +512,15 @@ async fn watch_mailbox(
             break;
         };
         tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "reading the mailbox");
-        read_under_lease(&settings, &shared, &mut lease, &fence, &mut stopped).await;
+        read_under_lease(
+            &settings,
+            tokens.as_deref(),
+            &shared,
+            &mut lease,
+            &fence,
+            &mut stopped,
+        )
+        .await;
         if !lease.holds(&fence) {
             tracing::info!(mailbox = %settings.name, epoch = fence.epoch, "mailbox left to another daemon");
             lease.hand_back(&fence).await;
@@ -479,9 +529,13 @@ async fn watch_mailbox(
 }
 
 /// Open, drain, wait for news; on error, reopen with backoff. Stops between
-/// batches when asked or when the lease no longer holds `fence`.
+/// batches when asked or when the lease no longer holds `fence`. A session
+/// opened with an OAuth2 token ends when the token is due for renewal and
+/// the next opens with a fresh one: a server that ends sessions at token
+/// expiry (Exchange Online) never has to, and no login fails for it.
 async fn read_under_lease(
     settings: &MailboxSettings,
+    tokens: Option<&TokenSource>,
     shared: &Shared,
     lease: &mut Lease,
     fence: &Fence,
@@ -491,8 +545,19 @@ async fn read_under_lease(
     let task = mailbox_task(&settings.name);
     while !*stopped.borrow() && lease.holds(fence) {
         shared.health.beat(&task);
-        let mut reader = match MailboxReader::open(settings).await {
+        let mut reader = match MailboxReader::open(settings, tokens).await {
             Ok(reader) => reader,
+            Err(error) if error.oauth().is_some_and(OAuthError::needs_a_person) => {
+                tracing::error!(mailbox = %settings.name, %error, retry_in = ?backoff, "mailbox stopped: it cannot log in");
+                // Raised as a refused login: the alarm names the fix.
+                shared
+                    .health
+                    .mailbox_failed(&settings.name, &error.to_string(), true)
+                    .await;
+                sleep_or_stop(backoff, stopped).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
             Err(error) => {
                 tracing::warn!(mailbox = %settings.name, %error, retry_in = ?backoff, "cannot open mailbox");
                 shared
@@ -535,6 +600,10 @@ async fn drain_until_stopped(
 ) -> Result<(), DaemonError> {
     let task = mailbox_task(&reader.settings.name);
     while !*stopped.borrow() && lease.holds(fence) {
+        if reader.session_ends.is_some_and(|end| Instant::now() >= end) {
+            tracing::debug!(mailbox = %reader.settings.name, "access token due for renewal: logging in again");
+            return Ok(());
+        }
         let results = reader.next_batch(shared, Some(fence)).await?;
         shared
             .health
@@ -542,8 +611,14 @@ async fn drain_until_stopped(
             .await;
         shared.health.beat(&task);
         if results.is_empty() {
+            let wait = match reader.session_ends {
+                Some(end) => shared
+                    .poll_interval
+                    .min(end.saturating_duration_since(Instant::now())),
+                None => shared.poll_interval,
+            };
             tokio::select! {
-                waited = reader.wait_for_news(shared.poll_interval) => waited?,
+                waited = reader.wait_for_news(wait) => waited?,
                 _ = stopped.changed() => {}
                 _ = lease.changed() => {}
             }
@@ -565,31 +640,56 @@ struct MailboxReader {
     source: Source,
     /// The certificate the server showed when the mailbox was opened.
     certificate: Option<Certificate>,
+    /// When the OAuth2 token this session logged in with is due for renewal.
+    session_ends: Option<Instant>,
 }
 
-/// How to log in to an IMAP mailbox and select `folder` there.
-fn imap_settings(
+/// How to log in to an IMAP mailbox and select `folder` there: with its
+/// password, or with an OAuth2 access token from `tokens`, and then when
+/// that token is due for renewal.
+async fn imap_settings(
     settings: &MailboxSettings,
+    tokens: Option<&TokenSource>,
     host: String,
     port: u16,
     tls: crate::config::TlsMode,
     folder: String,
-) -> Result<ImapSettings, DaemonError> {
-    let password = settings
-        .secret
-        .resolve()
-        .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
-        .unwrap_or_default();
-    Ok(ImapSettings {
+) -> Result<(ImapSettings, Option<Instant>), DaemonError> {
+    let (login, renew_at) = match tokens {
+        Some(tokens) => {
+            let token = tokens
+                .access_token()
+                .await
+                .map_err(|source| DaemonError::OAuth {
+                    mailbox: settings.name.clone(),
+                    source,
+                })?;
+            let login = Login::Bearer {
+                token: token.secret().to_string(),
+                mechanism: None,
+            };
+            (login, Some(Instant::from_std(token.renew_at())))
+        }
+        None => {
+            let password = settings
+                .secret
+                .resolve()
+                .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
+                .unwrap_or_default();
+            (Login::Password(password), None)
+        }
+    };
+    let imap = ImapSettings {
         host,
         port,
         tls,
         folder,
         username: settings.username.clone().unwrap_or_default(),
-        password,
+        login,
         ca_file: settings.ca_file.clone(),
         danger_accept_invalid_certs: settings.danger_accept_invalid_certs,
-    })
+    };
+    Ok((imap, renew_at))
 }
 
 enum Source {
@@ -601,7 +701,11 @@ enum Source {
 }
 
 impl MailboxReader {
-    async fn open(settings: &MailboxSettings) -> Result<Self, DaemonError> {
+    async fn open(
+        settings: &MailboxSettings,
+        tokens: Option<&TokenSource>,
+    ) -> Result<Self, DaemonError> {
+        let mut session_ends = None;
         let source = match settings
             .location()
             .map_err(|e| DaemonError::Mailbox(settings.name.clone(), e))?
@@ -613,14 +717,21 @@ impl MailboxReader {
                 tls,
                 folder,
             } => {
-                let imap = imap_settings(settings, host, port, tls, folder)?;
-                let session =
-                    ImapSource::connect(&imap)
-                        .await
-                        .map_err(|source| DaemonError::Imap {
+                let (imap, renew_at) =
+                    imap_settings(settings, tokens, host, port, tls, folder).await?;
+                session_ends = renew_at;
+                let session = match ImapSource::connect(&imap).await {
+                    Ok(session) => session,
+                    Err(source) => {
+                        if let (Some(tokens), ImapError::Auth { .. }) = (tokens, &source) {
+                            tokens.forget().await;
+                        }
+                        return Err(DaemonError::Imap {
                             mailbox: settings.name.clone(),
                             source,
-                        })?;
+                        });
+                    }
+                };
                 // Start from the first UID: the folder only holds mail not yet
                 // moved, including any committed just before a crash; the
                 // dedupe record recognises those.
@@ -640,6 +751,7 @@ impl MailboxReader {
             settings: settings.clone(),
             source,
             certificate,
+            session_ends,
         })
     }
 
@@ -963,8 +1075,17 @@ async fn refile_imap(
     let Some(message_id) = mail.message_id.as_deref().filter(|m| !m.is_empty()) else {
         return Ok(false);
     };
-    let imap =
-        imap_settings(mailbox, host, port, tls, from.to_string()).map_err(|e| e.to_string())?;
+    let tokens = token_source(mailbox).map_err(|e| e.to_string())?;
+    let (imap, _) = imap_settings(
+        mailbox,
+        tokens.as_deref(),
+        host,
+        port,
+        tls,
+        from.to_string(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let mut session = match ImapSource::connect(&imap).await {
         Ok(session) => session,
         // The folder was never created: nothing was moved there.

@@ -26,6 +26,9 @@
 //!   [`text`] and [`paths`] are small shared rules.
 //! - [`privacy`] applies retention in bounded batches and answers the
 //!   requester's rights (export, erasure), beside the [`timers`].
+//! - [`oauth`] gets the access tokens of OAuth2 mail accounts (Microsoft
+//!   365, Google); it knows no IMAP or SMTP: [`source`] and [`outbox`] only
+//!   take the bearer string.
 
 pub mod cluster;
 pub mod config;
@@ -34,6 +37,7 @@ pub mod desk;
 pub mod http;
 pub mod intake;
 pub mod notify;
+pub mod oauth;
 pub mod ops;
 pub mod outbox;
 pub mod paths;

@@ -123,6 +123,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// OAuth2 logins of mailboxes and of `smtp` (see docs/oauth2.md).
+    #[command(subcommand)]
+    Oauth(OauthCommand),
     /// The daemons sharing this database ([cluster]).
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -209,6 +212,17 @@ enum PrivacyCommand {
         /// Erase even while some of its tickets are still open.
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OauthCommand {
+    /// Obtain an account's refresh token with the device authorization
+    /// grant: prints an address and a code for a person to approve, waits,
+    /// stores the token.
+    Login {
+        /// A mailbox's name, or `smtp`.
+        account: String,
     },
 }
 
@@ -330,8 +344,10 @@ fn init_logging(settings: &Settings, json: bool) {
         .iter()
         .filter_map(|directive| directive.parse().ok())
         .fold(filter, |filter, directive| filter.add_directive(directive));
+    // Colours only for a person at a terminal: not in a file or journald.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json || settings.log.format == LogFormat::Json {
         builder.json().init();
@@ -398,6 +414,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Stats { since, json } => cmd::stats::run(&settings, since.as_deref(), json).await,
         Command::Status { json } => cmd::status::run(&settings, json).await,
+        Command::Oauth(OauthCommand::Login { account }) => {
+            cmd::oauth::login(&settings, &account).await
+        }
         Command::Reprocess {
             outcome,
             since,

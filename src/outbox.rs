@@ -1,7 +1,8 @@
 //! Delivery of the outbox: the only way mail leaves Guichet. Rows were
 //! rendered and committed with what produced them; here they are sent over
 //! pooled SMTP connections (or written as `.eml` files), marked sent, or
-//! retried with backoff while the server is unreachable. A permanent
+//! retried with backoff while the server is unreachable (or no OAuth2
+//! access token can be had). A permanent
 //! rejection (5xx) is recorded and not retried.
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::{watch, Mutex, Notify};
 
 use crate::config::{SmtpLocation, SmtpSettings, TlsMode};
+use crate::oauth::TokenSource;
 use crate::ops::{DeliverySeen, Health};
 use crate::store::{parse_timestamp, timestamp, OutboxMail, Store, StoreError};
 
@@ -265,7 +267,7 @@ struct SmtpPool {
     host: String,
     port: u16,
     tls: Option<(TlsMode, TlsParameters)>,
-    credentials: Option<Credentials>,
+    login: Option<SmtpLogin>,
     hello: ClientId,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     /// Told the server's certificate on each new TLS connection.
@@ -287,22 +289,33 @@ impl SmtpPool {
             TlsMode::Plain => None,
             mode => Some((mode, tls_parameters(settings, &host)?)),
         };
-        let credentials = match &settings.username {
-            Some(username) => {
+        let tokens = settings
+            .oauth
+            .token_source("smtp")
+            .map_err(|(key, problem)| OutboxError::Settings(format!("smtp.{key}: {problem}")))?;
+        let login = match (&settings.username, tokens) {
+            (Some(username), Some(tokens)) => Some(SmtpLogin::OAuth {
+                username: username.clone(),
+                tokens: Box::new(tokens),
+            }),
+            (Some(username), None) => {
                 let password = settings
                     .secret
                     .resolve()
                     .map_err(OutboxError::Settings)?
                     .unwrap_or_default();
-                Some(Credentials::new(username.clone(), password))
+                Some(SmtpLogin::Password(Credentials::new(
+                    username.clone(),
+                    password,
+                )))
             }
-            None => None,
+            (None, _) => None,
         };
         Ok(Self {
             host,
             port,
             tls,
-            credentials,
+            login,
             hello: ClientId::default(),
             idle: Mutex::new(Vec::new()),
             health: None,
@@ -377,11 +390,30 @@ impl SmtpPool {
                 connection
             }
         };
-        if let Some(credentials) = &self.credentials {
-            connection
+        match &self.login {
+            None => {}
+            Some(SmtpLogin::Password(credentials)) => connection
                 .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map(drop)
+                .map_err(|e| e.to_string())?,
+            Some(SmtpLogin::OAuth { username, tokens }) => {
+                // A fresh token for each new connection; pooled ones stay
+                // logged in.
+                let token = tokens.access_token().await.map_err(|error| {
+                    if error.needs_a_person() {
+                        tracing::error!(%error, "smtp: no OAuth2 access token");
+                    }
+                    format!("no OAuth2 access token: {error}")
+                })?;
+                let credentials = Credentials::new(username.clone(), token.secret().to_string());
+                if let Err(error) = connection.auth(&[Mechanism::Xoauth2], &credentials).await {
+                    // Refused before it was due: the next connection asks
+                    // the provider for a new one.
+                    tokens.forget().await;
+                    return Err(error.to_string());
+                }
+            }
         }
         if let Some(health) = &self.health {
             let certificate = connection
@@ -392,6 +424,16 @@ impl SmtpPool {
         }
         Ok(connection)
     }
+}
+
+/// How the outbox logs in to its server.
+enum SmtpLogin {
+    Password(Credentials),
+    /// XOAUTH2 with the account's access token.
+    OAuth {
+        username: String,
+        tokens: Box<TokenSource>,
+    },
 }
 
 fn tls_parameters(settings: &SmtpSettings, host: &str) -> Result<TlsParameters, OutboxError> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::ImapSession;
-use guichet::source::imap::{ImapError, ImapSettings, ImapSource, TlsMode};
+use guichet::source::imap::{ImapError, ImapSettings, ImapSource, Login, TlsMode};
 
 fn imap_port() -> u16 {
     common::stack().imap_port
@@ -35,7 +35,7 @@ fn settings(user: &str, tls: TlsMode, port: u16, ca_file: Option<PathBuf>) -> Im
         tls,
         folder: "INBOX".to_owned(),
         username: user.to_owned(),
-        password: common::PASSWORD.to_owned(),
+        login: Login::Password(common::PASSWORD.to_owned()),
         ca_file,
         danger_accept_invalid_certs: false,
     }
@@ -298,7 +298,7 @@ async fn accepting_invalid_certificates_is_an_explicit_opt_out() {
 async fn wrong_password_is_an_auth_error_without_the_password() {
     let user = unique_user("auth");
     let mut wrong = plain(&user);
-    wrong.password = "not-the-password-42".to_owned();
+    wrong.login = Login::Password("not-the-password-42".to_owned());
     match ImapSource::connect(&wrong).await {
         Err(error @ ImapError::Auth { .. }) => {
             let shown = format!("{error} {error:?}");

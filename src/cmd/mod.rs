@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod check;
 pub mod cluster;
 pub mod migrate;
+pub mod oauth;
 pub mod outcomes;
 pub mod parse;
 pub mod privacy;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{OAuthSettings, Secret};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +19,9 @@ pub struct MailboxSettings {
     pub username: Option<String>,
     #[serde(flatten)]
     pub secret: Secret,
+    /// `auth = "oauth2"` and its keys (see `config::oauth`).
+    #[serde(flatten)]
+    pub oauth: OAuthSettings,
     /// Folders a mail is moved to once its outcome is committed.
     #[serde(default)]
     pub folders: OutcomeFolders,
@@ -163,6 +166,7 @@ mod tests {
             url: url.into(),
             username: None,
             secret: Secret::default(),
+            oauth: OAuthSettings::default(),
             folders: OutcomeFolders::default(),
             ca_file: None,
             danger_accept_invalid_certs: false,

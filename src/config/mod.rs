@@ -5,12 +5,13 @@
 //! Here: the whole [`Settings`], its loading and validation, and the rooms
 //! assembled from it (`reader()`, `notifier()`, `exchange()`, `router()`,
 //! `staff()`…). The sections live in files named after them: where mail is
-//! read (`mailbox`) and sent (`smtp`), secrets and their masking
-//! (`secrets`), the intake's labels and rules (`intake`), the staff
-//! (`staff`), the SLA (`sla`) and retention (`retention`).
+//! read (`mailbox`) and sent (`smtp`), OAuth2 logins (`oauth`), secrets and
+//! their masking (`secrets`), the intake's labels and rules (`intake`), the
+//! staff (`staff`), the SLA (`sla`) and retention (`retention`).
 
 mod intake;
 mod mailbox;
+mod oauth;
 mod retention;
 mod secrets;
 mod sla;
@@ -19,6 +20,7 @@ mod staff;
 
 pub use intake::{FieldSettings, PriorityRuleSettings, PrioritySettings, RoutingSettings};
 pub use mailbox::{MailboxLocation, MailboxSettings, OutcomeFolders, TlsMode};
+pub use oauth::{AuthMethod, GrantName, OAuthSettings, ProviderName};
 pub use retention::RetentionSettings;
 pub use secrets::Secret;
 pub use sla::{BusinessHoursSettings, SlaSettings};
@@ -272,6 +274,7 @@ impl Settings {
             .secret
             .resolve()
             .map_err(|p| invalid("smtp.password", p))?;
+        self.check_oauth_logins()?;
         self.from_mailbox().map_err(|p| invalid("smtp.from", p))?;
         for (i, address) in self.gateway.form_senders.iter().enumerate() {
             address.parse::<lettre::Address>().map_err(|e| {
@@ -308,6 +311,62 @@ impl Settings {
             return Err(invalid(key, problem));
         }
         self.retention.validate()?;
+        Ok(())
+    }
+
+    /// OAuth2 logins: only for IMAP and SMTP servers, with a user name, keys
+    /// that make a token source, and a refresh token file of their own (two
+    /// accounts rotating one token would each revoke the other's).
+    fn check_oauth_logins(&self) -> Result<(), ConfigError> {
+        let mut accounts = Vec::new();
+        for (i, mailbox) in self.mailboxes.iter().enumerate() {
+            let imap = matches!(mailbox.location(), Ok(MailboxLocation::Imap { .. }));
+            accounts.push((
+                format!("mailboxes[{i}]"),
+                mailbox.name.as_str(),
+                &mailbox.oauth,
+                imap,
+            ));
+        }
+        let smtp = matches!(self.smtp.location(), Ok(SmtpLocation::Smtp { .. }));
+        accounts.push(("smtp".into(), "smtp", &self.smtp.oauth, smtp));
+        let mut token_files = BTreeMap::new();
+        for (key, account, oauth, on_a_server) in accounts {
+            if !oauth.is_oauth2() {
+                continue;
+            }
+            if !on_a_server {
+                return Err(invalid(
+                    format!("{key}.auth"),
+                    "OAuth2 logs in to an IMAP or SMTP server only",
+                ));
+            }
+            let has_username = if key == "smtp" {
+                self.smtp.username.is_some()
+            } else {
+                true // IMAP mailboxes are checked for one above.
+            };
+            if !has_username {
+                return Err(invalid(
+                    format!("{key}.username"),
+                    "an OAuth2 login needs the account's address",
+                ));
+            }
+            oauth
+                .token_source(account)
+                .map_err(|(name, problem)| invalid(format!("{key}.{name}"), problem))?;
+            if let Some(file) = oauth.refresh_token_file(account) {
+                if let Some(other) = token_files.insert(file.clone(), key.clone()) {
+                    return Err(invalid(
+                        format!("{key}.token_file"),
+                        format!(
+                            "{} is {other}'s already: give each account a token_file of its own",
+                            file.display()
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 

@@ -19,20 +19,11 @@ pub struct Secret {
 impl Secret {
     /// The password, from whichever of the three places holds it.
     pub fn resolve(&self) -> Result<Option<String>, String> {
-        if let Some(password) = &self.password {
-            return Ok(Some(password.clone()));
-        }
-        if let Some(var) = &self.password_env {
-            return std::env::var(var)
-                .map(Some)
-                .map_err(|_| format!("environment variable {var} is not set"));
-        }
-        if let Some(file) = &self.password_file {
-            return std::fs::read_to_string(file)
-                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
-                .map_err(|e| format!("cannot read {}: {e}", file.display()));
-        }
-        Ok(None)
+        resolve_secret(
+            self.password.as_ref(),
+            self.password_env.as_ref(),
+            self.password_file.as_ref(),
+        )
     }
 
     fn mask(&mut self) {
@@ -42,8 +33,31 @@ impl Secret {
     }
 }
 
+/// A secret from whichever of its three places holds it: inline, an
+/// environment variable, a file (its trailing line break dropped).
+pub(super) fn resolve_secret(
+    inline: Option<&String>,
+    env: Option<&String>,
+    file: Option<&PathBuf>,
+) -> Result<Option<String>, String> {
+    if let Some(secret) = inline {
+        return Ok(Some(secret.clone()));
+    }
+    if let Some(var) = env {
+        return std::env::var(var)
+            .map(Some)
+            .map_err(|_| format!("environment variable {var} is not set"));
+    }
+    if let Some(file) = file {
+        return std::fs::read_to_string(file)
+            .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+            .map_err(|e| format!("cannot read {}: {e}", file.display()));
+    }
+    Ok(None)
+}
+
 /// What `check-config` shows in place of a secret.
-const MASK: &str = "********";
+pub(super) const MASK: &str = "********";
 
 /// `text` with the passwords a connection URL can carry masked: the one in
 /// the userinfo (`postgres://user:pass@host`) and a `password=` query
@@ -87,9 +101,11 @@ impl Settings {
         for mailbox in &mut masked.mailboxes {
             mailbox.url = masked_url(&mailbox.url);
             mailbox.secret.mask();
+            mailbox.oauth.mask();
         }
         masked.smtp.url = masked_url(&self.smtp.url);
         masked.smtp.secret.mask();
+        masked.smtp.oauth.mask();
         masked.sync.mask();
         toml::to_string_pretty(&masked).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
@@ -109,6 +125,8 @@ mod tests {
             .unwrap();
         settings.smtp.secret.password = Some("hunter2-smtp".into());
         settings.mailboxes[0].secret.password = Some("hunter2-imap".into());
+        settings.mailboxes[0].oauth.client_secret = Some("hunter2-client".into());
+        settings.smtp.oauth.client_secret = Some("hunter2-client-smtp".into());
         let shown = settings.to_masked_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("********"));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::mailbox::{local_path, query_tls};
-use super::{Secret, TlsMode};
+use super::{OAuthSettings, Secret, TlsMode};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +19,9 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     #[serde(flatten)]
     pub secret: Secret,
+    /// `auth = "oauth2"` and its keys (see `config::oauth`).
+    #[serde(flatten)]
+    pub oauth: OAuthSettings,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
     #[serde(default)]

@@ -27,7 +27,8 @@ use tokio_rustls::TlsConnector;
 use super::command::{
     library_error, outcome_text, quoted_mailbox, received, timed_out, RESPONSE_TIMEOUT,
 };
-use super::{ImapError, ImapSettings, ImapSource, ServerFeatures, TlsMode};
+use super::sasl::bearer_login;
+use super::{ImapError, ImapSettings, ImapSource, Login, ServerFeatures, TlsMode};
 
 /// Bound on TCP connect, TLS handshake, login and SELECT together.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -108,10 +109,15 @@ impl ImapSource {
 
     async fn establish(settings: &ImapSettings) -> Result<Self, ImapError> {
         let (client, peer_certificate) = open_client(settings).await?;
-        let session = client
-            .login(&settings.username, &settings.password)
-            .await
-            .map_err(|(error, _)| login_error(&settings.username, error))?;
+        let session = match &settings.login {
+            Login::Password(password) => client
+                .login(&settings.username, password)
+                .await
+                .map_err(|(error, _)| login_error(&settings.username, error))?,
+            Login::Bearer { token, mechanism } => {
+                bearer_login(client, settings, token, *mechanism).await?
+            }
+        };
         let mut source = ImapSource {
             session: Some(session),
             features: ServerFeatures::default(),
@@ -349,9 +355,10 @@ where
     }
 }
 
-/// async-imap's LOGIN never echoes the password in its errors: NO/BAD carry
-/// the server's text, validation errors only the offending character.
-fn login_error(username: &str, error: async_imap::error::Error) -> ImapError {
+/// async-imap's LOGIN and AUTHENTICATE never echo the password or token in
+/// their errors: NO/BAD carry the server's text, validation errors only the
+/// offending character.
+pub(super) fn login_error(username: &str, error: async_imap::error::Error) -> ImapError {
     match error {
         async_imap::error::Error::Io(_) | async_imap::error::Error::ConnectionLost => {
             library_error(error, "LOGIN")

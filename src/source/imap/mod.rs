@@ -22,6 +22,7 @@ mod connect;
 mod fetch;
 mod idle;
 mod moves;
+mod sasl;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -43,14 +44,44 @@ pub struct ImapSettings {
     /// Mailbox to poll, e.g. `INBOX`.
     pub folder: String,
     pub username: String,
-    pub password: String,
+    pub login: Login,
     /// Extra trusted CA (PEM) besides the system roots.
     pub ca_file: Option<PathBuf>,
     /// Skips certificate verification; logged at every connect.
     pub danger_accept_invalid_certs: bool,
 }
 
-/// Hand-written so that the password never reaches a log line.
+/// How the source proves who it is.
+#[derive(Clone)]
+pub enum Login {
+    Password(String),
+    /// An OAuth2 access token, by the mechanism given or else the one the
+    /// server announces.
+    Bearer {
+        token: String,
+        mechanism: Option<BearerMechanism>,
+    },
+}
+
+/// The SASL mechanisms that carry a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerMechanism {
+    /// RFC 7628.
+    OAuthBearer,
+    /// Google's and Microsoft's form, older than the RFC.
+    XOAuth2,
+}
+
+impl BearerMechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            BearerMechanism::OAuthBearer => "OAUTHBEARER",
+            BearerMechanism::XOAuth2 => "XOAUTH2",
+        }
+    }
+}
+
+/// Hand-written so that the password or token never reaches a log line.
 impl fmt::Debug for ImapSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImapSettings")
@@ -59,7 +90,7 @@ impl fmt::Debug for ImapSettings {
             .field("tls", &self.tls)
             .field("folder", &self.folder)
             .field("username", &self.username)
-            .field("password", &"<redacted>")
+            .field("login", &self.login)
             .field("ca_file", &self.ca_file)
             .field(
                 "danger_accept_invalid_certs",
@@ -69,8 +100,17 @@ impl fmt::Debug for ImapSettings {
     }
 }
 
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Login::Password(_) => f.write_str("Password(<redacted>)"),
+            Login::Bearer { mechanism, .. } => write!(f, "Bearer(<redacted>, {mechanism:?})"),
+        }
+    }
+}
+
 /// What can go wrong talking to the IMAP server. None of the variants
-/// carries the password.
+/// carries the password or the token.
 #[derive(thiserror::Error, Debug)]
 pub enum ImapError {
     /// The TCP connection could not be established in time.
@@ -168,7 +208,7 @@ mod tests {
             tls: TlsMode::Plain,
             folder: "INBOX".into(),
             username: "support@example.test".into(),
-            password: "hunter2-very-secret".into(),
+            login: Login::Password("hunter2-very-secret".into()),
             ca_file: None,
             danger_accept_invalid_certs: false,
         };
