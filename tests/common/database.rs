@@ -16,6 +16,21 @@ pub enum TestDb {
     Postgres,
 }
 
+/// Whether a long test that proves timing against the mail servers, not
+/// anything of the database, runs in this pass: on SQLite only, so that the
+/// suite's second pass (PostgreSQL) does not spend those minutes again.
+/// Says so in one line when it skips.
+pub fn long_and_database_independent(test: &str) -> bool {
+    if std::env::var("GUICHET_TEST_DB").as_deref() == Ok("postgres") {
+        eprintln!(
+            "{test}: skipped with PostgreSQL (it proves timing against the mail servers, \
+             and runs with SQLite)"
+        );
+        return false;
+    }
+    true
+}
+
 /// A fresh, empty database for one test: PostgreSQL when
 /// `GUICHET_TEST_DB=postgres`, else a SQLite file in a temporary directory.
 /// Keep the returned guard alive while the database is used.

@@ -33,7 +33,7 @@ pub use command::{guichet, stderr, stdout, succeed, Daemon};
 #[allow(unused_imports)]
 pub use corpus::{corpus, manifest, skipping};
 #[allow(unused_imports)]
-pub use database::{test_database_url, OutboxRow, TestDb};
+pub use database::{long_and_database_independent, test_database_url, OutboxRow, TestDb};
 #[allow(unused_imports)]
 pub use http::{free_port, http_get, metric};
 #[allow(unused_imports)]
