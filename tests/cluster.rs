@@ -72,6 +72,30 @@ fn spawn_logged(site: &Site, name: &str) -> (Daemon, std::path::PathBuf) {
 }
 
 /// Waits until `count` tickets are committed; panics after `timeout`.
+/// Waits until the daemon `pid` holds a mailbox's lease: the spread gave
+/// it its share, so that striking it takes mailboxes from it. (Intake is
+/// fast enough that a quarter of a wave can be read before the spread has
+/// settled.)
+async fn wait_until_it_reads_a_mailbox(store: &Store, pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let leases = store.leases().await.unwrap();
+        let holds = leases.iter().any(|l| {
+            l.name.starts_with("mailbox:")
+                && l.holder.contains(&format!("/{pid}/"))
+                && l.expires_ms > now_ms()
+        });
+        if holds {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon {pid} never held a mailbox: {leases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn wait_for_tickets(store: &Store, count: usize, timeout: Duration) -> usize {
     let deadline = Instant::now() + timeout;
     loop {
@@ -267,6 +291,9 @@ async fn three_daemons_survive_a_kill_and_a_pause() {
             Duration::from_secs(120),
         )
         .await;
+        if let Some((daemon, _)) = daemons.get(wave).filter(|_| wave < 2) {
+            wait_until_it_reads_a_mailbox(&store, daemon.pid()).await;
+        }
         match wave {
             0 => {
                 daemons[0].0.signal("-KILL");
