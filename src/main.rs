@@ -160,6 +160,25 @@ enum Command {
     /// requester's rights (docs/privacy.md).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// The web console's accounts (docs/web.md). Passwords are read from a
+    /// prompt, or the first line of stdin; never from an argument.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add an account; its password is asked for (Argon2id-hashed).
+    Add(cmd::users::AddOptions),
+    /// Every account: name, role, enabled or not, perimeter.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account and close its sessions.
+    Disable { name: String },
+    /// Change an account's password and close its sessions.
+    Passwd { name: String },
 }
 
 #[derive(Subcommand)]
@@ -439,5 +458,11 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Cluster(ClusterCommand::Status { json }) => {
             cmd::cluster::status(&settings, json).await
         }
+        Command::Users(UsersCommand::Add(options)) => cmd::users::add(&settings, options).await,
+        Command::Users(UsersCommand::List { json }) => cmd::users::list(&settings, json).await,
+        Command::Users(UsersCommand::Disable { name }) => {
+            cmd::users::disable(&settings, &name).await
+        }
+        Command::Users(UsersCommand::Passwd { name }) => cmd::users::passwd(&settings, &name).await,
     }
 }

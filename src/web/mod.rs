@@ -1,0 +1,3 @@
+//! The web console (issue 14, docs/web.md).
+
+pub mod password;
