@@ -163,6 +163,11 @@ impl Tickets {
         &self.clock
     }
 
+    /// The teams a ticket may be assigned to, in order.
+    pub fn teams(&self) -> Vec<String> {
+        self.teams.iter().cloned().collect()
+    }
+
     /// The team a ticket goes to when nothing names one.
     pub fn default_team(&self) -> &str {
         self.router.default_team()
