@@ -286,10 +286,15 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
             .await
             .map_err(|source| DaemonError::Listen { address, source })?;
         let waker = Arc::clone(&shared);
+        let registry = match (settings.registry_file()?, &settings.registry) {
+            (Some(file), Some(registry)) => Some(crate::registry::Gate::new(file, registry)),
+            _ => None,
+        };
         let state = Arc::new(crate::web::State::new(
             shared.store.clone(),
             shared.pipeline.tickets().clone(),
             settings.web.clone(),
+            registry,
             Arc::new(move || waker.wake_outbox.notify_one()),
         ));
         tasks.spawn(crate::web::serve(listener, state, stopped.clone()));

@@ -281,6 +281,14 @@ enum SyncCommand {
 enum TicketsCommand {
     /// List tickets, newest first.
     List(cmd::tickets::ListOptions),
+    /// Record a request taken by phone or at the counter: numbered, routed
+    /// and acknowledged by mail to the requester, like a mailed one.
+    New {
+        #[command(flatten)]
+        options: cmd::tickets::NewOptions,
+        #[command(flatten)]
+        by: cmd::tickets::By,
+    },
     /// Show one ticket with its messages and history.
     Show {
         id: String,
@@ -385,6 +393,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Parse { file, json } => cmd::parse::run(&settings, &file, json),
         Command::Tickets(TicketsCommand::List(options)) => {
             cmd::tickets::list(&settings, options).await
+        }
+        Command::Tickets(TicketsCommand::New { options, by }) => {
+            cmd::tickets::new(&settings, options, &by).await
         }
         Command::Tickets(TicketsCommand::Show { id, json }) => {
             cmd::tickets::show(&settings, &id, json).await

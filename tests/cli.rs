@@ -836,3 +836,71 @@ fn users_are_added_listed_disabled_and_their_passwords_never_kept_in_clear() {
     let passwd = users(dir.path(), &["passwd", "nobody"], password);
     assert_eq!(passwd.status.code(), Some(1));
 }
+
+#[test]
+fn tickets_new_records_a_phone_request_and_acknowledges_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = guichet(
+        dir.path(),
+        &[
+            "tickets",
+            "new",
+            "--requester",
+            "Paul.Durand@college.example",
+            "--subject",
+            "Vidéoprojecteur en panne",
+            "--name",
+            "Paul Durand",
+            "--uai",
+            "0420001a",
+            "--establishment",
+            "Collège du Pilat, Bourg-Argental",
+            "--priority",
+            "majeure",
+            "--by",
+            "alice",
+        ],
+    );
+    assert!(new.status.success(), "{}", stderr(&new));
+    assert!(
+        stdout(&new).starts_with("CG42N1-000001: nouveau [majeure]"),
+        "{}",
+        stdout(&new)
+    );
+    let show = guichet(dir.path(), &["tickets", "show", "CG42N1-000001", "--json"]);
+    let ticket: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(ticket["requester"], "paul.durand@college.example");
+    assert_eq!(ticket["establishment"], "Collège du Pilat, Bourg-Argental");
+    let history = ticket["history"].as_array().unwrap();
+    assert!(history
+        .iter()
+        .any(|h| h["actor"] == "agent:alice" && h["action"] == "created"));
+    let sent: Vec<String> = std::fs::read_dir(dir.path().join("var/outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|m| m.contains("<paul.durand@college.example>") && m.contains("[CG42N1-000001]")),
+        "acknowledged by mail: {sent:?}"
+    );
+    let bad = guichet(
+        dir.path(),
+        &["tickets", "new", "--requester", "x", "--subject", "s"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let bad = guichet(
+        dir.path(),
+        &[
+            "tickets",
+            "new",
+            "--requester",
+            "a@b.fr",
+            "--subject",
+            "s",
+            "--priority",
+            "urgente",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -579,3 +579,89 @@ async fn logins_are_limited_per_account() {
     // Another account is not locked out by it.
     console.login("dan").await;
 }
+
+#[tokio::test]
+async fn a_request_taken_by_phone_is_numbered_routed_and_acknowledged() {
+    let (site, _daemon, console, _registry) = start("web-new").await;
+    let partner = console.login("pia").await;
+    let (status, _) = console.get(&partner, "/nouveau").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a partner records nothing");
+    let session = console.login("alice").await;
+    let (status, page) = console.get(&session, "/nouveau").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<label for=\"requester\">"),
+        "labelled fields"
+    );
+    let form = |uai: &'static str, csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("channel", "telephone".to_string()),
+            ("requester", "Paul.Durand@parc.example".to_string()),
+            ("name", "Paul Durand".to_string()),
+            ("uai", uai.to_string()),
+            ("subject", "Imprimante de la vie scolaire".to_string()),
+            ("description", "Bourrage papier permanent.".to_string()),
+            ("priority", "majeure".to_string()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        console
+            .client
+            .post(console.url("/nouveau"))
+            .header(COOKIE, format!("guichet_session={}", session.cookie))
+            .form(&fields)
+            .send()
+    };
+    let unknown = post(form("0421234Z", session.csrf.clone())).await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown
+        .text()
+        .await
+        .unwrap()
+        .contains("n&#x27;est pas dans le registre"));
+    let forged = post(form("0690001B", "0".repeat(64))).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let created = post(form("0690001b", session.csrf.clone())).await.unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    assert_eq!(created.headers()[LOCATION], "/tickets/CG42N1-000003");
+    let ticket = site.ticket("CG42N1-000003").await;
+    assert_eq!(ticket.requester, "paul.durand@parc.example");
+    assert_eq!(ticket.priority, "majeure");
+    assert!(
+        ticket
+            .establishment
+            .as_deref()
+            .unwrap()
+            .contains("Lycée du Parc"),
+        "{ticket:?}"
+    );
+    assert!(ticket.team.is_some(), "routed");
+    assert!(ticket
+        .history
+        .iter()
+        .any(|h| h.actor == "agent:alice" && h.action == "created"));
+    assert!(ticket
+        .history
+        .iter()
+        .any(|h| h.action == "channel" && h.to.as_deref() == Some("telephone")));
+    // Within the Rhône partner's perimeter, as a mailed request would be.
+    let rhone = console.login("dan").await;
+    let (status, _) = console.get(&rhone, "/tickets/CG42N1-000003").await;
+    assert_eq!(status, StatusCode::OK);
+    let started = Instant::now();
+    loop {
+        let acknowledged = site.outbox_files().into_iter().any(|m| {
+            let m = String::from_utf8_lossy(&m);
+            m.contains("CG42N1-000003") && m.contains("paul.durand@parc.example")
+        });
+        if acknowledged {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the requester is acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

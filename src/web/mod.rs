@@ -36,6 +36,7 @@ use minijinja::Environment;
 use tokio::sync::watch;
 
 use crate::desk::access::Role;
+use crate::registry::Gate;
 use crate::store::{Store, StoreError};
 use crate::tickets::{TicketError, Tickets};
 
@@ -53,6 +54,8 @@ pub struct State {
     pub agents: Vec<String>,
     /// Called after a change queued mail, so that it leaves now.
     pub changed: Arc<dyn Fn() + Send + Sync>,
+    /// Where a recorded request's establishment is looked up.
+    pub registry: Option<Gate>,
     templates: Environment<'static>,
     /// This process's secret, from which the CSRF tokens of SSO logins
     /// are derived.
@@ -64,6 +67,7 @@ impl State {
         store: Store,
         tickets: Tickets,
         settings: WebSettings,
+        registry: Option<Gate>,
         changed: Arc<dyn Fn() + Send + Sync>,
     ) -> Self {
         let teams = tickets.teams();
@@ -80,6 +84,7 @@ impl State {
             teams,
             agents,
             changed,
+            registry,
             templates: templates(),
             secret: process_secret(),
         }
@@ -116,6 +121,7 @@ fn templates() -> Environment<'static> {
         ("error.html", include_str!("templates/error.html")),
         ("queue.html", include_str!("templates/queue.html")),
         ("ticket.html", include_str!("templates/ticket.html")),
+        ("new.html", include_str!("templates/new.html")),
     ] {
         // The templates are part of the binary: a broken one is a bug a
         // unit test finds, never a site's doing.
@@ -320,6 +326,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/tickets/{id}", get(pages::ticket))
         .route("/tickets/{id}/pieces/{n}", get(pages::attachment))
         .route("/tickets/{id}/actions", post(pages::action))
+        .route("/nouveau", get(pages::new_form).post(pages::new_ticket))
         .route("/api/connexion", post(auth::api_login))
         .route("/api/tickets", get(api::tickets))
         .route("/api/tickets/{id}", get(api::ticket))
@@ -375,7 +382,10 @@ mod tests {
             .unwrap()
             .render(minijinja::context! { title => "t", message => "<script>x</script>" })
             .unwrap();
-        assert!(page.contains("&lt;script&gt;x&lt;&#x2f;script&gt;"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;x&lt;&#x2f;script&gt;"),
+            "{page}"
+        );
         assert!(!page.contains("<script>"));
     }
 }

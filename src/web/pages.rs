@@ -14,9 +14,10 @@ use super::{Need, State, Viewer, WebError};
 use crate::desk::actor::Actor;
 use crate::desk::change::Change;
 use crate::desk::status::{allowed_next, Status};
-use crate::intake::fields::Field;
+use crate::intake::fields::{Field, RequestFields};
 use crate::intake::priority::Priority;
 use crate::store::{parse_timestamp, timestamp, QueueFilter, TicketView};
+use crate::tickets::{Placement, StaffRequest};
 
 /// What a ticket number keeps of itself in a path.
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -532,4 +533,159 @@ mod tests {
         .filter(50)
         .is_err());
     }
+}
+
+/// The new request form, as sent (and sent back with what was wrong).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct NewForm {
+    #[serde(default, skip_serializing)]
+    pub csrf: String,
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub requester: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub uai: String,
+    #[serde(default)]
+    pub establishment: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub population: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub priority: String,
+}
+
+fn new_page(
+    state: &State,
+    viewer: &Viewer,
+    form: &NewForm,
+    message: &str,
+) -> Result<Html<String>, WebError> {
+    state.render(
+        "new.html",
+        minijinja::context! {
+            me => viewer.context(),
+            form => form,
+            message => message,
+            registry => state.registry.is_some(),
+            priorities => priority_choices(),
+        },
+    )
+}
+
+pub async fn new_form(
+    AxumState(state): AxumState<Arc<State>>,
+    viewer: Viewer,
+) -> Result<Html<String>, WebError> {
+    viewer.require(Need::Act)?;
+    let form = NewForm {
+        channel: "telephone".into(),
+        priority: Priority::Mineure.as_str().into(),
+        ..NewForm::default()
+    };
+    new_page(&state, &viewer, &form, "")
+}
+
+pub async fn new_ticket(
+    AxumState(state): AxumState<Arc<State>>,
+    viewer: Viewer,
+    Form(form): Form<NewForm>,
+) -> Result<Response, WebError> {
+    viewer.require(Need::Act)?;
+    viewer.check_csrf(&form.csrf)?;
+    match record(&state, &viewer, &form).await {
+        Ok(id) => {
+            let target = format!(
+                "/tickets/{}",
+                percent_encoding::utf8_percent_encode(&id, PATH_SEGMENT)
+            );
+            Ok(Redirect::to(&target).into_response())
+        }
+        Err(WebError::Refused(why) | WebError::BadRequest(why)) => {
+            let page = new_page(&state, &viewer, &form, &why)?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Records the form's request through the one creation path; its number.
+pub(super) async fn record(
+    state: &State,
+    viewer: &Viewer,
+    form: &NewForm,
+) -> Result<String, WebError> {
+    let priority = Priority::from_text(&form.priority)
+        .ok_or_else(|| WebError::BadRequest(format!("priorité inconnue « {} »", form.priority)))?;
+    let channel = match form.channel.trim() {
+        "" | "telephone" => "telephone",
+        "guichet" => "guichet",
+        other => return Err(WebError::BadRequest(format!("canal inconnu « {other} »"))),
+    };
+    let uai = non_empty(&form.uai).map(|u| u.to_uppercase());
+    let typed = non_empty(&form.establishment);
+    let placement = match (&state.registry, uai) {
+        (Some(gate), Some(uai)) => match gate.establishment(&uai) {
+            Some(found) => Some(Placement {
+                establishment: Some(found.to_string()),
+                uai: Some(found.uai.to_string()),
+                role: None,
+                verification: None,
+            }),
+            None => {
+                return Err(WebError::Refused(format!(
+                    "l'établissement {uai} n'est pas dans le registre"
+                )))
+            }
+        },
+        (Some(_), None) => {
+            return Err(WebError::BadRequest(
+                "le code UAI de l'établissement est requis".into(),
+            ))
+        }
+        (None, uai) => Some(Placement {
+            establishment: typed.clone().or_else(|| uai.clone()),
+            uai,
+            role: None,
+            verification: None,
+        }),
+    };
+    let fields = RequestFields {
+        name: non_empty(&form.name),
+        role: non_empty(&form.role),
+        phone: non_empty(&form.phone),
+        establishment: placement
+            .as_ref()
+            .and_then(|p| p.establishment.clone())
+            .or(typed),
+        subject: non_empty(&form.subject),
+        population: non_empty(&form.population),
+        description: non_empty(&form.description),
+        url: non_empty(&form.url),
+        priority: None,
+    };
+    let request = StaffRequest {
+        actor: Actor::Agent(viewer.account.name.clone()),
+        channel,
+        requester: &form.requester,
+        subject: &form.subject,
+        priority,
+        fields: &fields,
+        placement,
+    };
+    let ticket = state.tickets.record_request(&request).await?;
+    tracing::info!(user = %viewer.account.name, ticket = %ticket.id, channel, "request recorded");
+    (state.changed)();
+    Ok(ticket.id)
 }
