@@ -201,13 +201,17 @@ impl Console {
 }
 
 async fn start(tag: &str) -> (Site, Daemon, Console, tempfile::TempDir) {
+    start_with(tag, "").await
+}
+
+async fn start_with(tag: &str, web: &str) -> (Site, Daemon, Console, tempfile::TempDir) {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let registry = registry(dir.path());
     let site = Site::builder(tag)
         .local()
         .with(&registry)
-        .with(&format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"))
+        .with(&format!("[web]\nlisten = \"127.0.0.1:{port}\"\n{web}"))
         .build()
         .await;
     site.receive(&hostile_request()).await;
@@ -664,4 +668,163 @@ async fn a_request_taken_by_phone_is_numbered_routed_and_acknowledged() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn indicators_are_the_stats_figures_within_each_perimeter() {
+    let (site, _daemon, console, _registry) = start("web-indicators").await;
+    // Some life, so that the delays and rates have something to count.
+    let boss = console.login("sam").await;
+    let status = console
+        .post(
+            &boss,
+            &format!("/tickets/{LOIRE}/actions"),
+            &[("action", "prendre"), ("csrf", &boss.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let agent = console.login("alice").await;
+    let (status, _) = console.get(&agent, "/indicateurs").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an agent has no indicators");
+    let (status, _) = console.get(&agent, "/indicateurs/sla.csv").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    for since in [None, Some("2020-01-01"), Some("2100-01-01")] {
+        let mut args = vec!["stats", "--json"];
+        let mut query = String::new();
+        if let Some(since) = since {
+            args.extend(["--since", since]);
+            query = format!("?depuis={since}");
+        }
+        let cli: serde_json::Value = serde_json::from_str(&site.cli_ok(&args)).unwrap();
+        let token = console.token("sam").await;
+        let (status, api) = console
+            .api(&token, &format!("/api/indicateurs{query}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        for key in [
+            "total",
+            "by_status",
+            "by_priority",
+            "by_team",
+            "take_charge",
+            "resolution",
+            "sla",
+        ] {
+            assert_eq!(api["indicators"][key], cli[key], "{key} since {since:?}");
+        }
+    }
+    let (status, page) = console.get(&boss, "/indicateurs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("2 demandes dans votre périmètre"), "{page}");
+    let (status, svg) = console
+        .get(&boss, "/indicateurs/semaines-priorite.svg")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && !svg.contains("<script")
+    );
+
+    // A partner's figures are its perimeter's only: page, API and CSV.
+    for (name, mine, other) in [
+        ("pia", "Jean Clavier", "Lycée du Parc"),
+        ("dan", "Lycée du Parc", "Jean Clavier"),
+    ] {
+        let session = console.login(name).await;
+        let (status, page) = console.get(&session, "/indicateurs").await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(
+            page.contains("1 demande dans votre périmètre"),
+            "{name}: {page}"
+        );
+        assert!(
+            page.contains(mine) && !page.contains(other),
+            "{name}: {page}"
+        );
+        let (status, csv) = console
+            .get(&session, "/indicateurs/semaines-etablissement.csv")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(csv.starts_with("etablissement,semaine,demandes\n"), "{csv}");
+        assert!(csv.contains(mine) && !csv.contains(other), "{name}: {csv}");
+        let (_, svg) = console
+            .get(&session, "/indicateurs/semaines-etablissement.svg")
+            .await;
+        assert!(svg.contains(mine) && !svg.contains(other), "{name}: {svg}");
+        let token = console.token(name).await;
+        let (_, api) = console.api(&token, "/api/indicateurs").await;
+        assert_eq!(api["indicators"]["total"], 1, "{name}: {api}");
+    }
+    let response = console
+        .client
+        .get(console.url("/indicateurs/sla.csv"))
+        .header(COOKIE, format!("guichet_session={}", boss.cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"sla.csv\""
+    );
+    let (status, _) = console.get(&boss, "/indicateurs/inconnu.csv").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_trusted_sso_header_names_an_enabled_account_only_when_configured() {
+    let (_site, _daemon, console, _registry) = start("web-plain").await;
+    let response = console
+        .client
+        .get(console.url("/file"))
+        .header("X-Remote-User", "sam")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "off by default");
+    drop(console);
+
+    let (site, _daemon, console, _registry) =
+        start_with("web-sso", "trusted_user_header = \"X-Remote-User\"\n").await;
+    let as_user = |name: &'static str| {
+        console
+            .client
+            .get(console.url(&format!("/tickets/{LOIRE}")))
+            .header("X-Remote-User", name)
+            .send()
+    };
+    let page = as_user("sam").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("sam (Superviseur)"), "{page}");
+    assert_eq!(
+        as_user("dan").await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "perimeter kept"
+    );
+    assert_eq!(
+        as_user("nobody").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(site.cli(&["users", "disable", "sam"]).status.success());
+    assert_eq!(
+        as_user("sam").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    // Its forms carry a token of their own: an SSO login acts too.
+    let page = as_user("alice").await.unwrap().text().await.unwrap();
+    let status = console
+        .client
+        .post(console.url(&format!("/tickets/{LOIRE}/actions")))
+        .header("X-Remote-User", "alice")
+        .form(&[("action", "prendre"), ("csrf", &csrf_in(&page))])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(site.ticket(LOIRE).await.agent.as_deref(), Some("alice"));
 }

@@ -547,7 +547,8 @@ impl Store {
         cond.perimeter(perimeter);
         let sql = format!(
             "SELECT id, status, priority, team, created_at, taken_at, resolved_at, \
-             take_charge_by, resolve_by FROM tickets WHERE {} ORDER BY id",
+             take_charge_by, resolve_by, COALESCE(establishment, establishment_uai) FROM tickets \
+             WHERE {} ORDER BY id",
             cond.sql()
         );
         let rows = cond.bind(sqlx::query(&sql)).fetch_all(self.pool()).await?;
@@ -563,6 +564,7 @@ impl Store {
                 resolved_at: r.get(6),
                 take_charge_by: r.get(7),
                 resolve_by: r.get(8),
+                establishment: r.get(9),
             })
             .collect())
     }

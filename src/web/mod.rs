@@ -5,7 +5,10 @@
 //! - `auth`: logins (Argon2id, rate-limited per account and address),
 //!   sessions in Secure/HttpOnly/SameSite=Strict cookies or bearer tokens,
 //!   CSRF tokens, the optional trusted SSO header;
-//! - `pages`: the queue, a ticket, its attachments, the agents' actions;
+//! - `pages`: the queue, a ticket, its attachments, the agents' actions,
+//!   a request taken by phone;
+//! - `indicators` (and `charts`, SVG): the figures of `guichet stats`
+//!   within the perimeter, with the weekly volumes, as tables, charts, CSV;
 //! - `api`: the same in JSON;
 //! - `view`: what the pages show (pure).
 //!
@@ -18,6 +21,8 @@
 
 mod api;
 mod auth;
+mod charts;
+mod indicators;
 mod pages;
 pub mod password;
 pub mod view;
@@ -122,6 +127,7 @@ fn templates() -> Environment<'static> {
         ("queue.html", include_str!("templates/queue.html")),
         ("ticket.html", include_str!("templates/ticket.html")),
         ("new.html", include_str!("templates/new.html")),
+        ("indicators.html", include_str!("templates/indicators.html")),
     ] {
         // The templates are part of the binary: a broken one is a bug a
         // unit test finds, never a site's doing.
@@ -327,6 +333,9 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/tickets/{id}/pieces/{n}", get(pages::attachment))
         .route("/tickets/{id}/actions", post(pages::action))
         .route("/nouveau", get(pages::new_form).post(pages::new_ticket))
+        .route("/indicateurs", get(indicators::page))
+        .route("/indicateurs/{file}", get(indicators::file))
+        .route("/api/indicateurs", get(indicators::api))
         .route("/api/connexion", post(auth::api_login))
         .route("/api/tickets", get(api::tickets))
         .route("/api/tickets/{id}", get(api::ticket))
