@@ -17,6 +17,9 @@ use super::view::{priority_fr, status_fr, time_fr};
 use super::{Need, State, Viewer, WebError};
 use crate::desk::stats::{self, Indicators, TicketRecord, WeeklyVolumes};
 
+/// Rows of a table shown on the page; the CSV holds them all.
+const PAGE_ROWS: usize = 50;
+
 /// The figures, by the name of their files.
 const FIGURES: [&str; 5] = [
     "semaines-priorite",
@@ -305,11 +308,13 @@ pub async fn page(
         .iter()
         .filter_map(|name| {
             let (header, rows) = table(&figures, name)?;
+            let total = rows.len();
             Some(minijinja::context! {
                 name => name,
                 title => title_fr(name),
                 header => header,
-                rows => rows.into_iter().map(|cells| Row { cells }).collect::<Vec<_>>(),
+                rows => rows.into_iter().take(PAGE_ROWS).map(|cells| Row { cells }).collect::<Vec<_>>(),
+                more => total.saturating_sub(PAGE_ROWS),
             })
         })
         .collect();
@@ -337,9 +342,11 @@ pub async fn page(
             }
         })
         .collect();
+    let overdue_more = ind.overdue.len().saturating_sub(PAGE_ROWS);
     let overdue: Vec<minijinja::Value> = ind
         .overdue
         .iter()
+        .take(PAGE_ROWS)
         .map(|o| {
             minijinja::context! {
                 id => o.id,
@@ -361,6 +368,8 @@ pub async fn page(
             delays => delays,
             sla => sla,
             overdue => overdue,
+            overdue_total => ind.overdue.len(),
+            overdue_more => overdue_more,
             tables => tables,
         },
     )
