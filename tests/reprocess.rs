@@ -344,3 +344,138 @@ async fn a_strangers_answer_joins_the_ticket_once_they_are_staff() {
     assert_eq!(earlier[0].outcome, "stranger_held");
     assert_eq!(earlier[0].ticket_id.as_deref(), Some("CG42N1-000001"));
 }
+
+const ITSM_KEY: &str = "3f9c1e7a52b04d8e9a6c2f1b7d3e5a90";
+
+/// The ITSM's notification that its group took its incident `incident`,
+/// our ticket `ours`.
+fn assigned_by_itsm(from: &str, to: &str, incident: &str, ours: &str) -> Vec<u8> {
+    format!(
+        "From: ITSM academique <{from}>\r\nTo: <{to}>\r\nSubject: {incident} mis a jour\r\n\
+         Message-ID: <{}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Incident Number: {incident}\r\nVendor Ticket Number: {ours}\r\n\
+         Status: Assigned\r\nAssigned Group: N2 ENT Rectorat\r\n\
+         Last Modified Date: 23/11/2026 10:00:00\r\nKey: {ITSM_KEY}\r\n",
+        common::unique_address("itsm-assigned"),
+    )
+    .into_bytes()
+}
+
+/// The ITSM moved to a new address our config did not know: its
+/// notifications were quarantined. Once the address is added they are
+/// applied: the ticket follows the ITSM, the requester is told once, our
+/// admin gets no second report, and the mail leaves the quarantine folder.
+/// The earlier outcome's reason named the address: an erasure takes it.
+#[tokio::test]
+async fn quarantined_notifications_are_applied_once_the_itsm_address_is_known() {
+    let d = Site::builder("reprocess-sync")
+        .with_addresses(|a| {
+            format!(
+                "[sync]\nadmin = \"{}\"\n\
+                 [[sync.partners]]\nname = \"academie\"\ndialect = \"remedy\"\n\
+                 addresses = [\"{}\"]\nto = \"{}\"\nadmin = \"{}\"\n\
+                 key = \"{ITSM_KEY}\"\nteams = {{ \"N2 ENT Rectorat\" = \"ent\" }}\n",
+                a.of("admin"),
+                a.of("itsm-old"),
+                a.of("itsm-in"),
+                a.of("itsm-admin"),
+            )
+        })
+        .build()
+        .await;
+    let (itsm, admin) = (d.of("itsm"), d.of("admin"));
+    d.receive(&form_request(&d.requester, &d.support, "Imprimante"))
+        .await;
+    d.receive(&assigned_by_itsm(
+        &itsm,
+        &d.support,
+        "INC000000000430",
+        "CG42N1-000001",
+    ))
+    .await;
+    // About a ticket we never had: it will be rejected once readable.
+    d.receive(&assigned_by_itsm(
+        &itsm,
+        &d.support,
+        "INC000000000431",
+        "CG42N1-999999",
+    ))
+    .await;
+    assert_eq!(d.outcome("sync_quarantined").await, 2);
+    assert_eq!(d.folder("quarantine").await.len(), 2);
+    assert_eq!(d.inbox(&admin, 1).await.len(), 1, "one report per cause");
+    assert_eq!(d.ticket("CG42N1-000001").await.status, "nouveau");
+
+    // Before the fix: still quarantined, nothing written, no new report.
+    let same = json(
+        &d,
+        &["reprocess", "--outcome", "sync_quarantined", "--json"],
+    );
+    assert_eq!(same[0]["changed"], false, "{same}");
+    assert_eq!(same[1]["changed"], false, "{same}");
+    assert_eq!(d.queued("sync_report").await, 1);
+
+    let old = d.of("itsm-old");
+    let config = std::fs::read_to_string(d.config_path()).unwrap();
+    let listed = format!("addresses = [\"{old}\"]");
+    assert!(config.contains(&listed), "{config}");
+    let fixed = config.replace(&listed, &format!("addresses = [\"{old}\", \"{itsm}\"]"));
+    std::fs::write(d.config_path(), fixed).unwrap();
+    let done = json(
+        &d,
+        &["reprocess", "--outcome", "sync_quarantined", "--json"],
+    );
+    let applied = done
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["after"] == "sync_applied")
+        .unwrap_or_else(|| panic!("nothing applied: {done}"));
+    assert_eq!(applied["ticket_id"], "CG42N1-000001", "{done}");
+    assert_eq!(applied["refiled"]["state"], "moved", "{done}");
+    assert!(done.to_string().contains("sync_rejected"), "{done}");
+
+    let ticket = d.ticket("CG42N1-000001").await;
+    assert_eq!(ticket.status, "affecte");
+    assert_eq!(ticket.team.as_deref(), Some("ent"));
+    assert_eq!(d.outcome("sync_quarantined").await, 0);
+    assert_eq!(d.folder("quarantine").await.len(), 0);
+    assert_eq!(d.folder("processed").await.len(), 2);
+    let told = subjects(&d.inbox_raw(&d.requester, 2).await);
+    assert_eq!(
+        told.iter().filter(|s| s.contains("Affecté")).count(),
+        1,
+        "{told:?}"
+    );
+    assert_eq!(d.queued("sync_report").await, 1, "no second report");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(d.inbox_now(&admin).await.len(), 1);
+    assert_eq!(d.inbox_now(&d.requester).await.len(), 2);
+
+    // The reasons the mails were quarantined for named the ITSM's
+    // address; anonymising the ticket takes its mail's, erasing the
+    // address takes the other's.
+    let store = d.store().await;
+    let mail_ids: Vec<i64> = done
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["mail_id"].as_i64().unwrap())
+        .collect();
+    let named = |reasons: Vec<guichet::store::EarlierOutcome>| {
+        reasons
+            .iter()
+            .filter(|e| e.reason.as_deref().is_some_and(|r| r.contains(&itsm)))
+            .count()
+    };
+    for id in &mail_ids {
+        assert_eq!(named(store.earlier_outcomes(*id).await.unwrap()), 1);
+    }
+    d.cli_ok(&["privacy", "erase", &d.requester, "--force"]);
+    let applied_id = applied["mail_id"].as_i64().unwrap();
+    assert_eq!(named(store.earlier_outcomes(applied_id).await.unwrap()), 0);
+    let other = mail_ids.iter().find(|id| **id != applied_id).unwrap();
+    assert_eq!(named(store.earlier_outcomes(*other).await.unwrap()), 1);
+    d.cli_ok(&["privacy", "erase", &itsm]);
+    assert_eq!(named(store.earlier_outcomes(*other).await.unwrap()), 0);
+}

@@ -247,7 +247,8 @@ impl Batch {
     /// Replaces a ticket's personal data by the marker, everywhere it is
     /// copied: the requester, the subject, the fields, the messages (ours
     /// repeat the request), the history's values and notes that carry
-    /// texts, the mails it read and the mails it sent; deletes its
+    /// texts, the mails it read (and the reasons of their earlier outcomes)
+    /// and the mails it sent; deletes its
     /// attachments, the changes waiting for the ITSM and the ITSM's modify
     /// template. Numbers, dates, priority, team, establishment, statuses
     /// and deadlines stay: the indicators do not change.
@@ -289,6 +290,12 @@ impl Batch {
         )
         .await?;
         self.anonymise_history(id, a).await?;
+        self.run(
+            "UPDATE mail_outcomes SET reason = $1 WHERE reason IS NOT NULL \
+             AND (ticket_id = $2 OR mail_id IN (SELECT id FROM mails WHERE ticket_id = $2))",
+            &[a.marker, id],
+        )
+        .await?;
         sqlx::query(
             "UPDATE mails SET raw = $1, raw_deleted_at = COALESCE(raw_deleted_at, $2), \
              sender = $3, subject = $3, reason = CASE WHEN reason IS NULL THEN NULL ELSE $3 END \
@@ -351,12 +358,19 @@ impl Batch {
     }
 
     /// An erasure of one address beyond its own tickets: its raw mails
-    /// deleted, its messages on others' tickets replaced by the marker and
+    /// deleted with their reasons, earlier outcomes' too, its messages on others' tickets replaced by the marker and
     /// their attachments deleted, its bounce record and the mails to it
     /// not tied to a ticket cleared. Returns how many mails lost their bytes.
     pub async fn erase_address(&mut self, address: &str, marker: &str, at: &str) -> Result<u64> {
         let address = address.to_lowercase();
         let empty = Vec::<u8>::new();
+        // Before the mails lose their sender, which finds them.
+        self.run(
+            "UPDATE mail_outcomes SET reason = $1 WHERE reason IS NOT NULL \
+             AND mail_id IN (SELECT id FROM mails WHERE LOWER(sender) = $2)",
+            &[marker, &address],
+        )
+        .await?;
         let mails = sqlx::query(
             "UPDATE mails SET raw = $1, raw_deleted_at = COALESCE(raw_deleted_at, $2), \
              sender = $3, subject = $3, reason = CASE WHEN reason IS NULL THEN NULL ELSE $3 END \
