@@ -525,4 +525,31 @@ async fn request_tracker_as_the_academy_itsm() {
     assert!(d
         .cli_ok(&["sync", "status"])
         .contains("no shared ticket is behind"));
+
+    // RT's side of the key: a Submit with another key creates nothing.
+    let forger = common::unique_address("forger");
+    let forged = format!(
+        "From: <{forger}>\r\nTo: <{}>\r\nSubject: [CG42N1-000009] Faux\r\n\
+         Message-ID: <{forger}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Action: Submit\r\nKey: {}\r\n!Description!: Faux\r\n\
+         !Vendor Ticket Number!: CG42N1-000009\r\n",
+        rt.address,
+        "0".repeat(32),
+    );
+    let mut gate = Command::new("rt-mailgate")
+        .args([
+            "--url", &rt.url, "--queue", "Guichet", "--action", "guichet",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rt-mailgate runs");
+    gate.stdin
+        .take()
+        .unwrap()
+        .write_all(forged.as_bytes())
+        .unwrap();
+    gate.wait().unwrap();
+    assert!(rt.tickets_of(&forger).await.is_empty(), "no RT ticket");
 }
