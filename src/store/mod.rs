@@ -41,6 +41,7 @@ pub use tickets::{
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -48,6 +49,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Connection, Executor};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::paths::creatable_dir;
 
@@ -83,6 +85,10 @@ pub enum StoreError {
         version = env!("CARGO_PKG_VERSION")
     )]
     NewerSchema(i64),
+    /// This process's other writers kept the database longer than a
+    /// writer waits ([`Store::write_transaction`]).
+    #[error("no turn to write to the database within {} s", WRITE_TURN_WAIT.as_secs())]
+    NoWriteTurn,
     /// `check-config` gave up waiting for the server.
     #[error("the database server did not answer within {} s", CHECK_TIMEOUT.as_secs())]
     NoAnswer,
@@ -100,6 +106,7 @@ impl StoreError {
             StoreError::Migrate(_)
             | StoreError::Lock(_)
             | StoreError::NoAnswer
+            | StoreError::NoWriteTurn
             | StoreError::LeaseLost(_) => true,
             StoreError::Corrupt(_)
             | StoreError::Url(_)
@@ -167,6 +174,9 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file, when there is one.
     sqlite_path: Option<std::path::PathBuf>,
+    /// On SQLite, this process's writers take turns here, first come first
+    /// served, before they ask for the write lock ([`WriteTransaction`]).
+    write_turns: Option<Arc<Semaphore>>,
 }
 
 /// Formats a time the way every table stores it: RFC 3339, UTC, microseconds.
@@ -231,6 +241,7 @@ impl Store {
             pool,
             backend,
             sqlite_path,
+            write_turns: (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1))),
         })
     }
 
@@ -313,12 +324,25 @@ impl Store {
     /// once (`BEGIN IMMEDIATE`): a transaction that read first and writes
     /// later fails outright ("database is locked", no waiting) when another
     /// process committed in between; taking the lock first makes it wait
-    /// its turn instead.
-    pub(crate) async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.backend {
+    /// its turn instead. Writers of this process wait for their turn in a
+    /// fair queue first: SQLite's own wait polls with growing sleeps, so a
+    /// mail's batch could starve behind a long run of purge batches that
+    /// each grab the lock again within milliseconds.
+    pub(crate) async fn write_transaction(&self) -> Result<WriteTransaction> {
+        let turn = match &self.write_turns {
+            Some(turns) => Some(
+                tokio::time::timeout(WRITE_TURN_WAIT, Arc::clone(turns).acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::NoWriteTurn)?
+                    .map_err(|_| StoreError::NoWriteTurn)?,
+            ),
+            None => None,
+        };
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTransaction { tx, _turn: turn })
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -342,7 +366,7 @@ fn newer_schema(error: sqlx::migrate::MigrateError) -> StoreError {
 
 /// One transaction: everything a batch of mails produced, committed at once.
 pub struct Batch {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    tx: WriteTransaction,
     backend: Backend,
     /// Which of the batch's senders are marked failing, where looked up.
     failing: mails::FailingSeen,
@@ -350,18 +374,54 @@ pub struct Batch {
     pending_history: Vec<history::PendingHistory>,
 }
 
-impl Batch {
-    /// Writes what is still pending (history rows) and commits.
-    pub async fn commit(mut self) -> Result<()> {
-        self.write_history().await?;
+/// How long a writer waits for its turn among this process's writers, as
+/// long as the pool waits for a connection.
+const WRITE_TURN_WAIT: Duration = Duration::from_secs(30);
+
+/// A transaction that will write ([`Store::write_transaction`]), holding
+/// its writer's turn until it ends.
+pub(crate) struct WriteTransaction {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    /// Released after `tx` has ended: fields drop in order.
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTransaction {
+    pub(crate) async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
         Ok(())
     }
 
-    /// Undoes the whole transaction.
-    pub async fn rollback(self) -> Result<()> {
+    pub(crate) async fn rollback(self) -> Result<()> {
         self.tx.rollback().await?;
         Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl Batch {
+    /// Writes what is still pending (history rows) and commits.
+    pub async fn commit(mut self) -> Result<()> {
+        self.write_history().await?;
+        self.tx.commit().await
+    }
+
+    /// Undoes the whole transaction.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await
     }
 
     /// Marks where one mail's writes begin, so that they can be undone
