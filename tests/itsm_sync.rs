@@ -258,6 +258,172 @@ async fn the_itsm_gets_a_submit_and_its_notifications_drive_the_ticket() {
     assert_eq!(value(&again, "Request ID"), "000000000000430");
 }
 
+/// What Guichet queued for the requester whose text contains `part`.
+async fn told_requester(d: &Site, part: &str) -> usize {
+    d.outbox()
+        .await
+        .iter()
+        .filter(|row| row.recipients.contains(&d.requester))
+        .filter(|row| {
+            guichet::intake::mail::parse(&row.raw)
+                .map(|m| m.text.contains(part))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+/// A real ITSM notifies the changes our Modifies made, repeating our work
+/// info and statuses: those notifications change nothing and tell nobody.
+/// Two genuine changes within one second carry the same date: both are
+/// applied, in order of arrival; a replay of either is not.
+#[tokio::test]
+async fn the_itsm_reporting_our_own_changes_changes_nothing() {
+    let d = desk("itsm-echo").await;
+    let (itsm, itsm_in) = (d.of("itsm"), d.of("itsm-in"));
+    d.receive(&request(&d.requester, &d.support)).await;
+    d.inbox(&itsm_in, 1).await;
+    let first = update("Assigned", "", "01/12/2026 10:00:00", KEY);
+    d.receive(&notification(
+        &itsm,
+        &d.support,
+        &common::unique_address("echo-a"),
+        &first,
+    ))
+    .await;
+    assert_eq!(d.ticket(TICKET).await.status, "affecte");
+
+    // Our public note leaves as a Modify; the ITSM's notification of it
+    // repeats it, re-wrapped, as public work info.
+    let note = "Le toner a été changé hier. Pouvez-vous relancer une impression ?";
+    d.cli_ok(&["tickets", "note", TICKET, note]);
+    assert_eq!(d.queued("sync_modify").await, 1);
+    assert_eq!(told_requester(&d, "Le toner a été changé").await, 1);
+    let echo = update(
+        "Assigned",
+        "Work Info: [$$Le toner a été changé hier.\r\n  Pouvez-vous relancer une impression ?\r\n$$]\r\n\
+         Work Info View Access: Public\r\n",
+        "01/12/2026 10:01:00",
+        KEY,
+    );
+    d.receive(&notification(
+        &itsm,
+        &d.support,
+        &common::unique_address("echo-b"),
+        &echo,
+    ))
+    .await;
+    let ticket = d.ticket(TICKET).await;
+    assert_eq!(
+        told_requester(&d, "Le toner a été changé").await,
+        1,
+        "told once"
+    );
+    assert_eq!(
+        history_count(&ticket, "note"),
+        1,
+        "no note from itsm:academie"
+    );
+    assert_eq!(history_count(&ticket, "sync_echo"), 1);
+
+    // A status change with a note: the ITSM's status follows and its
+    // notification repeats both.
+    d.cli_ok(&[
+        "tickets",
+        "set-status",
+        TICKET,
+        "en_attente",
+        "--note",
+        "Le bac 2 est-il vide ?",
+    ]);
+    assert_eq!(d.queued("sync_modify").await, 2);
+    let echo = update(
+        "Pending",
+        "Status Reason: Client Action Required\r\n\
+         Work Info: [$$Le bac 2 est-il vide ?$$]\r\nWork Info View Access: Public\r\n",
+        "01/12/2026 10:02:00",
+        KEY,
+    );
+    d.receive(&notification(
+        &itsm,
+        &d.support,
+        &common::unique_address("echo-c"),
+        &echo,
+    ))
+    .await;
+    let ticket = d.ticket(TICKET).await;
+    assert_eq!(ticket.status, "en_attente");
+    assert_eq!(
+        told_requester(&d, "Le bac 2 est-il vide").await,
+        1,
+        "told once"
+    );
+    assert_eq!(history_count(&ticket, "sync_echo"), 2);
+    assert_eq!(d.queued("sync_modify").await, 2, "nothing sent back");
+
+    // Two changes of the ITSM within the same second: a note, then the
+    // incident back in progress with another note. Both apply.
+    let one = update(
+        "Pending",
+        "Work Info: [$$Le technicien passe demain.$$]\r\nWork Info View Access: Public\r\n",
+        "01/12/2026 10:03:07",
+        KEY,
+    );
+    let two = update(
+        "In Progress",
+        "Work Info: [$$Le technicien est sur place.$$]\r\nWork Info View Access: Public\r\n",
+        "01/12/2026 10:03:07",
+        KEY,
+    );
+    d.receive(&notification(
+        &itsm,
+        &d.support,
+        &common::unique_address("same-1"),
+        &one,
+    ))
+    .await;
+    d.receive(&notification(
+        &itsm,
+        &d.support,
+        &common::unique_address("same-2"),
+        &two,
+    ))
+    .await;
+    let ticket = d.ticket(TICKET).await;
+    assert_eq!(ticket.status, "en_cours", "the second change is applied");
+    assert_eq!(told_requester(&d, "Le technicien passe demain.").await, 1);
+    assert_eq!(told_requester(&d, "Le technicien est sur place.").await, 1);
+    assert_eq!(history_count(&ticket, "sync_stale"), 0);
+
+    // A replay of the first under a new Message-ID, same date: not applied.
+    d.receive(&notification(
+        &itsm,
+        &d.support,
+        &common::unique_address("same-1-again"),
+        &one,
+    ))
+    .await;
+    let ticket = d.ticket(TICKET).await;
+    assert_eq!(ticket.status, "en_cours", "not moved back");
+    assert_eq!(history_count(&ticket, "sync_stale"), 1);
+    assert_eq!(told_requester(&d, "Le technicien passe demain.").await, 1);
+    // The requester's mailbox agrees with what was queued.
+    let queued = d
+        .outbox()
+        .await
+        .iter()
+        .filter(|row| row.recipients.contains(&d.requester))
+        .count();
+    let mails = d.inbox(&d.requester, queued).await;
+    for part in [
+        "Le toner a été changé",
+        "Le bac 2 est-il vide",
+        "Le technicien passe demain.",
+    ] {
+        let seen = mails.iter().filter(|m| m.text.contains(part)).count();
+        assert_eq!(seen, 1, "{part}");
+    }
+}
+
 /// Mail that is not proven to come from the ITSM is quarantined, never
 /// applied nor answered, and our admin is told once per cause; mail from
 /// the ITSM that cannot be read is kept and its admin told what is wrong.

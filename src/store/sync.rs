@@ -28,6 +28,13 @@ pub struct SyncLink {
     /// remedy: the ITSM statuses our `Modify`s set and no notification
     /// has shown back yet, oldest first (JSON array).
     pub told_statuses: Option<String>,
+    /// remedy: digests of the work info and resolution texts already
+    /// told, by our `Modify`s or the ITSM's notifications, oldest first
+    /// (JSON array).
+    pub known_notes: Option<String>,
+    /// remedy: digests of the notifications applied with the date
+    /// `applied_modified_at` (JSON array).
+    pub applied_digests: Option<String>,
 }
 
 /// How far an inbound sync mail moved a link forward.
@@ -39,6 +46,9 @@ pub struct SyncApplied<'a> {
     pub sequence: Option<i64>,
     /// remedy: the `Last Modified Date` just applied (stored timestamp).
     pub modified_at: Option<&'a str>,
+    /// remedy: the digests of the notifications applied with that date
+    /// (JSON array), this one included.
+    pub digests: Option<&'a str>,
     pub at: &'a str,
 }
 
@@ -69,7 +79,7 @@ pub struct SyncLinkState {
 }
 
 const LINK_COLUMNS: &str = "ticket_id, remote_id, sent_message_row, applied_sequence, \
-     applied_modified_at, template, template_message_id, told_statuses";
+     applied_modified_at, template, template_message_id, told_statuses, known_notes, applied_digests";
 
 fn link(r: &sqlx::any::AnyRow) -> SyncLink {
     SyncLink {
@@ -81,6 +91,8 @@ fn link(r: &sqlx::any::AnyRow) -> SyncLink {
         template: r.get(5),
         template_message_id: r.get(6),
         told_statuses: r.get(7),
+        known_notes: r.get(8),
+        applied_digests: r.get(9),
     }
 }
 
@@ -155,11 +167,13 @@ impl Batch {
     pub async fn record_sync_applied(&mut self, applied: &SyncApplied<'_>) -> Result<()> {
         sqlx::query(
             "UPDATE sync_links SET applied_sequence = COALESCE($1, applied_sequence), \
-             applied_modified_at = COALESCE($2, applied_modified_at), last_inbound_at = $3 \
-             WHERE partner = $4 AND ticket_id = $5",
+             applied_modified_at = COALESCE($2, applied_modified_at), \
+             applied_digests = COALESCE($3, applied_digests), last_inbound_at = $4 \
+             WHERE partner = $5 AND ticket_id = $6",
         )
         .bind(applied.sequence)
         .bind(applied.modified_at)
+        .bind(applied.digests)
         .bind(applied.at)
         .bind(applied.partner)
         .bind(applied.ticket_id)
@@ -204,6 +218,22 @@ impl Batch {
         .bind(ticket_id)
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Replaces the digests of the notes already told.
+    pub async fn set_sync_known_notes(
+        &mut self,
+        partner: &str,
+        ticket_id: &str,
+        known_notes: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE sync_links SET known_notes = $1 WHERE partner = $2 AND ticket_id = $3")
+            .bind(known_notes)
+            .bind(partner)
+            .bind(ticket_id)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 

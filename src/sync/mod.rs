@@ -15,6 +15,7 @@
 //! `outbound` (telling partners about our changes through the outbox).
 //! `docs/itsm-sync.md` is the specification they follow.
 
+mod echo;
 pub mod exchange;
 pub mod grammar;
 pub mod inbound;

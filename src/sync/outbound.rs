@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::echo;
 use super::exchange::{history, Exchange, SyncMail};
 use super::grammar::same_label;
 use super::partner::{self, Direction, SyncMessage, TicketSnapshot};
@@ -325,6 +326,14 @@ async fn modify(
         what: &what,
     };
     exchange.queue_sync_mail(tx, sync_mail, now).await?;
+    // What the ITSM's notifications will repeat back: ours, not its own.
+    let texts: Vec<&str> = told
+        .note
+        .iter()
+        .map(|n| n.text.as_str())
+        .chain(told.resolution.as_deref())
+        .collect();
+    echo::remember_told(tx, &partner.name, ticket, &texts).await?;
     let itsm_status = told
         .status
         .map(|s| settings.status_out.get(s).status.as_str());

@@ -10,9 +10,10 @@ use crate::desk::change::Change;
 use crate::desk::status::Status;
 use crate::intake::{format_ticket_id, Reading};
 use crate::store::{timestamp, Batch, StoreError, SyncApplied};
+use crate::sync::echo;
 use crate::sync::exchange::history;
 use crate::sync::outbound::{self, current};
-use crate::sync::remedy::RemedyUpdate;
+use crate::sync::remedy::{Note, RemedyUpdate};
 use crate::sync::{grammar, SyncError};
 
 impl<'p, D: Desk> Sync<'_, 'p, D> {
@@ -39,20 +40,43 @@ impl<'p, D: Desk> Sync<'_, 'p, D> {
             ticket_id: &ticket,
             sequence: None,
             modified_at: None,
+            digests: None,
             at: now,
         };
-        if let Some(last) = link.applied_modified_at.filter(|last| modified <= *last) {
-            let reason = format!(
-                "{} {modified} is not after the last applied ({last}): not applied",
+        // The date orders updates, to the second: an older one is stale;
+        // one as old as the last applied is a second change made within
+        // the same second (applied, in order of arrival) unless it says
+        // exactly what an update applied with that date said (a replay).
+        let digest = echo::update_digest(update);
+        let last = link.applied_modified_at.as_deref();
+        let mut same_second = match last {
+            Some(last) if last == modified => {
+                echo::read_digests(link.applied_digests.as_deref(), "applied digests")?
+            }
+            _ => Vec::new(),
+        };
+        let stale = match last {
+            Some(last) if modified.as_str() < last => Some(format!(
+                "{} {modified} is before the last applied ({last}): not applied",
                 itsm.settings.labels.last_modified
-            );
+            )),
+            Some(_) if same_second.contains(&digest) => Some(format!(
+                "{} {modified}: the same update was applied already: not applied",
+                itsm.settings.labels.last_modified
+            )),
+            _ => None,
+        };
+        if let Some(reason) = stale {
             history(tx, &ticket, "sync_stale", name, &reason, now).await?;
             tx.record_sync_applied(&applied).await?;
             return Ok(Ok(Verdict::Stale { ticket, reason }));
         }
+        same_second.push(digest);
+        let digests = echo::write_digests(&same_second)?;
         history(tx, &ticket, "sync_in", name, &summary(update), now).await?;
         self.apply_itsm_changes(tx, itsm, &ticket, update).await?;
         applied.modified_at = Some(&modified);
+        applied.digests = Some(&digests);
         tx.record_sync_applied(&applied).await?;
         if let Some(template) = &update.modify_template {
             let json =
@@ -137,39 +161,86 @@ impl<'p, D: Desk> Sync<'_, 'p, D> {
                     .await?;
             }
         }
-        let echo = match &update.itsm_status {
-            Some(said) => self.older_echo(tx, ticket, said).await?,
-            None => false,
-        };
-        // `New` is an incident's first state: no ticket goes back to nouveau.
-        if let Some(to) = update.status.filter(|s| *s != Status::Nouveau && !echo) {
-            if current(tx, ticket).await?.status != to {
-                let note = update
-                    .resolution
-                    .as_deref()
-                    .filter(|_| to == Status::Resolu);
-                let change = Change::Status {
-                    to,
-                    note,
-                    internal: false,
-                };
-                self.attempt(tx, ticket, &change).await?;
-            }
-        }
+        let resolved = self.apply_itsm_status(tx, itsm, ticket, update).await?;
         if let Some(work_info) = &update.work_info {
-            // A notification template often repeats the last work info
-            // entry: the requester is told once.
-            let actor = self.partner.actor().to_string();
-            let last = tx.last_note_by(ticket, &actor).await?;
-            if last.as_deref() != Some(work_info.text.trim()) {
-                let change = Change::Note {
-                    text: &work_info.text,
-                    internal: !work_info.public,
-                };
-                self.attempt(tx, ticket, &change).await?;
-            }
+            self.apply_work_info(tx, ticket, work_info, resolved.as_deref())
+                .await?;
         }
         Ok(())
+    }
+
+    /// The notification's status, unless it agrees with ours (it is what
+    /// ours maps out to: the ITSM may have fewer statuses than we do) or
+    /// echoes an older `Modify` of ours; with `Resolved`, the resolution
+    /// is the note the requester gets. The resolution text applied, if
+    /// any.
+    async fn apply_itsm_status(
+        &self,
+        tx: &mut Batch,
+        itsm: &Remedy<'_>,
+        ticket: &str,
+        update: &RemedyUpdate,
+    ) -> Result<Option<String>, StoreError> {
+        let (Some(to), Some(said)) = (update.status, update.itsm_status.as_deref()) else {
+            return Ok(None);
+        };
+        if self.older_echo(tx, ticket, said).await? {
+            return Ok(None);
+        }
+        let ours = current(tx, ticket).await?.status;
+        let agrees = grammar::same_label(&itsm.settings.status_out.get(ours).status, said);
+        // `New` is an incident's first state: no ticket goes back to nouveau.
+        if agrees || ours == to || to == Status::Nouveau {
+            return Ok(None);
+        }
+        let note = update
+            .resolution
+            .as_deref()
+            .filter(|_| to == Status::Resolu);
+        let change = Change::Status {
+            to,
+            note,
+            internal: false,
+        };
+        self.attempt(tx, ticket, &change).await?;
+        if let Some(note) = note {
+            echo::remember_told(tx, &self.partner.name, ticket, &[note]).await?;
+        }
+        Ok(note.map(str::to_string))
+    }
+
+    /// The work info as a public or internal note, unless it was told
+    /// already: a note our `Modify`s sent (the ITSM notifies our changes
+    /// too), a text applied from this ITSM before (a notification template
+    /// often repeats the last entry), or the resolution just applied.
+    async fn apply_work_info(
+        &self,
+        tx: &mut Batch,
+        ticket: &str,
+        work_info: &Note,
+        resolution: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let name = &self.partner.name;
+        let link = tx.sync_link(name, ticket).await?.unwrap_or_default();
+        if echo::is_known(&link, &work_info.text)? {
+            let note = "work info repeats a note already told: not applied";
+            return history(tx, ticket, "sync_echo", name, note, self.now).await;
+        }
+        let text = echo::note_digest(&work_info.text);
+        if resolution.is_some_and(|r| echo::note_digest(r) == text) {
+            return Ok(());
+        }
+        let actor = self.partner.actor().to_string();
+        let last = tx.last_note_by(ticket, &actor).await?;
+        if last.is_some_and(|last| echo::note_digest(&last) == text) {
+            return Ok(());
+        }
+        let change = Change::Note {
+            text: &work_info.text,
+            internal: !work_info.public,
+        };
+        self.attempt(tx, ticket, &change).await?;
+        echo::remember_told(tx, name, ticket, &[&work_info.text]).await
     }
 
     /// Whether the notification's status is the echo of a `Modify` of ours

@@ -38,6 +38,7 @@ impl<'p, D: Desk> Sync<'_, 'p, D> {
             ticket_id: &ticket,
             sequence: None,
             modified_at: None,
+            digests: None,
             at: now,
         };
         if sequence <= link.applied_sequence {

@@ -678,6 +678,38 @@ mod tests {
     }
 
     #[test]
+    fn the_incident_number_format_is_a_setting() {
+        let rt = NOTIFICATION.replace("INC000000000430", "42");
+        assert!(
+            parse_notification(&rt, &settings(), &key()).is_err(),
+            "letters then digits by default"
+        );
+        let mut site = settings();
+        site.incident_format = "[0-9]+".into();
+        site.validate().unwrap();
+        assert_eq!(
+            parse_notification(&rt, &site, &key()).unwrap().incident,
+            "42"
+        );
+        // The whole number must match, not a part of it.
+        let err = parse_notification(NOTIFICATION, &site, &key()).unwrap_err();
+        assert_eq!(
+            err,
+            SyncError::BadValue {
+                label: "Incident Number".into(),
+                line: 5,
+                value: "INC000000000430".into(),
+                expected: "a value matching [0-9]+".into(),
+            }
+        );
+        site.incident_format = "INC(".into();
+        match site.validate() {
+            Err(SyncError::Setting { key, .. }) => assert_eq!(key, "incident_format"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn remedy_date_formats() {
         let summer = utc(2026, 6, 15, 12, 3, 22); // 14:03:22 in Paris
         let dmy = [

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
+use super::settings::DEFAULT_INCIDENT_FORMAT;
 use super::{DateOrder, ModifyTemplate, RemedySettings, ACTION, FORM, REQUEST_ID, SCHEMA, SERVER};
 use crate::desk::sla::from_paris;
 use crate::desk::status::Status;
@@ -60,7 +61,7 @@ pub fn parse_notification(
     let text = |name: &str| -> Result<Option<String>, SyncError> {
         Ok(pairs.value(name)?.map(|l| l.pair.value.clone()))
     };
-    let incident = incident_number(pairs.require(&labels.incident_number)?)?;
+    let incident = incident_number(pairs.require(&labels.incident_number)?, settings)?;
     let last_modified = date(pairs.require(&labels.last_modified)?, settings.date_order)?;
     let (status, itsm_status) = match pairs.value(&labels.status)? {
         Some(located) => (
@@ -124,19 +125,21 @@ fn bad_value(located: &Located, expected: impl Into<String>) -> SyncError {
     }
 }
 
-/// Letters then digits, as `INC000000000430` (the prefix is the ITSM's
-/// setting, so any letters are accepted).
-fn incident_number(located: &Located) -> Result<String, SyncError> {
+/// An incident number as `incident_format` has it (by default letters then
+/// digits, as `INC000000000430`: the prefix is the ITSM's setting, so any
+/// letters are accepted).
+fn incident_number(located: &Located, settings: &RemedySettings) -> Result<String, SyncError> {
     let value = located.pair.value.trim();
-    let digits = value.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-    let valid = digits.len() < value.len()
-        && !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit());
-    if valid {
-        Ok(value.to_string())
-    } else {
-        Err(bad_value(located, "INC000000000430"))
+    let format = settings.incident_regex()?;
+    if format.is_match(value) {
+        return Ok(value.to_string());
     }
+    let expected = if settings.incident_format == DEFAULT_INCIDENT_FORMAT {
+        "INC000000000430".to_string()
+    } else {
+        format!("a value matching {}", settings.incident_format)
+    };
+    Err(bad_value(located, expected))
 }
 
 fn status(located: &Located, settings: &RemedySettings) -> Result<Status, SyncError> {

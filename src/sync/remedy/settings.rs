@@ -30,6 +30,10 @@ pub struct RemedySettings {
     /// How the ITSM writes dates with slashes: day first (a French AR
     /// server) or month first (BMC's US default).
     pub date_order: DateOrder,
+    /// What an incident number looks like: a regular expression the whole
+    /// `Incident Number` must match. The default, letters then digits, is
+    /// Remedy's `INC000000000430`; Request Tracker's are digits (`^[0-9]+$`).
+    pub incident_format: String,
     pub submit: SubmitFields,
     pub modify: ModifyFields,
     pub labels: NotificationLabels,
@@ -179,6 +183,7 @@ impl Default for RemedySettings {
             modify_form: "HPD:Help Desk".into(),
             server: None,
             date_order: DateOrder::Dmy,
+            incident_format: DEFAULT_INCIDENT_FORMAT.into(),
             submit: SubmitFields::default(),
             modify: ModifyFields::default(),
             labels: NotificationLabels::default(),
@@ -191,6 +196,9 @@ impl Default for RemedySettings {
         }
     }
 }
+
+/// Letters then digits: `INC000000000430`.
+pub(super) const DEFAULT_INCIDENT_FORMAT: &str = "^[A-Za-z]+[0-9]+$";
 
 fn table(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -338,6 +346,7 @@ impl RemedySettings {
         if self.status_in.is_empty() {
             return Err(setting("status_in", "at least one ITSM status is needed"));
         }
+        self.incident_regex()?;
         if self.submit.summary_max_chars < 10 {
             return Err(setting("submit.summary_max_chars", "must be at least 10"));
         }
@@ -467,6 +476,12 @@ impl RemedySettings {
             }
         }
         Ok(())
+    }
+
+    /// `incident_format`, compiled; matched against the whole number.
+    pub(super) fn incident_regex(&self) -> Result<regex::Regex, SyncError> {
+        regex::Regex::new(&format!("^(?:{})$", self.incident_format))
+            .map_err(|e| setting("incident_format", &format!("not a regular expression: {e}")))
     }
 
     /// Our status for an ITSM status, ignoring case and runs of spaces.
