@@ -63,7 +63,7 @@ pub enum DaemonError {
     Config(#[from] crate::config::ConfigError),
     #[error("configuration: {0}")]
     Setting(String),
-    #[error("http.listen {address}: {source}")]
+    #[error("cannot listen on {address} (http.listen or web.listen): {source}")]
     Listen {
         address: std::net::SocketAddr,
         #[source]
@@ -280,6 +280,25 @@ pub async fn run(settings: &Settings) -> Result<(), DaemonError> {
         });
         tasks.spawn(crate::http::serve(listener, state, stopped.clone()));
         tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+    }
+    if let Some(address) = settings.web.address().map_err(DaemonError::Setting)? {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| DaemonError::Listen { address, source })?;
+        let waker = Arc::clone(&shared);
+        let registry = match (settings.registry_file()?, &settings.registry) {
+            (Some(file), Some(registry)) => Some(crate::registry::Gate::new(file, registry)),
+            _ => None,
+        };
+        let state = Arc::new(crate::web::State::new(
+            shared.store.clone(),
+            shared.pipeline.tickets().clone(),
+            settings.web.clone(),
+            registry,
+            Arc::new(move || waker.wake_outbox.notify_one()),
+        ));
+        tasks.spawn(crate::web::serve(listener, state, stopped.clone()));
+        tracing::info!(%address, "serving the web console");
     }
     let (alarms_shared, alarms_stopped) = (Arc::clone(&shared), stopped.clone());
     tasks.spawn(supervised("alarms".into(), stopped.clone(), move || {

@@ -50,6 +50,7 @@ pub mod sync;
 pub mod text;
 pub mod tickets;
 pub mod timers;
+pub mod web;
 
 #[cfg(test)]
 mod test_support;

@@ -160,6 +160,25 @@ enum Command {
     /// requester's rights (docs/privacy.md).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// The web console's accounts (docs/web.md). Passwords are read from a
+    /// prompt, or the first line of stdin; never from an argument.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add an account; its password is asked for (Argon2id-hashed).
+    Add(cmd::users::AddOptions),
+    /// Every account: name, role, enabled or not, perimeter.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account and close its sessions.
+    Disable { name: String },
+    /// Change an account's password and close its sessions.
+    Passwd { name: String },
 }
 
 #[derive(Subcommand)]
@@ -262,6 +281,14 @@ enum SyncCommand {
 enum TicketsCommand {
     /// List tickets, newest first.
     List(cmd::tickets::ListOptions),
+    /// Record a request taken by phone or at the counter: numbered, routed
+    /// and acknowledged by mail to the requester, like a mailed one.
+    New {
+        #[command(flatten)]
+        options: cmd::tickets::NewOptions,
+        #[command(flatten)]
+        by: cmd::tickets::By,
+    },
     /// Show one ticket with its messages and history.
     Show {
         id: String,
@@ -367,6 +394,9 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Tickets(TicketsCommand::List(options)) => {
             cmd::tickets::list(&settings, options).await
         }
+        Command::Tickets(TicketsCommand::New { options, by }) => {
+            cmd::tickets::new(&settings, options, &by).await
+        }
         Command::Tickets(TicketsCommand::Show { id, json }) => {
             cmd::tickets::show(&settings, &id, json).await
         }
@@ -439,5 +469,11 @@ async fn execute(command: Command, settings: Settings) -> Result<ExitCode> {
         Command::Cluster(ClusterCommand::Status { json }) => {
             cmd::cluster::status(&settings, json).await
         }
+        Command::Users(UsersCommand::Add(options)) => cmd::users::add(&settings, options).await,
+        Command::Users(UsersCommand::List { json }) => cmd::users::list(&settings, json).await,
+        Command::Users(UsersCommand::Disable { name }) => {
+            cmd::users::disable(&settings, &name).await
+        }
+        Command::Users(UsersCommand::Passwd { name }) => cmd::users::passwd(&settings, &name).await,
     }
 }

@@ -758,3 +758,149 @@ fn tickets_list_says_how_many_it_does_not_show() {
     assert_eq!(stdout(&none), "");
     assert!(!stderr(&none).contains("shown"));
 }
+
+/// `guichet users ARGS` with `password` on stdin.
+fn users(dir: &Path, args: &[&str], password: &str) -> Output {
+    use std::io::Write;
+    let mut child = common::guichet()
+        .current_dir(dir)
+        .arg("users")
+        .args(args)
+        .env_remove("GUICHET_CONFIG")
+        .env("GUICHET_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("guichet runs");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_are_added_listed_disabled_and_their_passwords_never_kept_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "un mot de passe assez long";
+    let added = users(
+        dir.path(),
+        &[
+            "add",
+            "claire",
+            "--role",
+            "partenaire",
+            "--uai",
+            "0420001a",
+            "--departement",
+            "69",
+        ],
+        password,
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let again = users(dir.path(), &["add", "claire", "--role", "agent"], password);
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    let short = users(dir.path(), &["add", "paul", "--role", "agent"], "court");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(stderr(&short).contains("at least 12 characters"));
+    let no_perimeter = users(
+        dir.path(),
+        &["add", "zoe", "--role", "partenaire"],
+        password,
+    );
+    assert_eq!(no_perimeter.status.code(), Some(2));
+    assert!(stderr(&no_perimeter).contains("perimeter"));
+    let bad_role = users(dir.path(), &["add", "zoe", "--role", "root"], password);
+    assert_eq!(bad_role.status.code(), Some(2));
+
+    let listed = users(dir.path(), &["list"], "");
+    assert!(
+        stdout(&listed).contains("claire")
+            && stdout(&listed).contains("uai 0420001A; departement 69"),
+        "{}",
+        stdout(&listed)
+    );
+    assert!(!stdout(&listed).contains("paul"));
+    let json = users(dir.path(), &["list", "--json"], "");
+    assert!(!stdout(&json).contains("argon2"), "no hash in the listing");
+
+    let mut db = std::fs::read(dir.path().join("var/guichet.db")).unwrap();
+    db.extend(std::fs::read(dir.path().join("var/guichet.db-wal")).unwrap_or_default());
+    let db = String::from_utf8_lossy(&db);
+    assert!(!db.contains(password), "the password is not stored");
+    assert!(db.contains("$argon2id$v=19$"), "an Argon2id hash is");
+
+    let disabled = users(dir.path(), &["disable", "claire"], "");
+    assert!(disabled.status.success());
+    assert!(stdout(&users(dir.path(), &["list"], "")).contains("disabled"));
+    let passwd = users(dir.path(), &["passwd", "nobody"], password);
+    assert_eq!(passwd.status.code(), Some(1));
+}
+
+#[test]
+fn tickets_new_records_a_phone_request_and_acknowledges_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = guichet(
+        dir.path(),
+        &[
+            "tickets",
+            "new",
+            "--requester",
+            "Paul.Durand@college.example",
+            "--subject",
+            "Vidéoprojecteur en panne",
+            "--name",
+            "Paul Durand",
+            "--uai",
+            "0420001a",
+            "--establishment",
+            "Collège du Pilat, Bourg-Argental",
+            "--priority",
+            "majeure",
+            "--by",
+            "alice",
+        ],
+    );
+    assert!(new.status.success(), "{}", stderr(&new));
+    assert!(
+        stdout(&new).starts_with("CG42N1-000001: nouveau [majeure]"),
+        "{}",
+        stdout(&new)
+    );
+    let show = guichet(dir.path(), &["tickets", "show", "CG42N1-000001", "--json"]);
+    let ticket: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(ticket["requester"], "paul.durand@college.example");
+    assert_eq!(ticket["establishment"], "Collège du Pilat, Bourg-Argental");
+    let history = ticket["history"].as_array().unwrap();
+    assert!(history
+        .iter()
+        .any(|h| h["actor"] == "agent:alice" && h["action"] == "created"));
+    let sent: Vec<String> = std::fs::read_dir(dir.path().join("var/outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        sent.iter()
+            .any(|m| m.contains("<paul.durand@college.example>") && m.contains("[CG42N1-000001]")),
+        "acknowledged by mail: {sent:?}"
+    );
+    let bad = guichet(
+        dir.path(),
+        &["tickets", "new", "--requester", "x", "--subject", "s"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let bad = guichet(
+        dir.path(),
+        &[
+            "tickets",
+            "new",
+            "--requester",
+            "a@b.fr",
+            "--subject",
+            "s",
+            "--priority",
+            "urgente",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}

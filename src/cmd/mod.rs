@@ -19,6 +19,7 @@ pub mod status;
 pub mod sweep;
 pub mod sync;
 pub mod tickets;
+pub mod users;
 pub mod zip;
 
 mod terminal;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use guichet::config::Settings;
 use guichet::outbox::Outbox;
-use guichet::store::{timestamp, Store};
+use guichet::store::Store;
 
 /// The database of the settings, its schema brought up to date first: every
 /// command may be the first to run on a new database.
@@ -37,15 +37,9 @@ pub fn read_since(since: Option<&str>) -> Result<Option<String>, ExitCode> {
 }
 
 /// `2026-09-01` (midnight in Paris) or an RFC 3339 instant, as a stored
-/// timestamp.
+/// timestamp: as the console reads its `depuis`.
 fn parse_since(text: &str) -> Result<String, String> {
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let midnight = day.and_time(chrono::NaiveTime::MIN);
-        return Ok(timestamp(guichet::desk::sla::from_paris(midnight)));
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|at| timestamp(at.with_timezone(&chrono::Utc)))
-        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 time"))
+    guichet::desk::stats::since_timestamp(text)
 }
 
 /// Says what was wrong with the configuration or the command line: exit 2.

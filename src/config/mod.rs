@@ -9,6 +9,7 @@
 //! their masking (`secrets`), the intake's labels and rules (`intake`), the
 //! staff (`staff`), the SLA (`sla`) and retention (`retention`).
 
+mod console;
 mod intake;
 mod mailbox;
 mod oauth;
@@ -18,6 +19,7 @@ mod sla;
 mod smtp;
 mod staff;
 
+pub use console::WebSettings;
 pub use intake::{FieldSettings, PriorityRuleSettings, PrioritySettings, RoutingSettings};
 pub use mailbox::{MailboxLocation, MailboxSettings, OutcomeFolders, TlsMode};
 pub use oauth::{AuthMethod, GrantName, OAuthSettings, ProviderName};
@@ -123,6 +125,9 @@ pub struct Settings {
     /// Several daemons on one database (`crate::cluster`).
     #[serde(default)]
     pub cluster: crate::cluster::ClusterSettings,
+    /// The web console (docs/web.md); off unless `listen` is set.
+    #[serde(default)]
+    pub web: WebSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -307,6 +312,9 @@ impl Settings {
         self.sync.validate(&self.sync_context())?;
         self.check_staff_mail_proof()?;
         self.http.address().map_err(|p| invalid("http.listen", p))?;
+        if let Some(problem) = self.web.problem() {
+            return Err(invalid("web", problem));
+        }
         if let Some((key, problem)) = self.alerts.problem() {
             return Err(invalid(key, problem));
         }

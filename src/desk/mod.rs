@@ -3,6 +3,7 @@
 //! it ends with. No I/O here: the pipeline carries the plan out in one
 //! transaction.
 
+pub mod access;
 pub mod actor;
 pub mod calendar;
 pub mod change;

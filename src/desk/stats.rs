@@ -33,6 +33,8 @@ pub struct TicketRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub take_charge_by: Option<DateTime<Utc>>,
     pub resolve_by: Option<DateTime<Utc>>,
+    /// Where the registry placed it, else its UAI; `None` without either.
+    pub establishment: Option<String>,
 }
 
 impl TryFrom<TicketTimes> for TicketRecord {
@@ -63,6 +65,7 @@ impl TryFrom<TicketTimes> for TicketRecord {
             resolved_at,
             take_charge_by,
             resolve_by,
+            establishment: times.establishment,
         })
     }
 }
@@ -343,6 +346,79 @@ pub fn compute(records: &[TicketRecord], now: DateTime<Utc>) -> Indicators {
     }
 }
 
+/// A `--since` value (`2026-09-01`: midnight in Paris; or an RFC 3339
+/// instant) as a stored timestamp; why not, in English, otherwise.
+pub fn since_timestamp(text: &str) -> Result<String, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        return Ok(crate::store::timestamp(super::sla::from_paris(midnight)));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| crate::store::timestamp(at.with_timezone(&Utc)))
+        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 time"))
+}
+
+/// The key of tickets no establishment was given, in the weekly volumes.
+pub const NO_ESTABLISHMENT: &str = "(inconnu)";
+
+/// Tickets created per week (ISO weeks, Monday to Sunday, in Paris), by
+/// priority class and by establishment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeeklyVolumes {
+    /// `2026-S48`, every week from the first ticket's to the last's.
+    pub weeks: Vec<String>,
+    /// One count per week, for each class.
+    pub by_priority: BTreeMap<String, Vec<usize>>,
+    /// One count per week, for each establishment.
+    pub by_establishment: BTreeMap<String, Vec<usize>>,
+}
+
+/// The weekly volumes of `records`.
+pub fn weekly(records: &[TicketRecord]) -> WeeklyVolumes {
+    let week_of = |at: DateTime<Utc>| {
+        let day = super::sla::to_paris(at).date_naive();
+        day - chrono::Days::new(u64::from(
+            chrono::Datelike::weekday(&day).num_days_from_monday(),
+        ))
+    };
+    let mondays: Vec<chrono::NaiveDate> = records.iter().map(|r| week_of(r.created_at)).collect();
+    let (Some(first), Some(last)) = (mondays.iter().min(), mondays.iter().max()) else {
+        return WeeklyVolumes {
+            weeks: Vec::new(),
+            by_priority: BTreeMap::new(),
+            by_establishment: BTreeMap::new(),
+        };
+    };
+    let count = ((*last - *first).num_days() / 7 + 1) as usize;
+    let weeks = (0..count)
+        .map(|n| {
+            let monday = *first + chrono::Days::new(7 * n as u64);
+            let week = chrono::Datelike::iso_week(&monday);
+            format!("{}-S{:02}", week.year(), week.week())
+        })
+        .collect();
+    let mut by_priority: BTreeMap<String, Vec<usize>> = Priority::ALL
+        .iter()
+        .map(|p| (p.as_str().to_string(), vec![0; count]))
+        .collect();
+    let mut by_establishment: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (record, monday) in records.iter().zip(&mondays) {
+        let index = ((*monday - *first).num_days() / 7) as usize;
+        by_priority
+            .entry(record.priority.clone())
+            .or_insert_with(|| vec![0; count])[index] += 1;
+        let place = record.establishment.as_deref().unwrap_or(NO_ESTABLISHMENT);
+        by_establishment
+            .entry(place.to_string())
+            .or_insert_with(|| vec![0; count])[index] += 1;
+    }
+    WeeklyVolumes {
+        weeks,
+        by_priority,
+        by_establishment,
+    }
+}
+
 /// The indicators as plain-text tables, for the operators' CLI.
 pub fn render_text(ind: &Indicators) -> String {
     let mut out = format!("Tickets: {}\n", ind.total);
@@ -459,6 +535,7 @@ mod tests {
             resolved_at: None,
             take_charge_by: Some("2026-11-23T09:12:00.000000Z".into()),
             resolve_by: Some("2026-11-25T08:12:00.000000Z".into()),
+            establishment: None,
         }
     }
 
@@ -504,6 +581,7 @@ mod tests {
             resolved_at: None,
             take_charge_by: None,
             resolve_by: None,
+            establishment: None,
         }
     }
 
@@ -515,6 +593,31 @@ mod tests {
         record.take_charge_by = Some(take_charge_by);
         record.resolve_by = Some(resolve_by);
         record
+    }
+
+    #[test]
+    fn weekly_volumes_count_every_week_from_the_first_to_the_last() {
+        let mut a = ticket("A", "nouveau", "majeure");
+        a.establishment = Some("Lycée du Parc, Lyon (0690001B)".into());
+        let mut b = ticket("B", "nouveau", "mineure");
+        b.created_at = at(8, 0) + TimeDelta::days(14);
+        let mut c = ticket("C", "nouveau", "mineure");
+        // Sunday 2 March 2025, 23:30 in Paris: the week before.
+        c.created_at = at(8, 0) - TimeDelta::minutes(9 * 60 + 30);
+        let volumes = weekly(&[a, b, c]);
+        assert_eq!(
+            volumes.weeks,
+            ["2025-S09", "2025-S10", "2025-S11", "2025-S12"]
+        );
+        assert_eq!(volumes.by_priority["majeure"], [0, 1, 0, 0]);
+        assert_eq!(volumes.by_priority["mineure"], [1, 0, 0, 1]);
+        assert_eq!(volumes.by_priority["bloquante"], [0, 0, 0, 0]);
+        assert_eq!(
+            volumes.by_establishment["Lycée du Parc, Lyon (0690001B)"],
+            [0, 1, 0, 0]
+        );
+        assert_eq!(volumes.by_establishment[NO_ESTABLISHMENT], [1, 0, 0, 1]);
+        assert!(weekly(&[]).weeks.is_empty());
     }
 
     #[test]

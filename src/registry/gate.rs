@@ -68,6 +68,20 @@ impl Gate {
         }
     }
 
+    /// The establishment of a UAI code, as the registry names it (the file
+    /// reloaded first when it changed); `None` for a code it does not list
+    /// or that is no UAI.
+    pub fn establishment(&self, uai: &str) -> Option<Establishment> {
+        self.refresh();
+        let wanted = super::uai::Uai::parse(uai.trim()).ok()?;
+        let file = self.file.lock().ok()?;
+        file.registry()
+            .entries()
+            .iter()
+            .find(|entry| entry.establishment.uai == wanted)
+            .map(|entry| entry.establishment.clone())
+    }
+
     /// The verdict on a new request from `sender` whose subject, new text
     /// and stated establishment are `texts`.
     pub fn check(&self, sender: &str, texts: &[&str]) -> Verdict {

@@ -13,7 +13,8 @@
 //! `outbox`, `deadlines` (SLA alerts, tickets due to close), `sync`,
 //! `privacy` (retention, export, erasure), `health` (what the daemon records
 //! of its mailboxes, its alarms) and `cluster` (daemons, leases and the
-//! fence of a batch).
+//! fence of a batch), and `web` (the console's accounts, sessions, views and
+//! queue, read within a person's perimeter).
 
 mod cluster;
 mod deadlines;
@@ -25,6 +26,7 @@ mod outbox;
 mod privacy;
 mod sync;
 mod tickets;
+mod web;
 
 pub use cluster::{Fence, GrantRow, LeaseRow, MemberRow};
 pub use deadlines::Watched;
@@ -38,6 +40,7 @@ pub use sync::{SyncApplied, SyncLink, SyncLinkState, SyncMessageRow};
 pub use tickets::{
     NewTicket, StatusUpdate, TicketFilter, TicketState, TicketSummary, TicketTimes, TicketView,
 };
+pub use web::{NewUser, Perimeter, QueueFilter, QueueRow, UserRow};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

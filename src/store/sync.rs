@@ -451,13 +451,21 @@ impl Batch {
 impl Store {
     /// Every shared ticket with what is waiting on our side.
     pub async fn sync_links(&self) -> Result<Vec<SyncLinkState>> {
+        self.sync_links_of(None).await
+    }
+
+    /// The partners one ticket is shared with (every shared ticket's with
+    /// `None`), with what is waiting on our side.
+    pub async fn sync_links_of(&self, ticket: Option<&str>) -> Result<Vec<SyncLinkState>> {
         let rows = sqlx::query(
             "SELECT l.partner, l.ticket_id, t.status, l.remote_id, l.template_message_id, \
              l.last_inbound_at, l.last_outbound_at, \
              (SELECT COUNT(*) FROM sync_waiting w WHERE w.partner = l.partner AND w.ticket_id = l.ticket_id), \
              (SELECT MIN(w.created_at) FROM sync_waiting w WHERE w.partner = l.partner AND w.ticket_id = l.ticket_id) \
-             FROM sync_links l JOIN tickets t ON t.id = l.ticket_id ORDER BY l.ticket_id, l.partner",
+             FROM sync_links l JOIN tickets t ON t.id = l.ticket_id \
+             WHERE ($1 IS NULL OR l.ticket_id = $1) ORDER BY l.ticket_id, l.partner",
         )
+        .bind(ticket)
         .fetch_all(self.pool())
         .await?;
         Ok(rows

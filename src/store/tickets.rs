@@ -158,6 +158,8 @@ pub struct TicketTimes {
     pub resolved_at: Option<String>,
     pub take_charge_by: Option<String>,
     pub resolve_by: Option<String>,
+    /// Where the registry placed it (`name, city (UAI)`), else its UAI.
+    pub establishment: Option<String>,
 }
 
 impl Batch {
@@ -492,29 +494,14 @@ impl Store {
         Ok(Some(view))
     }
 
-    /// The times of every ticket created at or after `since`.
+    /// The times of every ticket created at or after `since`: the
+    /// console's query ([`Store::ticket_times_in`]) with no perimeter, so
+    /// that `guichet stats` and the indicators page count alike.
     pub async fn ticket_times(&self, since: Option<&str>) -> Result<Vec<TicketTimes>> {
-        let rows = sqlx::query(
-            "SELECT id, status, priority, team, created_at, taken_at, resolved_at, \
-             take_charge_by, resolve_by FROM tickets WHERE ($1 IS NULL OR created_at >= $1) \
-             ORDER BY id",
-        )
-        .bind(since)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| TicketTimes {
-                id: r.get(0),
-                status: r.get(1),
-                priority: r.get(2),
-                team: r.get(3),
-                created_at: r.get(4),
-                taken_at: r.get(5),
-                resolved_at: r.get(6),
-                take_charge_by: r.get(7),
-                resolve_by: r.get(8),
-            })
-            .collect())
+        let everything = super::Perimeter {
+            everything: true,
+            ..super::Perimeter::default()
+        };
+        self.ticket_times_in(since, &everything).await
     }
 }

@@ -49,6 +49,9 @@ pub struct Creation<'a> {
 pub enum Origin<'a> {
     /// A requester's mail, routed by our rules.
     Request,
+    /// A request a staff member recorded (by phone, at the counter),
+    /// routed by our rules like a mailed one; `actor` recorded it.
+    Staff { actor: Actor, channel: &'a str },
     /// A partner's ticket: in the partner's team when we have it, routed
     /// otherwise; partners are told once its state is applied.
     PartnerCopy {
@@ -57,6 +60,37 @@ pub enum Origin<'a> {
         remote_ticket: &'a str,
         team: Option<&'a str>,
     },
+}
+
+/// A request a staff member records for a requester.
+pub struct StaffRequest<'a> {
+    /// Who records it (`agent:NAME`).
+    pub actor: Actor,
+    /// How it came: `telephone`, `guichet` (the counter), `web`.
+    pub channel: &'a str,
+    pub requester: &'a str,
+    pub subject: &'a str,
+    pub priority: Priority,
+    pub fields: &'a RequestFields,
+    /// The establishment, as the registry names it (its `uai`), or as the
+    /// staff member typed it.
+    pub placement: Option<Placement<'a>>,
+}
+
+/// `local@domain.tld`, one line, no space: what a reply can be sent to.
+fn plausible_address(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && text.matches('@').count() == 1
+        && text.len() <= 254
+        && !text.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
 }
 
 /// Where the registry placed a request, and how it knew.
@@ -101,6 +135,11 @@ impl Tickets {
                 Actor::Requester(creation.requester.to_string()),
                 route.team.clone(),
                 route.category.clone(),
+            ),
+            Origin::Staff { actor, channel } => (
+                actor.clone(),
+                route.team.clone(),
+                Some(format!("enregistrée par {actor} ({channel})")),
             ),
             Origin::PartnerCopy {
                 partner,
@@ -153,6 +192,12 @@ impl Tickets {
             .note(Some(&routed_by));
         match creation.origin {
             Origin::Request => tx.append_history_rows(&[created, routed]).await?,
+            Origin::Staff { channel, .. } => {
+                let recorded = HistoryEntry::new(&id, now, &actor_text, "channel")
+                    .values(None, Some(channel))
+                    .note(Some(creation.requester));
+                tx.append_history_rows(&[created, routed, recorded]).await?
+            }
             Origin::PartnerCopy { .. } => tx.append_history(&created).await?,
         }
         if let Some(forwarded) = creation.forwarded {
@@ -171,12 +216,67 @@ impl Tickets {
         };
         self.tell_staff_or_record(tx, &ticket, &event, Audience::TeamAndReferents, now)
             .await?;
-        if let Origin::Request = creation.origin {
+        if let Origin::Request | Origin::Staff { .. } = creation.origin {
             outbound::after_creation(&self.exchange, tx, &ticket, &actor, now).await?;
         }
         if let Some(old) = creation.continues {
             link_tickets(tx, old, &id, now).await?;
         }
+        Ok(ticket)
+    }
+
+    /// A request a staff member recorded (phone, counter, the console), in
+    /// its own transaction: numbered, routed, acknowledged by mail to the
+    /// requester, staff and partners told, as a mailed request is.
+    pub async fn record_request(&self, request: &StaffRequest<'_>) -> Result<Ticket, TicketError> {
+        let requester = request.requester.trim().to_lowercase();
+        if !plausible_address(&requester) {
+            return Err(TicketError::BadRequest(format!(
+                "adresse du demandeur incorrecte : « {requester} »"
+            )));
+        }
+        if request.subject.trim().is_empty() {
+            return Err(TicketError::BadRequest(
+                "l'objet de la demande est vide".into(),
+            ));
+        }
+        let missing = crate::intake::fields::missing(request.fields);
+        let to = Address {
+            name: request.fields.name.clone(),
+            email: requester.clone(),
+        };
+        let creation = Creation {
+            origin: Origin::Staff {
+                actor: request.actor.clone(),
+                channel: request.channel,
+            },
+            requester: &requester,
+            requester_name: request.fields.name.as_deref(),
+            subject: request.subject.trim(),
+            priority: request.priority,
+            fields: request.fields,
+            missing: &missing,
+            thread_id: None,
+            placement: request.placement.as_ref().map(|p| Placement {
+                establishment: p.establishment.clone(),
+                uai: p.uai.clone(),
+                role: None,
+                verification: Some("staff"),
+            }),
+            message: None,
+            acknowledge: Acknowledge::Send {
+                to: &to,
+                in_reply_to: None,
+                references: &[],
+                dropped: &[],
+            },
+            continues: None,
+            forwarded: None,
+        };
+        let mut tx = self.store.begin().await?;
+        let now = timestamp(chrono::Utc::now());
+        let ticket = self.create(&mut tx, &creation, &now).await?;
+        tx.commit().await?;
         Ok(ticket)
     }
 

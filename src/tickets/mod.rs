@@ -33,7 +33,7 @@ use crate::sync::exchange::Exchange;
 use crate::sync::inbound::{Desk, PartnerCopy, Refusal};
 use crate::sync::outbound;
 
-pub use create::{Acknowledge, Creation, Origin, Placement};
+pub use create::{Acknowledge, Creation, Origin, Placement, StaffRequest};
 pub use notices::{record_failure, Audience, StaffEvent};
 
 /// Why a ticket was not created or changed. Whether it is a refusal (the
@@ -55,6 +55,9 @@ pub enum TicketError {
     UnknownAgent { agent: String, known: String },
     #[error("a note needs some text")]
     EmptyNote,
+    /// A request recorded by staff lacks what a ticket needs.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("ticket {0} was changed meanwhile; try again")]
     Conflict(String),
     #[error(transparent)]
@@ -76,6 +79,7 @@ impl TicketError {
                 | TicketError::UnknownTeam { .. }
                 | TicketError::UnknownAgent { .. }
                 | TicketError::EmptyNote
+                | TicketError::BadRequest(_)
                 | TicketError::Conflict(_)
         )
     }
@@ -91,6 +95,7 @@ impl TicketError {
             TicketError::UnknownAgent { agent, known } => {
                 format!("Agent inconnu « {agent} ». Agents : {known}.")
             }
+            TicketError::BadRequest(why) => format!("Demande incomplète : {why}."),
             other => format!("Commande impossible : {other}."),
         }
     }
@@ -161,6 +166,11 @@ impl Tickets {
     /// The SLA clock the deadlines are computed with (the timers read it).
     pub fn clock(&self) -> &SlaClock {
         &self.clock
+    }
+
+    /// The teams a ticket may be assigned to, in order.
+    pub fn teams(&self) -> Vec<String> {
+        self.teams.iter().cloned().collect()
     }
 
     /// The team a ticket goes to when nothing names one.

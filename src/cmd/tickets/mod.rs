@@ -11,9 +11,11 @@ use guichet::config::Settings;
 use guichet::desk::actor::Actor;
 use guichet::desk::change::Change;
 use guichet::desk::status::Status;
+use guichet::intake::fields::RequestFields;
 use guichet::intake::priority::Priority;
+use guichet::registry::Gate;
 use guichet::store::{TicketFilter, TicketSummary};
-use guichet::tickets::Tickets;
+use guichet::tickets::{Placement, StaffRequest, Tickets};
 
 use super::shared::{deliver_outbox, failure, open_store, print_json, read_since, usage_error};
 use super::terminal;
@@ -177,6 +179,128 @@ async fn act(settings: &Settings, id: &str, by: &By, change: Change<'_>) -> Resu
             ticket.agent.as_deref().unwrap_or("-")
         );
     }
+    deliver_outbox(settings, store).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The options of `tickets new`: a request taken by phone or at the counter.
+#[derive(clap::Args)]
+pub struct NewOptions {
+    /// The requester's address: the acknowledgement and every answer go there.
+    #[arg(long)]
+    requester: String,
+    /// Objet de la demande.
+    #[arg(long)]
+    subject: String,
+    /// Nom et prénom.
+    #[arg(long = "name")]
+    requester_name: Option<String>,
+    /// Fonction.
+    #[arg(long = "function")]
+    function: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    /// The establishment's UAI; looked up in the registry when there is one
+    /// (required then).
+    #[arg(long)]
+    uai: Option<String>,
+    /// Établissement / Ville, without a registry.
+    #[arg(long)]
+    establishment: Option<String>,
+    /// Population concernée.
+    #[arg(long)]
+    population: Option<String>,
+    /// Description précise.
+    #[arg(long)]
+    description: Option<String>,
+    /// URL de l'établissement ou fil d'Ariane.
+    #[arg(long)]
+    url: Option<String>,
+    /// bloquante, majeure, mineure.
+    #[arg(long, default_value = "mineure")]
+    priority: String,
+    /// How the request came: telephone or guichet (the counter).
+    #[arg(long, default_value = "telephone")]
+    channel: String,
+}
+
+/// `tickets new`: records a request through the one creation path —
+/// numbered, routed, acknowledged by mail — and prints its number. Exit 2
+/// on a bad priority, channel or UAI, 1 when the request is refused.
+pub async fn new(settings: &Settings, options: NewOptions, by: &By) -> Result<ExitCode> {
+    let Some(priority) = Priority::from_text(&options.priority) else {
+        return Ok(usage_error(format_args!(
+            "unknown priority {:?} (bloquante, majeure, mineure)",
+            options.priority
+        )));
+    };
+    if !matches!(options.channel.as_str(), "telephone" | "guichet") {
+        return Ok(usage_error("--channel: telephone or guichet"));
+    }
+    let gate = match (settings.registry_file()?, &settings.registry) {
+        (Some(file), Some(registry)) => Some(Gate::new(file, registry)),
+        _ => None,
+    };
+    let uai = options.uai.as_deref().map(|u| u.trim().to_uppercase());
+    let placement = match (&gate, uai) {
+        (Some(gate), Some(uai)) => match gate.establishment(&uai) {
+            Some(found) => Some(Placement {
+                establishment: Some(found.to_string()),
+                uai: Some(found.uai.to_string()),
+                role: None,
+                verification: None,
+            }),
+            None => {
+                return Ok(usage_error(format_args!(
+                    "--uai {uai}: not in the registry"
+                )))
+            }
+        },
+        (Some(_), None) => return Ok(usage_error("--uai is required with a registry")),
+        (None, uai) => Some(Placement {
+            establishment: options.establishment.clone().or_else(|| uai.clone()),
+            uai,
+            role: None,
+            verification: None,
+        }),
+    };
+    let fields = RequestFields {
+        name: options.requester_name.clone(),
+        role: options.function.clone(),
+        phone: options.phone.clone(),
+        establishment: placement
+            .as_ref()
+            .and_then(|p| p.establishment.clone())
+            .or(options.establishment.clone()),
+        subject: Some(options.subject.clone()),
+        population: options.population.clone(),
+        description: options.description.clone(),
+        url: options.url.clone(),
+        priority: None,
+    };
+    let store = open_store(settings).await?;
+    let tickets = Tickets::from_settings(settings, store.clone())?;
+    let request = StaffRequest {
+        actor: Actor::Agent(by.name.clone()),
+        channel: &options.channel,
+        requester: &options.requester,
+        subject: &options.subject,
+        priority,
+        fields: &fields,
+        placement,
+    };
+    let ticket = match tickets.record_request(&request).await {
+        Ok(ticket) => ticket,
+        Err(error) if error.is_refusal() => return Ok(failure(error)),
+        Err(error) => return Err(error.into()),
+    };
+    println!(
+        "{}: {} [{}] team {}",
+        ticket.id,
+        ticket.status.as_str(),
+        ticket.priority.as_str(),
+        ticket.team.as_deref().unwrap_or("-")
+    );
     deliver_outbox(settings, store).await?;
     Ok(ExitCode::SUCCESS)
 }
