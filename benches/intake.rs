@@ -155,9 +155,7 @@ async fn fetch_and_insert(
 
 #[tokio::main]
 async fn main() {
-    let mut numbers = std::env::args().skip(1).filter_map(|a| a.parse().ok());
-    let n: usize = numbers.next().unwrap_or(5000);
-    let big_mb: usize = numbers.next().unwrap_or(0);
+    let [n, big_mb] = common::bench_sizes([5000, 0], [200, 0]).map(|v| v as usize);
     let stack = common::stack();
     let sink = SmtpSink::start();
     let support = common::unique_address("bench-support");

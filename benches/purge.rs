@@ -130,10 +130,8 @@ fn describe(waits: &mut [Duration]) -> String {
 
 #[tokio::main]
 async fn main() {
-    let n: i64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let [n] = common::bench_sizes([100_000], [500]);
+    let n = i64::try_from(n).unwrap();
     if std::env::var("GUICHET_BENCH_DB").as_deref() == Ok("postgres") {
         std::env::set_var("GUICHET_TEST_DB", "postgres");
     } else {

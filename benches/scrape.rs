@@ -178,9 +178,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let mut numbers = std::env::args().skip(1).filter_map(|a| a.parse().ok());
-    let n: usize = numbers.next().unwrap_or(3000);
-    let rounds: usize = numbers.next().unwrap_or(3);
+    let [n, rounds] = common::bench_sizes([3000, 3], [200, 1]).map(|v| v as usize);
     let (mut quiet, mut scraped) = (Vec::new(), Vec::new());
     let (mut costs, mut cores) = (Vec::new(), Vec::new());
     for round in 0..rounds {

@@ -7,6 +7,9 @@
 //! Run with `cargo bench --bench web [-- TICKETS [ROUNDS]]`; under
 //! `cargo test --all-targets` it runs 2,000 tickets, 3 requests a page.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -311,22 +314,8 @@ async fn run(backend: &str, url: String, tickets: u64, rounds: usize) {
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes --bench; `cargo test --all-targets` does not:
-    // then a small run shows the bench still works, in seconds.
-    let benching = std::env::args().any(|a| a == "--bench");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let (default_tickets, default_rounds) = if benching { (100_000, 100) } else { (2_000, 3) };
-    let tickets: u64 = args
-        .first()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default_tickets);
-    let rounds: usize = args
-        .get(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(default_rounds);
+    let [tickets, rounds] = common::bench_sizes([100_000, 100], [2_000, 3]);
+    let rounds = rounds as usize;
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     run("SQLite", sqlite, tickets, rounds).await;

@@ -15,9 +15,11 @@
 //! - `command`: the `guichet` binary, run once or left running;
 //! - `http`: a GET on the daemon's HTTP listener, a metric's value;
 //! - `mails`: mails a test writes, and what it reads in mails and tickets;
-//! - `corpus`: the corpus of real-world mails, where it is present.
+//! - `corpus`: the corpus of real-world mails, where it is present;
+//! - `bench`: a benchmark's sizes, full under `cargo bench`, small under `cargo test`.
 #![allow(dead_code)] // each test binary uses a different subset
 
+mod bench;
 mod command;
 mod config;
 mod corpus;
@@ -28,6 +30,8 @@ mod site;
 mod stack;
 
 // Each test binary uses a different subset of what is re-exported.
+#[allow(unused_imports)]
+pub use bench::bench_sizes;
 #[allow(unused_imports)]
 pub use command::{guichet, stderr, stdout, succeed, Daemon};
 #[allow(unused_imports)]
