@@ -39,7 +39,7 @@ pub struct OutboxHealth {
     pub oldest_at: Option<String>,
     /// Mails refused for good since the cut-off.
     pub refused: i64,
-    /// The recipients of the latest refused ones (at most [`LISTED`]).
+    /// The recipients of the latest refused ones (at most ten).
     pub refused_recipients: Vec<String>,
 }
 

@@ -89,7 +89,8 @@ pub enum StoreError {
     )]
     NewerSchema(i64),
     /// This process's other writers kept the database longer than a
-    /// writer waits ([`Store::write_transaction`]).
+    /// writer waits (30 s), every write transaction of this process being
+    /// one turn at a time on SQLite.
     #[error("no turn to write to the database within {} s", WRITE_TURN_WAIT.as_secs())]
     NoWriteTurn,
     /// `check-config` gave up waiting for the server.
