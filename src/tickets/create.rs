@@ -18,6 +18,7 @@ use crate::intake::limits::Dropped;
 use crate::intake::mail::Address;
 use crate::intake::priority::Priority;
 use crate::notify::Acknowledgement;
+use crate::registry::Gate;
 use crate::store::{parse_timestamp, timestamp, Batch, HistoryEntry, NewTicket};
 use crate::sync::inbound::PartnerCopy;
 use crate::sync::outbound;
@@ -73,8 +74,8 @@ pub struct StaffRequest<'a> {
     pub priority: Priority,
     pub fields: &'a RequestFields,
     /// The establishment, as the registry names it (its `uai`), or as the
-    /// staff member typed it.
-    pub placement: Option<Placement<'a>>,
+    /// staff member typed it ([`Placement::for_staff_request`]).
+    pub placement: Placement<'a>,
 }
 
 /// `local@domain.tld`, one line, no space: what a reply can be sent to.
@@ -101,6 +102,48 @@ pub struct Placement<'a> {
     /// `address`, `domain`…, or `unverified` when the policy let an
     /// unplaced sender in.
     pub verification: Option<&'a str>,
+}
+
+/// Why a request taken by phone or at the counter cannot be placed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StaffPlacementError {
+    /// A registry is configured: the establishment must be named by UAI.
+    UaiRequired,
+    /// This UAI is not in the registry.
+    UnknownUai(String),
+}
+
+impl Placement<'static> {
+    /// Where a request taken by phone or at the counter comes from (the
+    /// console's form, `guichet tickets new`). With a registry the UAI is
+    /// required and the establishment is the registry's; without one, the
+    /// UAI and the establishment are kept as given, the UAI standing for
+    /// the establishment when it alone is given.
+    pub fn for_staff_request(
+        registry: Option<&Gate>,
+        uai: Option<&str>,
+        typed: Option<String>,
+    ) -> Result<Self, StaffPlacementError> {
+        let uai = uai
+            .map(|u| u.trim().to_uppercase())
+            .filter(|u| !u.is_empty());
+        let (establishment, uai) = match (registry, uai) {
+            (Some(gate), Some(uai)) => {
+                let found = gate
+                    .establishment(&uai)
+                    .ok_or(StaffPlacementError::UnknownUai(uai))?;
+                (Some(found.to_string()), Some(found.uai.to_string()))
+            }
+            (Some(_), None) => return Err(StaffPlacementError::UaiRequired),
+            (None, uai) => (typed.or_else(|| uai.clone()), uai),
+        };
+        Ok(Placement {
+            establishment,
+            uai,
+            role: None,
+            verification: None,
+        })
+    }
 }
 
 /// Whether the requester is sent the acknowledgement.
@@ -257,9 +300,9 @@ impl Tickets {
             fields: request.fields,
             missing: &missing,
             thread_id: None,
-            placement: request.placement.as_ref().map(|p| Placement {
-                establishment: p.establishment.clone(),
-                uai: p.uai.clone(),
+            placement: Some(Placement {
+                establishment: request.placement.establishment.clone(),
+                uai: request.placement.uai.clone(),
                 role: None,
                 verification: Some("staff"),
             }),
@@ -392,4 +435,53 @@ async fn link_tickets(tx: &mut Batch, old: &str, new: &str, now: &str) -> Result
         tx.append_history(&link).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Policy, RegistryFile, RegistrySettings};
+
+    const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/registry.example.toml");
+
+    fn registry() -> Gate {
+        let settings = RegistrySettings {
+            path: EXAMPLE.into(),
+            policy: Policy::Refuse,
+            shared_domains: Vec::new(),
+        };
+        Gate::new(RegistryFile::open(EXAMPLE).unwrap(), &settings)
+    }
+
+    #[test]
+    fn a_staff_request_is_placed_by_the_registry_when_there_is_one() {
+        let gate = registry();
+        let placed = Placement::for_staff_request(Some(&gate), Some(" 0429001f "), None).unwrap();
+        assert_eq!(placed.uai.as_deref(), Some("0429001F"));
+        assert_eq!(
+            placed.establishment.as_deref(),
+            Some("Lycée Jean Clavier, Saint-Étienne (0429001F)")
+        );
+        let typed = Some("Ailleurs".to_string());
+        assert_eq!(
+            Placement::for_staff_request(Some(&gate), Some(""), typed.clone()).err(),
+            Some(StaffPlacementError::UaiRequired)
+        );
+        assert_eq!(
+            Placement::for_staff_request(Some(&gate), Some("0420000z"), typed).err(),
+            Some(StaffPlacementError::UnknownUai("0420000Z".into()))
+        );
+    }
+
+    #[test]
+    fn without_a_registry_a_staff_request_keeps_what_was_typed() {
+        let typed =
+            Placement::for_staff_request(None, Some("0420001a"), Some("Collège".into())).unwrap();
+        assert_eq!(typed.uai.as_deref(), Some("0420001A"));
+        assert_eq!(typed.establishment.as_deref(), Some("Collège"));
+        let code_only = Placement::for_staff_request(None, Some("0420001a"), None).unwrap();
+        assert_eq!(code_only.establishment.as_deref(), Some("0420001A"));
+        let nothing = Placement::for_staff_request(None, None, None).unwrap();
+        assert!(nothing.uai.is_none() && nothing.establishment.is_none());
+    }
 }

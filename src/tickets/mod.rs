@@ -33,7 +33,7 @@ use crate::sync::exchange::Exchange;
 use crate::sync::inbound::{Desk, PartnerCopy, Refusal};
 use crate::sync::outbound;
 
-pub use create::{Acknowledge, Creation, Origin, Placement, StaffRequest};
+pub use create::{Acknowledge, Creation, Origin, Placement, StaffPlacementError, StaffRequest};
 pub use notices::{record_failure, Audience, StaffEvent};
 
 /// Why a ticket was not created or changed. Whether it is a refusal (the

@@ -17,7 +17,7 @@ use crate::desk::status::{allowed_next, Status};
 use crate::intake::fields::{Field, RequestFields};
 use crate::intake::priority::Priority;
 use crate::store::{parse_timestamp, timestamp, QueueFilter, TicketView};
-use crate::tickets::{Placement, StaffRequest};
+use crate::tickets::{Placement, StaffPlacementError, StaffRequest};
 
 /// What a ticket number keeps of itself in a path.
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -633,42 +633,24 @@ pub(super) async fn record(
         "guichet" => "guichet",
         other => return Err(WebError::BadRequest(format!("canal inconnu « {other} »"))),
     };
-    let uai = non_empty(&form.uai).map(|u| u.to_uppercase());
-    let typed = non_empty(&form.establishment);
-    let placement = match (&state.registry, uai) {
-        (Some(gate), Some(uai)) => match gate.establishment(&uai) {
-            Some(found) => Some(Placement {
-                establishment: Some(found.to_string()),
-                uai: Some(found.uai.to_string()),
-                role: None,
-                verification: None,
-            }),
-            None => {
-                return Err(WebError::Refused(format!(
-                    "l'établissement {uai} n'est pas dans le registre"
-                )))
-            }
-        },
-        (Some(_), None) => {
-            return Err(WebError::BadRequest(
-                "le code UAI de l'établissement est requis".into(),
-            ))
+    let placement = Placement::for_staff_request(
+        state.registry.as_ref(),
+        Some(&form.uai),
+        non_empty(&form.establishment),
+    )
+    .map_err(|error| match error {
+        StaffPlacementError::UnknownUai(uai) => {
+            WebError::Refused(format!("l'établissement {uai} n'est pas dans le registre"))
         }
-        (None, uai) => Some(Placement {
-            establishment: typed.clone().or_else(|| uai.clone()),
-            uai,
-            role: None,
-            verification: None,
-        }),
-    };
+        StaffPlacementError::UaiRequired => {
+            WebError::BadRequest("le code UAI de l'établissement est requis".into())
+        }
+    })?;
     let fields = RequestFields {
         name: non_empty(&form.name),
         role: non_empty(&form.role),
         phone: non_empty(&form.phone),
-        establishment: placement
-            .as_ref()
-            .and_then(|p| p.establishment.clone())
-            .or(typed),
+        establishment: placement.establishment.clone(),
         subject: non_empty(&form.subject),
         population: non_empty(&form.population),
         description: non_empty(&form.description),

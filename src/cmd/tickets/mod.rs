@@ -15,7 +15,7 @@ use guichet::intake::fields::RequestFields;
 use guichet::intake::priority::Priority;
 use guichet::registry::Gate;
 use guichet::store::{TicketFilter, TicketSummary};
-use guichet::tickets::{Placement, StaffRequest, Tickets};
+use guichet::tickets::{Placement, StaffPlacementError, StaffRequest, Tickets};
 
 use super::shared::{deliver_outbox, failure, open_store, print_json, read_since, usage_error};
 use super::terminal;
@@ -241,37 +241,26 @@ pub async fn new(settings: &Settings, options: NewOptions, by: &By) -> Result<Ex
         (Some(file), Some(registry)) => Some(Gate::new(file, registry)),
         _ => None,
     };
-    let uai = options.uai.as_deref().map(|u| u.trim().to_uppercase());
-    let placement = match (&gate, uai) {
-        (Some(gate), Some(uai)) => match gate.establishment(&uai) {
-            Some(found) => Some(Placement {
-                establishment: Some(found.to_string()),
-                uai: Some(found.uai.to_string()),
-                role: None,
-                verification: None,
-            }),
-            None => {
-                return Ok(usage_error(format_args!(
-                    "--uai {uai}: not in the registry"
-                )))
-            }
-        },
-        (Some(_), None) => return Ok(usage_error("--uai is required with a registry")),
-        (None, uai) => Some(Placement {
-            establishment: options.establishment.clone().or_else(|| uai.clone()),
-            uai,
-            role: None,
-            verification: None,
-        }),
+    let placement = match Placement::for_staff_request(
+        gate.as_ref(),
+        options.uai.as_deref(),
+        options.establishment.clone(),
+    ) {
+        Ok(placement) => placement,
+        Err(StaffPlacementError::UnknownUai(uai)) => {
+            return Ok(usage_error(format_args!(
+                "--uai {uai}: not in the registry"
+            )))
+        }
+        Err(StaffPlacementError::UaiRequired) => {
+            return Ok(usage_error("--uai is required with a registry"))
+        }
     };
     let fields = RequestFields {
         name: options.requester_name.clone(),
         role: options.function.clone(),
         phone: options.phone.clone(),
-        establishment: placement
-            .as_ref()
-            .and_then(|p| p.establishment.clone())
-            .or(options.establishment.clone()),
+        establishment: placement.establishment.clone(),
         subject: Some(options.subject.clone()),
         population: options.population.clone(),
         description: options.description.clone(),
