@@ -18,7 +18,9 @@ pub enum TestDb {
 
 /// Whether a long test that proves timing against the mail servers, not
 /// anything of the database, runs in this pass: on SQLite only, so that the
-/// suite's second pass (PostgreSQL) does not spend those minutes again.
+/// suite's second pass (PostgreSQL) does not spend those minutes again; and
+/// not in a pass run with `GUICHET_TEST_LONG=apart`, whose runner
+/// (scripts/test) runs these tests by name beside it: they mostly wait.
 /// Says so in one line when it skips.
 pub fn long_and_database_independent(test: &str) -> bool {
     if std::env::var("GUICHET_TEST_DB").as_deref() == Ok("postgres") {
@@ -26,6 +28,10 @@ pub fn long_and_database_independent(test: &str) -> bool {
             "{test}: skipped with PostgreSQL (it proves timing against the mail servers, \
              and runs with SQLite)"
         );
+        return false;
+    }
+    if std::env::var("GUICHET_TEST_LONG").as_deref() == Ok("apart") {
+        eprintln!("{test}: skipped here (GUICHET_TEST_LONG=apart: it runs on its own)");
         return false;
     }
     true
