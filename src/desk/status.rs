@@ -74,6 +74,16 @@ impl Status {
         }
     }
 
+    /// Reads a status from the database: its name, without the cost of
+    /// [`Status::from_text`] (the indicators read one per ticket), which
+    /// still reads any other spelling.
+    pub fn from_stored(stored: &str) -> Option<Status> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == stored)
+            .or_else(|| Status::from_text(stored))
+    }
+
     /// Reads a status as an agent or an operator writes it: the stored
     /// name, the French label or a usual synonym, in any case, with or
     /// without accents, with spaces, hyphens or underscores.
@@ -313,6 +323,15 @@ mod tests {
             assert_eq!(Status::from_text(status.label_fr()), Some(status));
             assert_eq!(status.to_string(), status.as_str());
         }
+    }
+
+    #[test]
+    fn from_stored_reads_names_and_falls_back_to_other_spellings() {
+        for status in Status::ALL {
+            assert_eq!(Status::from_stored(status.as_str()), Some(status));
+        }
+        assert_eq!(Status::from_stored("Résolu"), Some(Resolu));
+        assert_eq!(Status::from_stored("perdu"), None);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl TryFrom<TicketState> for Ticket {
             ticket: row.id.clone(),
             what: what.to_string(),
         };
-        let status = Status::from_text(&row.status)
+        let status = Status::from_stored(&row.status)
             .ok_or_else(|| unreadable(&format!("status {:?}", row.status)))?;
         let priority = Priority::from_text(&row.priority)
             .ok_or_else(|| unreadable(&format!("priority {:?}", row.priority)))?;

@@ -318,7 +318,7 @@ pub async fn ticket(
         }
         None => (String::new(), false),
     };
-    let next_statuses = Status::from_text(&t.status)
+    let next_statuses = Status::from_stored(&t.status)
         .map(|s| status_choices(allowed_next(s).iter().copied()))
         .unwrap_or_default();
     state.render(

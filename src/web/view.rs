@@ -10,7 +10,7 @@ use crate::store::{parse_timestamp, QueueRow};
 
 /// A status as staff read it (the requester's labels speak to them).
 pub fn status_fr(stored: &str) -> String {
-    match Status::from_text(stored) {
+    match Status::from_stored(stored) {
         Some(Status::Nouveau) => "Nouveau",
         Some(Status::Affecte) => "Affecté",
         Some(Status::PrisEnCharge) => "Pris en charge",
@@ -66,7 +66,7 @@ pub fn next_deadline<'a>(
     take_charge_by: Option<&'a str>,
     resolve_by: Option<&'a str>,
 ) -> Option<(&'static str, &'a str)> {
-    if !Status::from_text(status).is_some_and(Status::is_open) {
+    if !Status::from_stored(status).is_some_and(Status::is_open) {
         return None;
     }
     match taken_at {
