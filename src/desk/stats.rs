@@ -191,7 +191,7 @@ impl TicketRecord {
     /// done with. A status this version does not know counts as open, as
     /// in the store's deadline watch: its deadlines stay in sight.
     fn is_open(&self) -> bool {
-        Status::from_text(&self.status).is_none_or(Status::is_open)
+        Status::from_stored(&self.status).is_none_or(Status::is_open)
     }
 
     /// When the ticket was first taken in charge: resolving a ticket takes it
@@ -289,23 +289,31 @@ fn minutes_between(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
 fn count_by<'a>(keys: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for key in keys {
-        *counts.entry(key.to_string()).or_insert(0) += 1;
+        *counts.entry(key).or_insert(0) += 1;
     }
-    counts
+    owned_keys(counts)
+}
+
+/// A map built with borrowed keys, with its keys copied: the tallies look
+/// a key up per ticket, and copy it only once here.
+fn owned_keys<V>(map: BTreeMap<&str, V>) -> BTreeMap<String, V> {
+    map.into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
 }
 
 /// Computes the indicators of `records` as they stand at `now`.
 pub fn compute(records: &[TicketRecord], now: DateTime<Utc>) -> Indicators {
-    let mut sla: BTreeMap<String, SlaCompliance> = Priority::ALL
+    let mut sla: BTreeMap<&str, SlaCompliance> = Priority::ALL
         .iter()
-        .map(|p| (p.as_str().to_string(), SlaCompliance::default()))
+        .map(|p| (p.as_str(), SlaCompliance::default()))
         .collect();
     let mut overdue = Vec::new();
     for record in records {
         let open = record.is_open();
         for check in record.deadline_checks() {
             if let Some(verdict) = check.verdict(open, now) {
-                sla.entry(record.priority.clone())
+                sla.entry(record.priority.as_str())
                     .or_default()
                     .record(check.deadline, verdict);
             }
@@ -340,7 +348,7 @@ pub fn compute(records: &[TicketRecord], now: DateTime<Utc>) -> Indicators {
         ),
         sla: sla
             .into_iter()
-            .map(|(priority, compliance)| (priority, compliance.with_rates()))
+            .map(|(priority, compliance)| (priority.to_string(), compliance.with_rates()))
             .collect(),
         overdue,
     }
@@ -397,25 +405,25 @@ pub fn weekly(records: &[TicketRecord]) -> WeeklyVolumes {
             format!("{}-S{:02}", week.year(), week.week())
         })
         .collect();
-    let mut by_priority: BTreeMap<String, Vec<usize>> = Priority::ALL
+    let mut by_priority: BTreeMap<&str, Vec<usize>> = Priority::ALL
         .iter()
-        .map(|p| (p.as_str().to_string(), vec![0; count]))
+        .map(|p| (p.as_str(), vec![0; count]))
         .collect();
-    let mut by_establishment: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut by_establishment: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (record, monday) in records.iter().zip(&mondays) {
         let index = ((*monday - *first).num_days() / 7) as usize;
         by_priority
-            .entry(record.priority.clone())
+            .entry(record.priority.as_str())
             .or_insert_with(|| vec![0; count])[index] += 1;
         let place = record.establishment.as_deref().unwrap_or(NO_ESTABLISHMENT);
         by_establishment
-            .entry(place.to_string())
+            .entry(place)
             .or_insert_with(|| vec![0; count])[index] += 1;
     }
     WeeklyVolumes {
         weeks,
-        by_priority,
-        by_establishment,
+        by_priority: owned_keys(by_priority),
+        by_establishment: owned_keys(by_establishment),
     }
 }
 

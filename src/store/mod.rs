@@ -188,11 +188,46 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// Reads back a stored timestamp.
+/// Reads back a stored timestamp: [`timestamp`]'s own shape directly (the
+/// indicators read five per ticket), any other RFC 3339 time as well.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|at| at.with_timezone(&Utc))
+    parse_stored_shape(text).or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|at| at.with_timezone(&Utc))
+    })
+}
+
+/// `2026-11-23T08:12:00.000000Z`, digits where [`timestamp`] writes them.
+fn parse_stored_shape(text: &str) -> Option<DateTime<Utc>> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 27 || &bytes[26..] != b"Z" {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        bytes[from..to].iter().try_fold(0u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    let punctuation = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
+    if punctuation.iter().any(|&(at, byte)| bytes[at] != byte) {
+        return None;
+    }
+    let day = chrono::NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 26)?,
+    )?;
+    Some(day.and_time(time).and_utc())
 }
 
 impl Store {
@@ -654,6 +689,28 @@ fn nul_free(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_timestamps_read_back_as_chrono_reads_them() {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 8, 12, 0).unwrap()
+            + chrono::TimeDelta::microseconds(40_030_500);
+        assert_eq!(parse_timestamp(&timestamp(at)), Some(at));
+        for text in [
+            "2026-11-23T08:12:40.030500Z",
+            "2026-11-23T08:12:40Z",
+            "2026-11-23T09:12:40.030500+01:00",
+            "2026-13-23T08:12:40.030500Z",
+            "2026-02-30T08:12:40.030500Z",
+            "2026-11-23T08:12:4a.030500Z",
+            "2026-11-23 08:12:40.030500Z",
+            "lundi 9 h",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|at| at.with_timezone(&Utc));
+            assert_eq!(parse_timestamp(text), chrono, "{text}");
+        }
+    }
 
     #[test]
     fn the_database_state_is_transient_a_refused_value_is_not() {
