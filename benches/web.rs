@@ -3,7 +3,9 @@
 //! `GUICHET_TEST_PG_URL` names a server: `eval "$(scripts/stack env)"`).
 //! The console is served in this process on a loopback port, as the daemon
 //! serves it; each page is asked for ROUNDS times in a row (after a few
-//! unmeasured ones) and the median and 99th percentile are printed.
+//! unmeasured ones) and the median and 99th percentile are printed. The
+//! indicators are measured computed (a ticket changed before each view)
+//! and kept (viewed again, nothing changed).
 //! Run with `cargo bench --bench web [-- TICKETS [ROUNDS]]`; under
 //! `cargo test --all-targets` it runs 2,000 tickets, 3 requests a page.
 
@@ -168,12 +170,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank]
 }
 
+/// Before each request, when given: a ticket changes (its `updated_at`
+/// moves), so that the indicators are computed afresh, not served from
+/// the figures kept for the perimeter.
 async fn measure(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     path: &str,
     rounds: usize,
+    change: Option<&sqlx::AnyPool>,
 ) -> (Duration, Duration) {
     let get = || async {
         let response = client
@@ -190,6 +196,13 @@ async fn measure(
     }
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
+        if let Some(pool) = change {
+            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = 'BENCH-0000001'")
+                .bind(timestamp(chrono::Utc::now()))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
         let started = Instant::now();
         get().await;
         times.push(started.elapsed());
@@ -273,36 +286,66 @@ async fn run(backend: &str, url: String, tickets: u64, rounds: usize) {
     let (sup, pia) = (token("sup").await, token("pia").await);
     println!("\n{backend}, {tickets} tickets, {rounds} requests each:");
     println!("| page | who | median | p99 |\n| --- | --- | --- | --- |");
-    for (page, who, token, path) in [
-        ("queue (open, by urgency)", "superviseur", &sup, "/file"),
-        ("queue, page 20", "superviseur", &sup, "/file?page=20"),
+    let changes = sqlx::AnyPool::connect(&url).await.unwrap();
+    // The indicators twice: computed (a ticket changed since the last
+    // view), and viewed again as the perimeter's figures were kept.
+    let mut pages = vec![
+        (
+            "queue (open, by urgency)",
+            "superviseur",
+            &sup,
+            "/file",
+            false,
+        ),
+        (
+            "queue, page 20",
+            "superviseur",
+            &sup,
+            "/file?page=20",
+            false,
+        ),
         (
             "queue, search, all statuses",
             "superviseur",
             &sup,
             "/file?statut=tous&q=imprimante",
+            false,
         ),
         (
             "queue (open, by urgency)",
             "partenaire (département)",
             &pia,
             "/file",
+            false,
         ),
-        ("indicators", "superviseur", &sup, "/indicateurs"),
-        (
-            "indicators",
-            "partenaire (département)",
-            &pia,
-            "/indicateurs",
-        ),
-        (
-            "indicators since a date",
-            "superviseur",
-            &sup,
-            "/indicateurs?depuis=2026-09-01",
-        ),
-    ] {
-        let (median, p99) = measure(&client, &base, token, path, rounds).await;
+    ];
+    for changed in [true, false] {
+        pages.extend([
+            ("indicators", "superviseur", &sup, "/indicateurs", changed),
+            (
+                "indicators",
+                "partenaire (département)",
+                &pia,
+                "/indicateurs",
+                changed,
+            ),
+            (
+                "indicators since a date",
+                "superviseur",
+                &sup,
+                "/indicateurs?depuis=2026-09-01",
+                changed,
+            ),
+        ]);
+    }
+    for (page, who, token, path, changed) in pages {
+        let page = match (page.starts_with("indicators"), changed) {
+            (false, _) => page.to_string(),
+            (true, true) => format!("{page}, a ticket changed before each view"),
+            (true, false) => format!("{page}, viewed again"),
+        };
+        let change = changed.then_some(&changes);
+        let (median, p99) = measure(&client, &base, token, path, rounds, change).await;
         println!(
             "| {page} | {who} | {:.1} ms | {:.1} ms |",
             median.as_secs_f64() * 1000.0,

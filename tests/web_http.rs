@@ -714,6 +714,29 @@ async fn indicators_are_the_stats_figures_within_each_perimeter() {
             assert_eq!(api["indicators"][key], cli[key], "{key} since {since:?}");
         }
     }
+    // The figures are kept between views (docs/web.md), and follow a
+    // change of a ticket at once.
+    let token = console.token("sam").await;
+    let (_, before) = console.api(&token, "/api/indicateurs").await;
+    let (_, again) = console.api(&token, "/api/indicateurs").await;
+    assert_eq!(again["computed_at"], before["computed_at"], "kept");
+    let status = console
+        .post(
+            &boss,
+            &format!("/tickets/{RHONE}/actions"),
+            &[("action", "prendre"), ("csrf", &boss.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, after) = console.api(&token, "/api/indicateurs").await;
+    let cli: serde_json::Value = serde_json::from_str(&site.cli_ok(&["stats", "--json"])).unwrap();
+    assert_ne!(
+        after["indicators"]["by_status"],
+        before["indicators"]["by_status"]
+    );
+    assert_eq!(after["indicators"]["by_status"], cli["by_status"]);
+    assert_eq!(after["indicators"]["take_charge"], cli["take_charge"]);
+
     let (status, page) = console.get(&boss, "/indicateurs").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("2 demandes dans votre périmètre"), "{page}");

@@ -3,19 +3,22 @@
 //! the same query (`Store::ticket_times_in`), and the weekly volumes; each
 //! figure as a table, an SVG chart and a CSV file.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::header::{self, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::charts::{horizontal_bars, stacked_bars, Series};
 use super::view::{priority_fr, status_fr, time_fr};
 use super::{Need, State, Viewer, WebError};
 use crate::desk::stats::{self, Indicators, TicketRecord, WeeklyVolumes};
+use crate::store::Perimeter;
 
 /// Rows of a table shown on the page; the CSV holds them all.
 const PAGE_ROWS: usize = 50;
@@ -40,13 +43,79 @@ pub struct IndicatorQuery {
 struct Figures {
     indicators: Indicators,
     weekly: WeeklyVolumes,
+    /// The `now` they were computed at.
+    computed_at: DateTime<Utc>,
+}
+
+/// How long a perimeter's figures are served again. They follow every
+/// change of a ticket at once ([`Store::tickets_changed_at`]); this bounds
+/// how far the passing of time (deadlines passing) can be behind.
+///
+/// [`Store::tickets_changed_at`]: crate::store::Store::tickets_changed_at
+const FIGURES_FRESH: Duration = Duration::from_secs(60);
+/// Perimeter and period pairs kept; a site has a few.
+const FIGURES_KEPT: usize = 64;
+
+/// The figures last computed for each perimeter and period. Computing them
+/// reads every ticket of the period, a quarter of a second and more with
+/// 100,000 tickets, and a supervisor's or a partner's dashboard is viewed
+/// again and again while few tickets change.
+#[derive(Default)]
+pub struct FigureCache {
+    entries: Mutex<HashMap<FigureKey, Cached>>,
+}
+
+/// A viewer's perimeter and the `since` of the figures.
+type FigureKey = (Perimeter, Option<String>);
+
+struct Cached {
+    computed: Instant,
+    /// [`Store::tickets_changed_at`] read before the tickets were.
+    ///
+    /// [`Store::tickets_changed_at`]: crate::store::Store::tickets_changed_at
+    changed_at: Option<String>,
+    figures: Arc<Figures>,
+}
+
+impl FigureCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<FigureKey, Cached>> {
+        // A panic while the map was held leaves whole entries behind.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn fresh(&self, key: &FigureKey, changed_at: &Option<String>) -> Option<Arc<Figures>> {
+        let entries = self.entries();
+        let cached = entries.get(key)?;
+        (cached.computed.elapsed() < FIGURES_FRESH && cached.changed_at == *changed_at)
+            .then(|| cached.figures.clone())
+    }
+
+    fn keep(&self, key: FigureKey, changed_at: Option<String>, figures: Arc<Figures>) {
+        let mut entries = self.entries();
+        if entries.len() >= FIGURES_KEPT {
+            entries.retain(|_, cached| cached.computed.elapsed() < FIGURES_FRESH);
+        }
+        if entries.len() >= FIGURES_KEPT {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            Cached {
+                computed: Instant::now(),
+                changed_at,
+                figures,
+            },
+        );
+    }
 }
 
 async fn figures(
     state: &State,
     viewer: &Viewer,
     query: &IndicatorQuery,
-) -> Result<Figures, WebError> {
+) -> Result<Arc<Figures>, WebError> {
     viewer.require(Need::Indicators)?;
     let since =
         match query.depuis.trim() {
@@ -55,18 +124,29 @@ async fn figures(
                 WebError::BadRequest(format!("date « {text} » : AAAA-MM-JJ attendu"))
             })?),
         };
+    // Read first: a change made while the tickets are read shows as a
+    // later time at the next view, which computes again.
+    let changed_at = state.store.tickets_changed_at().await?;
+    let key = (viewer.account.perimeter.clone(), since);
+    if let Some(figures) = state.figure_cache.fresh(&key, &changed_at) {
+        return Ok(figures);
+    }
     let records = state
         .store
-        .ticket_times_in(since.as_deref(), &viewer.account.perimeter)
+        .ticket_times_in(key.1.as_deref(), &key.0)
         .await?
         .into_iter()
         .map(TicketRecord::try_from)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(Figures {
-        indicators: stats::compute(&records, Utc::now()),
+    let now = Utc::now();
+    let figures = Arc::new(Figures {
+        indicators: stats::compute(&records, now),
         weekly: stats::weekly(&records),
-    })
+        computed_at: now,
+    });
+    state.figure_cache.keep(key, changed_at, figures.clone());
+    Ok(figures)
 }
 
 fn hours(minutes: Option<f64>) -> f64 {
@@ -89,21 +169,32 @@ struct Row {
     cells: Vec<String>,
 }
 
-/// Each figure as a header and rows of text: the CSV file and the page's
-/// table are the same rows.
-fn table(figures: &Figures, figure: &str) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+/// One figure as text: the CSV file has every row, the page the first
+/// ones of the same rows.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    /// Every row's count, `rows` holding at most the limit asked.
+    total: usize,
+}
+
+/// Each figure as a [`Table`] of at most `limit` rows: the page asks for
+/// 50 of the thousands a year of tickets can give (establishments × weeks,
+/// overdue tickets), and makes only those.
+fn table(figures: &Figures, figure: &str, limit: usize) -> Option<Table> {
     let ind = &figures.indicators;
     let weekly = &figures.weekly;
     let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Some(match figure {
+    let (header, rows, total) = match figure {
         "semaines-priorite" => {
             let mut header = strings(&["semaine"]);
             header.extend(weekly.by_priority.keys().cloned());
             header.push("total".into());
-            let rows = weekly
+            let rows: Vec<Vec<String>> = weekly
                 .weeks
                 .iter()
                 .enumerate()
+                .take(limit)
                 .map(|(i, week)| {
                     let counts: Vec<usize> = weekly.by_priority.values().map(|v| v[i]).collect();
                     let mut row = vec![week.clone()];
@@ -112,19 +203,25 @@ fn table(figures: &Figures, figure: &str) -> Option<(Vec<String>, Vec<Vec<String
                     row
                 })
                 .collect();
-            (header, rows)
+            (header, rows, weekly.weeks.len())
         }
         "semaines-etablissement" => {
             let header = strings(&["etablissement", "semaine", "demandes"]);
-            let mut rows = Vec::new();
-            for (place, counts) in &weekly.by_establishment {
-                for (week, count) in weekly.weeks.iter().zip(counts) {
-                    if *count > 0 {
-                        rows.push(vec![place.clone(), week.clone(), count.to_string()]);
-                    }
-                }
-            }
-            (header, rows)
+            let cells = || {
+                weekly.by_establishment.iter().flat_map(|(place, counts)| {
+                    weekly
+                        .weeks
+                        .iter()
+                        .zip(counts)
+                        .filter(|(_, count)| **count > 0)
+                        .map(move |(week, count)| (place, week, count))
+                })
+            };
+            let rows = cells()
+                .take(limit)
+                .map(|(place, week, count)| vec![place.clone(), week.clone(), count.to_string()])
+                .collect();
+            (header, rows, cells().count())
         }
         "delais" => {
             let header = strings(&["delai", "demandes", "mediane_minutes", "p90_minutes"]);
@@ -143,7 +240,7 @@ fn table(figures: &Figures, figure: &str) -> Option<(Vec<String>, Vec<Vec<String
                 ]
             })
             .collect();
-            (header, rows)
+            (header, rows, 2)
         }
         "sla" => {
             let header = strings(&[
@@ -171,13 +268,14 @@ fn table(figures: &Figures, figure: &str) -> Option<(Vec<String>, Vec<Vec<String
                     ]
                 })
                 .collect();
-            (header, rows)
+            (header, rows, ind.sla.len())
         }
         "retards" => {
             let header = strings(&["ticket", "priorite", "echeance", "due", "minutes_de_retard"]);
             let rows = ind
                 .overdue
                 .iter()
+                .take(limit)
                 .map(|o| {
                     vec![
                         o.id.clone(),
@@ -188,9 +286,14 @@ fn table(figures: &Figures, figure: &str) -> Option<(Vec<String>, Vec<Vec<String
                     ]
                 })
                 .collect();
-            (header, rows)
+            (header, rows, ind.overdue.len())
         }
         _ => return None,
+    };
+    Some(Table {
+        header,
+        rows,
+        total,
     })
 }
 
@@ -307,14 +410,13 @@ pub async fn page(
     let tables: Vec<minijinja::Value> = FIGURES
         .iter()
         .filter_map(|name| {
-            let (header, rows) = table(&figures, name)?;
-            let total = rows.len();
+            let table = table(&figures, name, PAGE_ROWS)?;
             Some(minijinja::context! {
                 name => name,
                 title => title_fr(name),
-                header => header,
-                rows => rows.into_iter().take(PAGE_ROWS).map(|cells| Row { cells }).collect::<Vec<_>>(),
-                more => total.saturating_sub(PAGE_ROWS),
+                header => table.header,
+                rows => table.rows.into_iter().map(|cells| Row { cells }).collect::<Vec<_>>(),
+                more => table.total.saturating_sub(PAGE_ROWS),
             })
         })
         .collect();
@@ -362,6 +464,7 @@ pub async fn page(
         minijinja::context! {
             me => viewer.context(),
             depuis => query.depuis,
+            computed_at => time_fr(&crate::store::timestamp(figures.computed_at)),
             query => query_text,
             total => ind.total,
             by_status => by_status,
@@ -409,8 +512,8 @@ pub async fn file(
         )
             .into_response());
     }
-    let (header_row, rows) = table(&figures, name).ok_or(WebError::NotFound)?;
-    let body = csv_text(&header_row, &rows)?;
+    let table = table(&figures, name, usize::MAX).ok_or(WebError::NotFound)?;
+    let body = csv_text(&table.header, &table.rows)?;
     let disposition = format!("attachment; filename=\"{name}.csv\"");
     Ok((
         [
@@ -440,6 +543,7 @@ pub async fn api(
     Ok(Json(serde_json::json!({
         "indicators": figures.indicators,
         "weekly": figures.weekly,
+        "computed_at": crate::store::timestamp(figures.computed_at),
     })))
 }
 

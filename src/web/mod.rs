@@ -65,6 +65,8 @@ pub struct State {
     /// This process's secret, from which the CSRF tokens of SSO logins
     /// are derived.
     secret: String,
+    /// The indicators last computed per perimeter and period.
+    figure_cache: indicators::FigureCache,
 }
 
 impl State {
@@ -92,6 +94,7 @@ impl State {
             registry,
             templates: templates(),
             secret: process_secret(),
+            figure_cache: indicators::FigureCache::default(),
         }
     }
 
