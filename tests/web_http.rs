@@ -851,3 +851,51 @@ async fn the_trusted_sso_header_names_an_enabled_account_only_when_configured() 
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(site.ticket(LOIRE).await.agent.as_deref(), Some("alice"));
 }
+
+/// An agent who hands a ticket to a team that is not theirs may no longer
+/// read it: they land on their queue, told where it went, not on a 404.
+/// Only a ticket number is ever said there.
+#[tokio::test]
+async fn an_agent_handing_a_ticket_to_another_team_lands_on_the_queue() {
+    let (site, _daemon, console, _registry) = start_with(
+        "web-handover",
+        "[gateway]\nauthserv_id = \"guichet.localhost\"\n\
+         [teams.reseau]\naddresses = [\"reseau@guichet.localhost\"]\n",
+    )
+    .await;
+    let team = site.ticket(LOIRE).await.team.expect("routed");
+    add_user(&site, "bob", "agent", &["--team", &team]);
+    let bob = console.login("bob").await;
+    let (status, _) = console.get(&bob, &format!("/tickets/{LOIRE}")).await;
+    assert_eq!(status, StatusCode::OK, "within bob's team");
+    let handed = console
+        .client
+        .post(console.url(&format!("/tickets/{LOIRE}/actions")))
+        .header(COOKIE, format!("guichet_session={}", bob.cookie))
+        .form(&[
+            ("action", "affecter"),
+            ("team", "reseau"),
+            ("csrf", &bob.csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        handed.headers()[LOCATION],
+        format!("/file?transmis={LOIRE}").as_str()
+    );
+    assert_eq!(site.ticket(LOIRE).await.team.as_deref(), Some("reseau"));
+    let (status, page) = console.get(&bob, &format!("/file?transmis={LOIRE}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("La demande {LOIRE} est enregistrée")),
+        "{page}"
+    );
+    let (status, _) = console.get(&bob, &format!("/tickets/{LOIRE}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "outside bob's team now");
+    let (_, page) = console
+        .get(&bob, "/file?transmis=Appelez%20le%2008%2099%2099%2099%2099")
+        .await;
+    assert!(!page.contains("est enregistrée"), "{page}");
+}

@@ -47,6 +47,11 @@ pub struct QueueQuery {
     pub q: String,
     #[serde(default, skip_serializing)]
     pub page: Option<i64>,
+    /// A ticket the viewer just recorded or handed over that is no longer
+    /// within their perimeter (another team's now): said above the queue,
+    /// as its own page would be a 404.
+    #[serde(default, skip_serializing)]
+    pub transmis: String,
 }
 
 fn non_empty(text: &str) -> Option<String> {
@@ -154,10 +159,13 @@ pub async fn queue(
         ..query.clone()
     };
     let query_text = serde_urlencoded::to_string(&shown).unwrap_or_default();
+    // Only a ticket number is said: the link is anyone's to write.
+    let handed_over = Some(query.transmis.as_str()).filter(|id| looks_like_a_ticket_number(id));
     state.render(
         "queue.html",
         minijinja::context! {
             me => viewer.context(),
+            handed_over => handed_over,
             tickets => lines,
             total => total,
             page => query.page(),
@@ -492,11 +500,28 @@ pub async fn action(
     Form(form): Form<ActionForm>,
 ) -> Result<Redirect, WebError> {
     perform(&state, &viewer, &id, &form).await?;
-    let target = format!(
-        "/tickets/{}",
-        percent_encoding::utf8_percent_encode(&id, PATH_SEGMENT)
-    );
-    Ok(Redirect::to(&target))
+    after_change(&state, &viewer, &id).await
+}
+
+/// Where a form that changed or recorded ticket `id` leads: the ticket's
+/// page while the viewer may still read it, else their queue saying that
+/// it went elsewhere (an agent handing it to another team, or recording a
+/// request the rules route to one).
+async fn after_change(state: &State, viewer: &Viewer, id: &str) -> Result<Redirect, WebError> {
+    let encoded = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT);
+    if state
+        .store
+        .ticket_within(id, &viewer.account.perimeter)
+        .await?
+    {
+        return Ok(Redirect::to(&format!("/tickets/{encoded}")));
+    }
+    Ok(Redirect::to(&format!("/file?transmis={encoded}")))
+}
+
+/// `CG42N1-000123`: letters, digits and hyphens, not too long.
+fn looks_like_a_ticket_number(text: &str) -> bool {
+    (1..=40).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 #[cfg(test)]
@@ -605,13 +630,7 @@ pub async fn new_ticket(
     viewer.require(Need::Act)?;
     viewer.check_csrf(&form.csrf)?;
     match record(&state, &viewer, &form).await {
-        Ok(id) => {
-            let target = format!(
-                "/tickets/{}",
-                percent_encoding::utf8_percent_encode(&id, PATH_SEGMENT)
-            );
-            Ok(Redirect::to(&target).into_response())
-        }
+        Ok(id) => Ok(after_change(&state, &viewer, &id).await?.into_response()),
         Err(WebError::Refused(why) | WebError::BadRequest(why)) => {
             let page = new_page(&state, &viewer, &form, &why)?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
