@@ -197,8 +197,9 @@ enum PrivacyCommand {
     /// kept retention.raw_mail_days after their ticket closed (or after
     /// they came, for a mail that made no ticket) and the copies of mail
     /// sent that long ago, delete robots' mail records older than
-    /// retention.robot_mail_days; in batches of retention.batch_size, each
-    /// recorded (`privacy log`).
+    /// retention.robot_mail_days, and the console's records of ticket views
+    /// and login attempts older than retention.access_log_days; in batches
+    /// of retention.batch_size, each recorded (`privacy log`).
     Purge {
         /// Say what would be removed, and remove nothing.
         #[arg(long)]

@@ -62,11 +62,20 @@ pub struct PurgeCounts {
     pub sent_mail: u64,
     /// Records of robots' mail deleted.
     pub robot_mail: u64,
+    /// The console's records of ticket views deleted.
+    pub ticket_views: u64,
+    /// The console's login attempts deleted.
+    pub login_attempts: u64,
 }
 
 impl PurgeCounts {
     pub fn total(&self) -> u64 {
-        self.anonymised + self.raw_mail + self.sent_mail + self.robot_mail
+        self.anonymised
+            + self.raw_mail
+            + self.sent_mail
+            + self.robot_mail
+            + self.ticket_views
+            + self.login_attempts
     }
 }
 
@@ -84,6 +93,8 @@ impl Class {
             Class::Rows(Due::RawMail) => "raw_mail",
             Class::Rows(Due::SentMail) => "sent_mail",
             Class::Rows(Due::RobotMail) => "robot_mail",
+            Class::Rows(Due::TicketView) => "ticket_views",
+            Class::Rows(Due::LoginAttempt) => "login_attempts",
         }
     }
 }
@@ -113,6 +124,7 @@ impl Retention {
         let cutoffs = self.policy.cutoffs(now);
         let robots = robot_outcomes();
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let access_log = timestamp(cutoffs.access_log);
         Ok(PurgeCounts {
             anonymised: count(
                 self.store
@@ -132,6 +144,16 @@ impl Retention {
             robot_mail: count(
                 self.store
                     .due_count(Due::RobotMail, &timestamp(cutoffs.robot_mail), &robots)
+                    .await?,
+            ),
+            ticket_views: count(
+                self.store
+                    .due_count(Due::TicketView, &access_log, &robots)
+                    .await?,
+            ),
+            login_attempts: count(
+                self.store
+                    .due_count(Due::LoginAttempt, &access_log, &robots)
                     .await?,
             ),
         })
@@ -163,11 +185,24 @@ impl Retention {
         let robot_mail = self
             .purge_class(Class::Rows(Due::RobotMail), cutoffs.robot_mail, &at, fence)
             .await?;
+        let ticket_views = self
+            .purge_class(Class::Rows(Due::TicketView), cutoffs.access_log, &at, fence)
+            .await?;
+        let login_attempts = self
+            .purge_class(
+                Class::Rows(Due::LoginAttempt),
+                cutoffs.access_log,
+                &at,
+                fence,
+            )
+            .await?;
         Ok(PurgeCounts {
             anonymised,
             raw_mail,
             sent_mail,
             robot_mail,
+            ticket_views,
+            login_attempts,
         })
     }
 
@@ -234,6 +269,9 @@ async fn purge_batch(
         Class::Rows(Due::RawMail) => tx.delete_raw_mails(&ids, MARKER, at).await?,
         Class::Rows(Due::SentMail) => tx.delete_sent_mails(&ids, MARKER).await?,
         Class::Rows(Due::RobotMail) => tx.delete_mails(&ids).await?,
+        Class::Rows(due @ (Due::TicketView | Due::LoginAttempt)) => {
+            tx.delete_console_records(due, &ids).await?
+        }
         Class::Anonymised => 0,
     })
 }

@@ -207,6 +207,63 @@ async fn retention_anonymises_closed_tickets_keeps_the_figures_and_tells_nobody(
     assert_eq!(again["raw_mail"], 0, "{again}");
 }
 
+/// The console's access records, who viewed which ticket and the login
+/// attempts with their client address, go after `access_log_days` (a
+/// year); the recent ones stay, and the log of purges names no one.
+#[tokio::test]
+async fn the_consoles_access_records_go_after_a_year() {
+    let d = desk_with_requests("access-log", 1).await;
+    let store = d.store().await;
+    let long_ago = "2024-06-01T10:00:00.000000Z";
+    let now = guichet::store::timestamp(chrono::Utc::now());
+    for at in [long_ago, long_ago, long_ago, now.as_str()] {
+        store
+            .record_view("CG42N1-000001", "alice", at, "page", None)
+            .await
+            .unwrap();
+    }
+    for (at, outcome) in [(long_ago, "refused"), (now.as_str(), "ok")] {
+        store
+            .record_login("alice", "192.0.2.7", at, outcome)
+            .await
+            .unwrap();
+    }
+    let due = json(&d, &["privacy", "purge", "--dry-run", "--json"]);
+    assert_eq!(due["ticket_views"], 3, "{due}");
+    assert_eq!(due["login_attempts"], 1, "{due}");
+    let done = json(&d, &["privacy", "purge", "--json"]);
+    assert_eq!(done["ticket_views"], 3, "{done}");
+    assert_eq!(done["login_attempts"], 1, "{done}");
+
+    let pool = sqlx::AnyPool::connect(d.db_url()).await.unwrap();
+    for table in ["ticket_views", "login_attempts"] {
+        let left: Vec<String> = sqlx::query_scalar(&format!("SELECT at FROM {table}"))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(left, std::slice::from_ref(&now), "{table}");
+    }
+    pool.close().await;
+    let log = json(&d, &["privacy", "log", "--json"]);
+    let classes: Vec<(&str, i64)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["class"].as_str().unwrap(), r["count"].as_i64().unwrap()))
+        .filter(|(class, _)| matches!(*class, "ticket_views" | "login_attempts"))
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("ticket_views", 2),
+            ("ticket_views", 1),
+            ("login_attempts", 1)
+        ],
+        "{log}"
+    );
+    assert!(!log.to_string().contains("192.0.2.7"), "{log}");
+}
+
 /// Two purges at once (two daemons, or the daemon and the command line)
 /// anonymise each ticket once and count it once.
 #[tokio::test]

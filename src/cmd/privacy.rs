@@ -45,8 +45,15 @@ fn render_counts(counts: &PurgeCounts, dry_run: bool) -> String {
         "{anonymise} {} closed ticket(s)\n\
          {delete} {} raw mail(s)\n\
          {delete} {} copy(ies) of sent mail\n\
-         {delete} {} record(s) of robots' mail\n",
-        counts.anonymised, counts.raw_mail, counts.sent_mail, counts.robot_mail
+         {delete} {} record(s) of robots' mail\n\
+         {delete} {} record(s) of ticket views in the console\n\
+         {delete} {} record(s) of console login attempts\n",
+        counts.anonymised,
+        counts.raw_mail,
+        counts.sent_mail,
+        counts.robot_mail,
+        counts.ticket_views,
+        counts.login_attempts
     )
 }
 

@@ -80,6 +80,9 @@ pub struct RetentionPolicy {
     pub anonymise_after_months: u32,
     /// Records of robots' mail (auto-replies, bounces, bulk, loops).
     pub robot_mail_days: u32,
+    /// The console's access records: who viewed which ticket, and login
+    /// attempts.
+    pub access_log_days: u32,
 }
 
 /// The instants before which each class is due, at one moment.
@@ -88,6 +91,7 @@ pub struct Cutoffs {
     pub raw_mail: DateTime<Utc>,
     pub anonymise: DateTime<Utc>,
     pub robot_mail: DateTime<Utc>,
+    pub access_log: DateTime<Utc>,
 }
 
 impl RetentionPolicy {
@@ -100,6 +104,7 @@ impl RetentionPolicy {
                 .checked_sub_months(Months::new(self.anonymise_after_months))
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
             robot_mail: days(self.robot_mail_days),
+            access_log: days(self.access_log_days),
         }
     }
 }
@@ -126,11 +131,13 @@ mod tests {
             raw_mail_days: 90,
             anonymise_after_months: 24,
             robot_mail_days: 30,
+            access_log_days: 365,
         };
         let now: DateTime<Utc> = "2026-12-01T12:00:00Z".parse().unwrap();
         let cutoffs = policy.cutoffs(now);
         assert_eq!(cutoffs.raw_mail.to_rfc3339(), "2026-09-02T12:00:00+00:00");
         assert_eq!(cutoffs.anonymise.to_rfc3339(), "2024-12-01T12:00:00+00:00");
         assert_eq!(cutoffs.robot_mail.to_rfc3339(), "2026-11-01T12:00:00+00:00");
+        assert_eq!(cutoffs.access_log.to_rfc3339(), "2025-12-01T12:00:00+00:00");
     }
 }

@@ -33,6 +33,12 @@ pub enum Due {
     RobotMail,
     /// Rendered mails of the outbox sent (or given up) before the cutoff.
     SentMail,
+    /// The console's records of who viewed which ticket, made before the
+    /// cutoff.
+    TicketView,
+    /// The console's login attempts (name, address, outcome) made before
+    /// the cutoff.
+    LoginAttempt,
 }
 
 impl Due {
@@ -56,6 +62,12 @@ impl Due {
                 "SELECT o.id FROM outbox o WHERE LENGTH(o.raw) > 0 \
                  AND COALESCE(o.sent_at, o.failed_at) < $1 ORDER BY o.id LIMIT {limit}"
             ),
+            Due::TicketView => {
+                format!("SELECT id FROM ticket_views WHERE at < $1 ORDER BY id LIMIT {limit}")
+            }
+            Due::LoginAttempt => {
+                format!("SELECT id FROM login_attempts WHERE at < $1 ORDER BY id LIMIT {limit}")
+            }
         }
     }
 }
@@ -181,6 +193,17 @@ impl Batch {
         self.delete_where_in("mail_outcomes", "mail_id", ids)
             .await?;
         self.delete_where_in("mails", "id", ids).await
+    }
+
+    /// Deletes these rows of the console's records (`ticket_views` or
+    /// `login_attempts`, as `due` says).
+    pub async fn delete_console_records(&mut self, due: Due, ids: &[i64]) -> Result<u64> {
+        let table = match due {
+            Due::TicketView => "ticket_views",
+            Due::LoginAttempt => "login_attempts",
+            Due::RawMail | Due::RobotMail | Due::SentMail => return Ok(0),
+        };
+        self.delete_where_in(table, "id", ids).await
     }
 
     /// Deletes the rows of `table` whose `column` is one of `ids`.
