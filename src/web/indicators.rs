@@ -131,20 +131,28 @@ async fn figures(
     if let Some(figures) = state.figure_cache.fresh(&key, &changed_at) {
         return Ok(figures);
     }
-    let records = state
+    let times = state
         .store
         .ticket_times_in(key.1.as_deref(), &key.0)
-        .await?
-        .into_iter()
-        .map(TicketRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let now = Utc::now();
-    let figures = Arc::new(Figures {
-        indicators: stats::compute(&records, now),
-        weekly: stats::weekly(&records),
-        computed_at: now,
-    });
+        .await?;
+    // A tenth of a second and more of work with 100,000 tickets: off the
+    // threads that serve the mailboxes and the other pages.
+    let figures = tokio::task::spawn_blocking(move || {
+        let records = times
+            .into_iter()
+            .map(TicketRecord::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = Utc::now();
+        Ok::<_, stats::UnreadableTime>(Figures {
+            indicators: stats::compute(&records, now),
+            weekly: stats::weekly(&records),
+            computed_at: now,
+        })
+    })
+    .await
+    .map_err(|e| WebError::Internal(format!("indicators: {e}")))?
+    .map_err(|e| WebError::Internal(e.to_string()))?;
+    let figures = Arc::new(figures);
     state.figure_cache.keep(key, changed_at, figures.clone());
     Ok(figures)
 }
