@@ -62,12 +62,20 @@ impl Due {
                 "SELECT o.id FROM outbox o WHERE LENGTH(o.raw) > 0 \
                  AND COALESCE(o.sent_at, o.failed_at) < $1 ORDER BY o.id LIMIT {limit}"
             ),
-            Due::TicketView => {
-                format!("SELECT id FROM ticket_views WHERE at < $1 ORDER BY id LIMIT {limit}")
-            }
-            Due::LoginAttempt => {
-                format!("SELECT id FROM login_attempts WHERE at < $1 ORDER BY id LIMIT {limit}")
-            }
+            Due::TicketView | Due::LoginAttempt => format!(
+                "SELECT id FROM {} WHERE at < $1 ORDER BY id LIMIT {limit}",
+                self.console_table().unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The console's table of this class, for the two that are one table's
+    /// rows made at `at`.
+    fn console_table(self) -> Option<&'static str> {
+        match self {
+            Due::TicketView => Some("ticket_views"),
+            Due::LoginAttempt => Some("login_attempts"),
+            Due::RawMail | Due::RobotMail | Due::SentMail => None,
         }
     }
 }
@@ -198,12 +206,10 @@ impl Batch {
     /// Deletes these rows of the console's records (`ticket_views` or
     /// `login_attempts`, as `due` says).
     pub async fn delete_console_records(&mut self, due: Due, ids: &[i64]) -> Result<u64> {
-        let table = match due {
-            Due::TicketView => "ticket_views",
-            Due::LoginAttempt => "login_attempts",
-            Due::RawMail | Due::RobotMail | Due::SentMail => return Ok(0),
-        };
-        self.delete_where_in(table, "id", ids).await
+        match due.console_table() {
+            Some(table) => self.delete_where_in(table, "id", ids).await,
+            None => Ok(0),
+        }
     }
 
     /// Deletes the rows of `table` whose `column` is one of `ids`.
